@@ -1,0 +1,87 @@
+//! The command line: one file per subcommand. This is the only layer that uses `anyhow`.
+
+mod detect;
+mod run;
+mod scan;
+mod time_arg;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{self, Settings};
+use crate::telemetry::logging::{self, LogFormat};
+
+/// Watches EKS, GKE and AKS audit logs for Services exposed through a NodePort.
+#[derive(Debug, Parser)]
+#[command(name = "nodeport-watch", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Log format; overrides `[log] format` in the configuration.
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormatArg>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Finds exposures in audit log files (or stdin) and prints one alert JSON per line.
+    Detect(detect::DetectArgs),
+    /// Runs the daemon: polls every configured source and feeds every sink.
+    Run(run::RunArgs),
+    /// Catches up over a past time range without moving the live checkpoints.
+    Scan(scan::ScanArgs),
+    /// Checks a configuration file and reports every problem with its key.
+    Validate(validate::ValidateArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(f: LogFormatArg) -> Self {
+        match f {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
+}
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let log_format = cli.log_format.map(LogFormat::from);
+    match cli.command {
+        Command::Detect(args) => detect::detect(args, log_format).await,
+        Command::Run(args) => run::run(args, log_format).await,
+        Command::Scan(args) => scan::scan(args, log_format).await,
+        Command::Validate(args) => validate::validate(args).await,
+    }
+}
+
+/// Loads the configuration and starts logging as it asks (unless the command line overrides).
+fn load_and_log(path: &Path, log_format: Option<LogFormat>) -> anyhow::Result<Settings> {
+    let settings = config::load(path)?;
+    logging::init(log_format.unwrap_or(settings.log_format), &settings.log_level);
+    Ok(settings)
+}
+
+/// The `--config` argument shared by daemon commands.
+#[derive(Debug, clap::Args)]
+pub struct ConfigArg {
+    /// The configuration file (TOML).
+    #[arg(long, short, env = "NODEPORT_WATCH_CONFIG")]
+    pub config: PathBuf,
+}
+
+impl ConfigArg {
+    fn load(&self, log_format: Option<LogFormat>) -> anyhow::Result<Settings> {
+        load_and_log(&self.config, log_format)
+            .with_context(|| format!("configuration {}", self.config.display()))
+    }
+}

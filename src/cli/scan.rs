@@ -1,0 +1,52 @@
+//! `nodeport-watch scan --config FILE --since TIME [--until TIME] [--source NAME]`
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+use super::ConfigArg;
+use super::time_arg::parse_time;
+use crate::runtime::{Services, scan, shutdown};
+use crate::sources::TimeRange;
+use crate::telemetry::logging::LogFormat;
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Start of the range: RFC 3339, or a duration meaning that long ago (`24h`).
+    #[arg(long)]
+    since: String,
+    /// End of the range (default: now).
+    #[arg(long)]
+    until: Option<String>,
+    /// Scan only this source (repeatable); default: every source.
+    #[arg(long = "source")]
+    sources: Vec<String>,
+}
+
+pub async fn scan(args: ScanArgs, log_format: Option<LogFormat>) -> anyhow::Result<ExitCode> {
+    let now = Utc::now();
+    let since = parse_time(&args.since, now).map_err(anyhow::Error::msg).context("--since")?;
+    let until = match &args.until {
+        Some(u) => parse_time(u, now).map_err(anyhow::Error::msg).context("--until")?,
+        None => now,
+    };
+    if since >= until {
+        bail!("--since ({since}) must be before --until ({until})");
+    }
+    let settings = args.config.load(log_format)?;
+    let services = Services::open(&settings).context("opening the state store")?;
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        shutdown::signal().await;
+        warn!("interrupted: finishing the batches in hand");
+        on_signal.cancel();
+    });
+    scan::scan(&settings, &services, TimeRange { since, until }, &args.sources, cancel).await?;
+    Ok(ExitCode::SUCCESS)
+}

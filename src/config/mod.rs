@@ -1,0 +1,73 @@
+//! Configuration: a TOML file plus `NODEPORT_WATCH__…` environment overrides.
+//!
+//! [`raw`] mirrors the file; [`settings`] validates it into typed values. Environment variables
+//! use `__` between keys: `NODEPORT_WATCH__STATE__PATH=/data/state.db` sets `[state] path`.
+
+pub mod raw;
+pub mod settings;
+pub mod sinks;
+pub mod sources;
+
+use std::path::Path;
+
+use thiserror::Error;
+
+pub use raw::RawConfig;
+pub use settings::{DetectionSettings, Problem, Settings, StatePath};
+pub use sinks::{SinkKind, SinkSettings};
+pub use sources::{FileSourceSettings, SourceKind, SourceSettings, StartAt};
+
+const ENV_PREFIX: &str = "NODEPORT_WATCH";
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: config::ConfigError,
+    },
+    #[error("{path} has problems:\n{}", list(.problems))]
+    Invalid {
+        path: String,
+        problems: Vec<Problem>,
+    },
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Reads the file and the environment into the raw form.
+pub fn load_raw(path: &Path) -> Result<RawConfig, ConfigError> {
+    let read = |source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    };
+    config::Config::builder()
+        .add_source(config::File::from(path).format(config::FileFormat::Toml))
+        .add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        )
+        .build()
+        .map_err(read)?
+        .try_deserialize()
+        .map_err(read)
+}
+
+/// Reads and validates the configuration at `path`.
+pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+    let raw = load_raw(path)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    Settings::from_raw(raw, base).map_err(|problems| ConfigError::Invalid {
+        path: path.display().to_string(),
+        problems,
+    })
+}

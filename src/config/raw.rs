@@ -1,0 +1,79 @@
+//! The configuration file as written: a serde mirror, strings where the user writes strings.
+//!
+//! Every table rejects unknown keys, so a typo (`intervall`) is an error instead of a silently
+//! ignored setting. Parsing durations, rule names and patterns happens in [`super::settings`],
+//! where each error can name its key.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::sinks::RawSink;
+use super::sources::RawSource;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub state: RawState,
+    #[serde(default)]
+    pub log: RawLog,
+    #[serde(default)]
+    pub detection: RawDetection,
+    #[serde(default)]
+    pub delivery: RawDelivery,
+    #[serde(default)]
+    pub sources: Vec<RawSource>,
+    #[serde(default)]
+    pub sinks: Vec<RawSink>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawState {
+    /// SQLite file; `:memory:` keeps state only for the life of the process (demos).
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    /// `text` or `json`.
+    pub format: Option<String>,
+    /// A tracing filter: `info`, `debug`, `nodeport_watch=debug,warn`.
+    pub level: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDetection {
+    pub rules: Option<Vec<String>>,
+    pub include_raw: Option<bool>,
+    #[serde(default)]
+    pub exceptions: Vec<RawException>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawException {
+    pub rules: Option<Vec<String>>,
+    pub clusters: Option<Vec<String>>,
+    pub namespaces: Option<Vec<String>>,
+    pub services: Option<Vec<String>>,
+    pub users: Option<Vec<String>>,
+    pub groups: Option<Vec<String>>,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub reason: Option<String>,
+    /// RFC 3339 time, or a date (the exception applies through the end of that day, UTC).
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDelivery {
+    pub min_backoff: Option<String>,
+    pub max_backoff: Option<String>,
+    /// Dead-letter an alert after this many failed attempts; unset retries forever.
+    pub max_attempts: Option<u32>,
+}
+

@@ -1,0 +1,61 @@
+//! `[[sources]]`: the raw tables and their validated settings, one file per source type.
+//!
+//! A new source type adds a variant to [`RawSource`] and [`SourceKind`] and a file holding its
+//! raw table, its settings and the function that builds one from the other.
+
+pub mod file;
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use file::{FileSourceSettings, RawFileSource, StartAt};
+
+use super::settings::Problems;
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RawSource {
+    File(RawFileSource),
+}
+
+impl RawSource {
+    pub fn name(&self) -> &str {
+        match self {
+            RawSource::File(s) => &s.name,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SourceSettings {
+    pub name: String,
+    pub interval: Duration,
+    pub kind: SourceKind,
+}
+
+#[derive(Clone, Debug)]
+pub enum SourceKind {
+    File(FileSourceSettings),
+}
+
+impl SourceKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            SourceKind::File(_) => "file",
+        }
+    }
+}
+
+/// Validates one `[[sources]]` table; problems are reported under `key`.
+pub(super) fn build(
+    raw: &RawSource,
+    key: &str,
+    base: &Path,
+    p: &mut Problems,
+) -> Option<SourceSettings> {
+    match raw {
+        RawSource::File(f) => file::build(f, key, base, p),
+    }
+}

@@ -1,0 +1,358 @@
+//! What a Service write did to the Service, read from the bodies of its audit event.
+//!
+//! The effective type is taken, in order of trust, from the stored object (`responseObject`,
+//! logged at RequestResponse level), then from the request body (a full object, or a merge or
+//! strategic-merge patch), then from a JSON patch (`application/json-patch+json`), whose body is an
+//! array of operations with no `spec` field at all. A create or update whose full object omits
+//! `spec.type` gets the API default, `ClusterIP`; a patch that does not touch the type leaves it
+//! unknown.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::model::{AuditEvent, Payload, ServicePort};
+
+pub const NODE_PORT: &str = "NodePort";
+pub const LOAD_BALANCER: &str = "LoadBalancer";
+const DEFAULT_TYPE: &str = "ClusterIP";
+
+/// Where the effective type was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TypeSource {
+    Response,
+    Request,
+    JsonPatch,
+    /// A full object without `spec.type`: the API server defaults it to ClusterIP.
+    Default,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServiceChange {
+    pub effective_type: Option<(String, TypeSource)>,
+    /// The type the request asked for, whatever the server did with it.
+    pub requested_type: Option<String>,
+    /// Ports of the resulting object when logged, else of the request.
+    pub ports: Vec<ServicePort>,
+    /// Ports as the request wrote them (before defaulting and allocation).
+    pub requested_ports: Vec<ServicePort>,
+    pub external_ips: Vec<String>,
+    /// The request explicitly sets `spec.ports[*].nodePort`.
+    pub sets_node_port: bool,
+    /// `Some(false)` for a full object without selector; `None` when the body does not tell.
+    pub has_selector: Option<bool>,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl ServiceChange {
+    pub fn effective_type(&self) -> Option<&str> {
+        self.effective_type.as_ref().map(|(t, _)| t.as_str())
+    }
+
+    pub fn of(event: &AuditEvent) -> ServiceChange {
+        let response = event.response_object.as_ref().and_then(Body::parse);
+        let request = event.request_object.as_ref().and_then(Body::parse);
+        let verb = event.verb.as_deref().unwrap_or_default();
+        let mut change = ServiceChange::default();
+
+        let mut requested = Spec::default();
+        match &request {
+            Some(Body::Object(object)) => {
+                requested = Spec::of_object(object);
+                if requested.service_type.is_none()
+                    && matches!(verb, "create" | "update")
+                    && object.contains_key("spec")
+                {
+                    change.effective_type = Some((DEFAULT_TYPE.to_owned(), TypeSource::Default));
+                }
+            }
+            Some(Body::JsonPatch(ops)) => requested = Spec::of_json_patch(ops),
+            None => {}
+        }
+        if let Some(t) = &requested.service_type {
+            let source = match request {
+                Some(Body::JsonPatch(_)) => TypeSource::JsonPatch,
+                _ => TypeSource::Request,
+            };
+            change.effective_type = Some((t.clone(), source));
+        }
+        change.requested_type = requested.service_type.clone();
+        change.sets_node_port = requested.ports.iter().any(|p| p.node_port.is_some());
+        change.requested_ports = requested.ports.clone();
+
+        let stored = match &response {
+            Some(Body::Object(object)) if is_service(object) => Some(Spec::of_object(object)),
+            _ => None,
+        };
+        match stored {
+            Some(stored) => {
+                let t = stored.service_type.unwrap_or_else(|| DEFAULT_TYPE.to_owned());
+                change.effective_type = Some((t, TypeSource::Response));
+                change.ports = stored.ports;
+                change.external_ips = stored.external_ips;
+                change.has_selector = stored.has_selector;
+                change.labels = stored.labels;
+            }
+            None => {
+                change.ports = requested.ports;
+                change.external_ips = requested.external_ips;
+                change.has_selector = requested.has_selector;
+                change.labels = requested.labels;
+            }
+        }
+        change
+    }
+}
+
+/// A body in the form the rules care about.
+enum Body {
+    Object(Map<String, Value>),
+    JsonPatch(Vec<Value>),
+}
+
+impl Body {
+    fn parse(payload: &Payload) -> Option<Body> {
+        let Payload::Json(raw) = payload else {
+            return None;
+        };
+        match serde_json::from_str::<Value>(raw.get()).ok()? {
+            Value::Array(ops) => Some(Body::JsonPatch(ops)),
+            Value::Object(object) if !is_status(&object) => Some(Body::Object(object)),
+            _ => None,
+        }
+    }
+}
+
+/// A `Status` (an error the API server answered with) rather than an object.
+fn is_status(object: &Map<String, Value>) -> bool {
+    object.get("kind").and_then(Value::as_str) == Some("Status")
+        || object
+            .get("@type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.ends_with("/v1.Status"))
+}
+
+fn is_service(object: &Map<String, Value>) -> bool {
+    match object.get("kind").and_then(Value::as_str) {
+        Some(kind) => kind == "Service",
+        None => object.get("spec").is_some_and(Value::is_object),
+    }
+}
+
+/// The fields of a Service spec that a body sets.
+#[derive(Debug, Default)]
+struct Spec {
+    service_type: Option<String>,
+    ports: Vec<ServicePort>,
+    external_ips: Vec<String>,
+    has_selector: Option<bool>,
+    labels: BTreeMap<String, String>,
+}
+
+impl Spec {
+    fn of_object(object: &Map<String, Value>) -> Spec {
+        let mut spec = Spec {
+            labels: object
+                .get("metadata")
+                .and_then(|m| m.get("labels"))
+                .and_then(Value::as_object)
+                .map(string_map)
+                .unwrap_or_default(),
+            ..Spec::default()
+        };
+        if let Some(s) = object.get("spec").and_then(Value::as_object) {
+            spec.apply_spec(s);
+            // Only a full object says that a selector is absent; a patch just does not touch it.
+            if object.get("kind").and_then(Value::as_str) == Some("Service") {
+                spec.has_selector = Some(
+                    s.get("selector")
+                        .and_then(Value::as_object)
+                        .is_some_and(|m| !m.is_empty()),
+                );
+            }
+        }
+        spec
+    }
+
+    fn apply_spec(&mut self, s: &Map<String, Value>) {
+        if let Some(t) = s.get("type").and_then(Value::as_str) {
+            self.service_type = Some(t.to_owned());
+        }
+        if let Some(ports) = s.get("ports").and_then(Value::as_array) {
+            self.ports = ports.iter().filter_map(port).collect();
+        }
+        if let Some(ips) = s.get("externalIPs").and_then(Value::as_array) {
+            self.external_ips = strings(ips);
+        }
+    }
+
+    /// RFC 6902 operations on the Service; only `add` and `replace` can set a value.
+    fn of_json_patch(ops: &[Value]) -> Spec {
+        let mut spec = Spec::default();
+        for op in ops {
+            let kind = op.get("op").and_then(Value::as_str);
+            if !matches!(kind, Some("add" | "replace")) {
+                continue;
+            }
+            let (Some(path), Some(value)) = (op.get("path").and_then(Value::as_str), op.get("value"))
+            else {
+                continue;
+            };
+            let segments: Vec<&str> = path.split('/').skip(1).collect();
+            match segments.as_slice() {
+                [] | [""] => {
+                    if let Some(object) = value.as_object() {
+                        spec = Spec::of_object(object);
+                    }
+                }
+                ["spec"] => {
+                    if let Some(s) = value.as_object() {
+                        spec.apply_spec(s);
+                    }
+                }
+                ["spec", "type"] => spec.service_type = value.as_str().map(str::to_owned),
+                ["spec", "ports"] => {
+                    if let Some(ports) = value.as_array() {
+                        spec.ports = ports.iter().filter_map(port).collect();
+                    }
+                }
+                ["spec", "ports", _] => spec.ports.extend(port(value)),
+                ["spec", "ports", _, "nodePort"] => spec.ports.push(ServicePort {
+                    node_port: value.as_i64(),
+                    ..ServicePort::default()
+                }),
+                ["spec", "externalIPs"] => {
+                    spec.external_ips = value.as_array().map(|v| strings(v)).unwrap_or_default();
+                }
+                ["spec", "externalIPs", _] => spec.external_ips.extend(value.as_str().map(str::to_owned)),
+                _ => {}
+            }
+        }
+        spec
+    }
+}
+
+fn port(value: &Value) -> Option<ServicePort> {
+    let p = value.as_object()?;
+    Some(ServicePort {
+        name: p.get("name").and_then(Value::as_str).map(str::to_owned),
+        port: p.get("port").and_then(Value::as_i64),
+        target_port: p
+            .get("targetPort")
+            .filter(|v| v.is_number() || v.is_string())
+            .cloned(),
+        node_port: p.get("nodePort").and_then(Value::as_i64).filter(|n| *n != 0),
+        protocol: p.get("protocol").and_then(Value::as_str).map(str::to_owned),
+    })
+}
+
+fn strings(values: &[Value]) -> Vec<String> {
+    values
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
+fn string_map(map: &Map<String, Value>) -> BTreeMap<String, String> {
+    map.iter()
+        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::value::RawValue;
+
+    use super::*;
+    use crate::model::{Origin, Provider};
+
+    fn event(verb: &str, request: Option<&str>, response: Option<&str>) -> AuditEvent {
+        let mut e = AuditEvent::new(Provider::K8s, Origin::default());
+        e.verb = Some(verb.to_owned());
+        let body = |s: &str| Payload::Json(RawValue::from_string(s.to_owned()).unwrap());
+        e.request_object = request.map(body);
+        e.response_object = response.map(body);
+        e
+    }
+
+    #[test]
+    fn the_stored_object_wins_over_the_request() {
+        let c = ServiceChange::of(&event(
+            "update",
+            Some(r#"{"kind":"Service","spec":{"type":"ClusterIP"}}"#),
+            Some(r#"{"kind":"Service","spec":{"type":"NodePort","ports":[{"port":80,"nodePort":30001}]}}"#),
+        ));
+        assert_eq!(
+            c.effective_type,
+            Some(("NodePort".into(), TypeSource::Response))
+        );
+        assert_eq!(c.ports[0].node_port, Some(30001));
+        assert_eq!(c.requested_type.as_deref(), Some("ClusterIP"));
+    }
+
+    #[test]
+    fn a_json_patch_sets_the_type() {
+        let c = ServiceChange::of(&event(
+            "patch",
+            Some(r#"[{"op":"replace","path":"/spec/type","value":"NodePort"},{"op":"add","path":"/spec/ports/0/nodePort","value":30080}]"#),
+            None,
+        ));
+        assert_eq!(
+            c.effective_type,
+            Some(("NodePort".into(), TypeSource::JsonPatch))
+        );
+        assert!(c.sets_node_port);
+    }
+
+    #[test]
+    fn a_merge_patch_without_type_leaves_it_unknown() {
+        let c = ServiceChange::of(&event(
+            "patch",
+            Some(r#"{"spec":{"ports":[{"port":80,"nodePort":31000}]}}"#),
+            None,
+        ));
+        assert_eq!(c.effective_type, None);
+        assert!(c.sets_node_port);
+    }
+
+    #[test]
+    fn a_full_object_without_type_is_cluster_ip() {
+        let c = ServiceChange::of(&event(
+            "create",
+            Some(r#"{"kind":"Service","spec":{"ports":[{"port":80}]}}"#),
+            None,
+        ));
+        assert_eq!(
+            c.effective_type,
+            Some(("ClusterIP".into(), TypeSource::Default))
+        );
+        assert_eq!(c.has_selector, Some(false));
+    }
+
+    #[test]
+    fn a_status_response_is_ignored() {
+        let c = ServiceChange::of(&event(
+            "create",
+            Some(r#"{"kind":"Service","spec":{"type":"NodePort"}}"#),
+            Some(r#"{"kind":"Status","code":409,"status":"Failure"}"#),
+        ));
+        assert_eq!(c.effective_type, Some(("NodePort".into(), TypeSource::Request)));
+    }
+
+    #[test]
+    fn external_ips_from_every_body_form() {
+        let c = ServiceChange::of(&event(
+            "patch",
+            Some(r#"[{"op":"add","path":"/spec/externalIPs/-","value":"203.0.113.7"}]"#),
+            None,
+        ));
+        assert_eq!(c.external_ips, ["203.0.113.7"]);
+        let c = ServiceChange::of(&event(
+            "create",
+            Some(r#"{"kind":"Service","spec":{"externalIPs":["198.51.100.1"]}}"#),
+            None,
+        ));
+        assert_eq!(c.external_ips, ["198.51.100.1"]);
+    }
+}

@@ -1,0 +1,139 @@
+//! Turns every provider's record shape into [`AuditEvent`]s. Pure functions: no I/O, no clock.
+//!
+//! One record (a line, a CloudWatch event, a Log Analytics row…) may hold many audit events
+//! (`{"events": […]}`, `{"records": […]}`, a JSON array), so results are emitted through a
+//! callback rather than returned.
+//!
+//! Records are read in three steps of increasing cost:
+//! 1. [`prefilter`]: a substring search rejects records that cannot concern a Service at all
+//!    (the vast majority of an audit log) without parsing them;
+//! 2. [`shape`]: the top-level keys of the record are read to tell which shape it is;
+//! 3. the shape's normalizer reads only the fields it needs; bodies stay unparsed JSON text.
+//!
+//! Nothing here panics on bad input: a record that cannot be understood is reported as
+//! [`Normalized::Skipped`] with a [`SkipReason`], and a record understood in part yields an event
+//! whose `degraded` list says what is missing.
+
+mod aks;
+mod eks;
+mod framing;
+mod gke;
+mod json;
+mod k8s;
+pub mod prefilter;
+mod repair;
+mod shape;
+mod time;
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::model::{AuditEvent, Format, Origin, Provider};
+
+pub use framing::{Frame, Framing, LineSplit, RecordReader, detect_framing, split_lines};
+pub use time::parse_timestamp;
+
+/// What the reader of a record knows that the record itself may not say.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RecordContext<'a> {
+    /// The shape to expect; `Auto` detects it per record.
+    pub format: Format,
+    /// The provider of raw audit events (a CloudWatch `message` is an EKS event).
+    pub provider: Option<Provider>,
+    pub cluster: Option<&'a str>,
+    pub account: Option<&'a str>,
+    pub region: Option<&'a str>,
+    /// The transport's id of this record, when the transport gave it outside the record.
+    pub record_id: Option<&'a str>,
+    /// The transport's timestamp of this record, used when the event carries none.
+    pub record_time: Option<DateTime<Utc>>,
+}
+
+impl<'a> RecordContext<'a> {
+    fn origin(&self) -> Origin {
+        Origin {
+            cluster: self.cluster.map(str::to_owned),
+            account: self.account.map(str::to_owned),
+            region: self.region.map(str::to_owned),
+        }
+    }
+}
+
+/// The result of reading one record, or one element of an envelope.
+#[derive(Debug)]
+pub enum Normalized {
+    Event(Box<AuditEvent>),
+    /// Cannot concern a Service: rejected by the prefilter without being parsed.
+    Irrelevant,
+    Skipped(SkipReason),
+}
+
+/// Why a record was not turned into an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// Not JSON at all, or JSON broken in the middle.
+    InvalidJson,
+    /// Cut short, and nothing usable could be recovered before the cut.
+    Truncated,
+    /// JSON of the wrong type where the shape needs an object, array or string.
+    WrongType,
+    /// Valid JSON that is not a Kubernetes audit record (another log category or service).
+    NotAudit,
+    /// A shape other than the one the reader was told to expect.
+    UnexpectedShape,
+    /// Larger than the configured maximum record size.
+    Oversized,
+}
+
+impl SkipReason {
+    pub const ALL: [SkipReason; 6] = [
+        SkipReason::InvalidJson,
+        SkipReason::Truncated,
+        SkipReason::WrongType,
+        SkipReason::NotAudit,
+        SkipReason::UnexpectedShape,
+        SkipReason::Oversized,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::InvalidJson => "invalid_json",
+            SkipReason::Truncated => "truncated",
+            SkipReason::WrongType => "wrong_type",
+            SkipReason::NotAudit => "not_audit",
+            SkipReason::UnexpectedShape => "unexpected_shape",
+            SkipReason::Oversized => "oversized",
+        }
+    }
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Reads one record and emits what it holds.
+///
+/// The record is the raw bytes of one JSON document: a line of a JSONL file, a CloudWatch
+/// `message`, a whole `filter-log-events` output, a Log Analytics row rendered as an object.
+pub fn normalize(record: &[u8], ctx: &RecordContext<'_>, emit: &mut dyn FnMut(Normalized)) {
+    if !prefilter::may_concern_services(record) {
+        emit(Normalized::Irrelevant);
+        return;
+    }
+    match std::str::from_utf8(record) {
+        Ok(text) => shape::dispatch(text, ctx, emit),
+        Err(_) => emit(Normalized::Skipped(SkipReason::InvalidJson)),
+    }
+}
+
+/// Convenience for tests and one-off callers: every outcome of one record, in order.
+pub fn normalize_to_vec(record: &[u8], ctx: &RecordContext<'_>) -> Vec<Normalized> {
+    let mut out = Vec::new();
+    normalize(record, ctx, &mut |n| out.push(n));
+    out
+}

@@ -1,0 +1,198 @@
+//! One batch of records through normalize → detect → alert, ready for the outbox.
+//!
+//! The pipeline is synchronous and pure apart from logging and metrics: sources call it between
+//! fetching a batch and committing it, so a batch's alerts and the cursor past it are written
+//! together.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tracing::{debug, warn};
+
+use crate::alert::{self, AlertContext, Router};
+use crate::clock::Clock;
+use crate::detect::Detector;
+use crate::normalize::{Normalized, RecordContext, SkipReason, normalize};
+use crate::sources::{Record, TimeRange};
+use crate::state::RoutedAlert;
+use crate::telemetry::metrics;
+
+/// Counts of what a batch held, for summaries and metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    pub records: u64,
+    /// Audit events normalized (including degraded ones).
+    pub events: u64,
+    /// Records the prefilter rejected without parsing: they cannot concern a Service.
+    pub irrelevant: u64,
+    pub skipped: BTreeMap<SkipReason, u64>,
+    /// Events read only in part.
+    pub degraded: u64,
+    /// Rules that fired but an exception silenced.
+    pub suppressed: u64,
+    /// Events outside a scan's time range, not inspected.
+    pub out_of_range: u64,
+    /// Alerts produced (after deduplicating stages within the batch).
+    pub alerts: u64,
+}
+
+impl BatchStats {
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+
+    pub fn add(&mut self, other: &BatchStats) {
+        self.records += other.records;
+        self.events += other.events;
+        self.irrelevant += other.irrelevant;
+        for (reason, n) in &other.skipped {
+            *self.skipped.entry(*reason).or_default() += n;
+        }
+        self.degraded += other.degraded;
+        self.suppressed += other.suppressed;
+        self.out_of_range += other.out_of_range;
+        self.alerts += other.alerts;
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    pub alerts: Vec<RoutedAlert>,
+    pub stats: BatchStats,
+    ids: HashSet<String>,
+}
+
+/// Where a record came from, for log lines about it.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordLabel<'a> {
+    pub stream: &'a str,
+    pub record_id: Option<&'a str>,
+}
+
+pub struct Pipeline {
+    source: String,
+    detector: Arc<Detector>,
+    router: Arc<Router>,
+    include_raw: bool,
+    clock: Arc<dyn Clock>,
+    /// For scans: only events inside this range are inspected.
+    event_window: Option<TimeRange>,
+}
+
+impl Pipeline {
+    pub fn new(
+        source: impl Into<String>,
+        detector: Arc<Detector>,
+        router: Arc<Router>,
+        include_raw: bool,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Pipeline {
+            source: source.into(),
+            detector,
+            router,
+            include_raw,
+            clock,
+            event_window: None,
+        }
+    }
+
+    /// Inspects only events whose time falls in `range` (events without a time are kept: a
+    /// record that cannot be placed must not be dropped unseen).
+    pub fn with_event_window(mut self, range: TimeRange) -> Self {
+        self.event_window = Some(range);
+        self
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    pub fn process(&self, records: &[Record]) -> BatchOutcome {
+        let mut out = BatchOutcome::default();
+        for record in records {
+            let label = RecordLabel {
+                stream: &record.origin.stream,
+                record_id: record.record_id.as_deref(),
+            };
+            self.process_bytes(&record.text, &record.context(), label, &mut out);
+        }
+        metrics::record_batch(&self.source, &out.stats);
+        out
+    }
+
+    /// Adds one record's alerts and counts to `out`; alerts whose id is already in `out` (other
+    /// stages of the same request) are dropped.
+    pub fn process_bytes(
+        &self,
+        bytes: &[u8],
+        ctx: &RecordContext<'_>,
+        label: RecordLabel<'_>,
+        out: &mut BatchOutcome,
+    ) {
+        let now = self.clock.now();
+        out.stats.records += 1;
+        normalize(bytes, ctx, &mut |n| self.handle(n, label, now, out));
+    }
+
+    fn handle(&self, n: Normalized, label: RecordLabel<'_>, now: DateTime<Utc>, out: &mut BatchOutcome) {
+        let event = match n {
+            Normalized::Irrelevant => {
+                out.stats.irrelevant += 1;
+                return;
+            }
+            Normalized::Skipped(reason) => {
+                *out.stats.skipped.entry(reason).or_default() += 1;
+                warn!(
+                    source = %self.source,
+                    stream = label.stream,
+                    record_id = label.record_id.unwrap_or("-"),
+                    reason = %reason,
+                    "record skipped"
+                );
+                return;
+            }
+            Normalized::Event(event) => event,
+        };
+        out.stats.events += 1;
+        if let (Some(range), Some(at)) = (self.event_window, event.event_time)
+            && (at < range.since || at > range.until)
+        {
+            out.stats.out_of_range += 1;
+            return;
+        }
+        if event.is_degraded() {
+            out.stats.degraded += 1;
+            debug!(
+                source = %self.source,
+                stream = label.stream,
+                record_id = label.record_id.unwrap_or("-"),
+                degraded = ?event.degraded,
+                "event read in part"
+            );
+        }
+        let verdict = self.detector.inspect(&event, now);
+        out.stats.suppressed += verdict.suppressed.len() as u64;
+        for s in &verdict.suppressed {
+            debug!(source = %self.source, rule = %s.rule, reason = s.reason.as_deref().unwrap_or("-"), "alert suppressed by an exception");
+        }
+        let Some(change) = verdict.change.as_ref() else {
+            return;
+        };
+        let ctx = AlertContext {
+            source: &self.source,
+            detected_at: now,
+            include_raw: self.include_raw,
+        };
+        for detection in &verdict.detections {
+            let alert = alert::build(&event, change, detection, &ctx);
+            if !out.ids.insert(alert.id.clone()) {
+                continue;
+            }
+            out.stats.alerts += 1;
+            let sinks = self.router.route(&alert);
+            out.alerts.push(RoutedAlert { alert, sinks });
+        }
+    }
+}

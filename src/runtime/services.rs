@@ -1,0 +1,66 @@
+//! What every source and deliverer of one process shares.
+
+use std::sync::Arc;
+
+use crate::alert::Router;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Settings, StatePath};
+use crate::delivery::OutboxSignal;
+use crate::detect::{Detector, Exceptions};
+use crate::pipeline::Pipeline;
+use crate::sources::rate_limit::RateLimits;
+use crate::state::{SqliteStore, StateError, StateStore};
+use crate::telemetry::Health;
+
+#[derive(Clone)]
+pub struct Services {
+    pub store: Arc<dyn StateStore>,
+    pub clock: Arc<dyn Clock>,
+    pub health: Arc<Health>,
+    pub outbox: OutboxSignal,
+    pub rate_limits: RateLimits,
+    pub detector: Arc<Detector>,
+    pub router: Arc<Router>,
+    pub include_raw: bool,
+}
+
+impl Services {
+    /// Opens the state store named by the settings and builds the shared parts.
+    pub fn open(settings: &Settings) -> Result<Services, StateError> {
+        let store: Arc<dyn StateStore> = match &settings.state {
+            StatePath::File(path) => Arc::new(SqliteStore::open(path)?),
+            StatePath::Memory => Arc::new(SqliteStore::open_in_memory()?),
+        };
+        Ok(Services::with_store(settings, store, Arc::new(SystemClock)))
+    }
+
+    pub fn with_store(settings: &Settings, store: Arc<dyn StateStore>, clock: Arc<dyn Clock>) -> Services {
+        let detection = &settings.detection;
+        Services {
+            store,
+            health: Arc::new(Health::new(Arc::clone(&clock))),
+            clock,
+            outbox: OutboxSignal::default(),
+            rate_limits: RateLimits::default(),
+            detector: Arc::new(Detector::new(
+                detection.rules.clone(),
+                Exceptions::new(detection.exceptions.clone()),
+            )),
+            router: Arc::new(Router::new(
+                settings.sinks.iter().map(|s| s.route.clone()).collect(),
+            )),
+            include_raw: detection.include_raw,
+        }
+    }
+
+    /// The pipeline of one source.
+    pub fn pipeline(&self, source: &str) -> Pipeline {
+        Pipeline::new(
+            source,
+            Arc::clone(&self.detector),
+            Arc::clone(&self.router),
+            self.include_raw,
+            Arc::clone(&self.clock),
+        )
+    }
+}

@@ -1,0 +1,51 @@
+//! Where alerts go. Each sink says how to deliver one alert and which failures are worth
+//! retrying; ordering, retries, backoff and dead letters are the deliverer's job.
+
+pub mod file;
+pub mod stdout;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+use crate::model::Alert;
+
+#[derive(Debug, Error)]
+pub enum DeliveryError {
+    /// Try again later (network trouble, 5xx, 429, a full disk).
+    #[error("{message}")]
+    Retriable {
+        message: String,
+        /// The receiver asked for at least this long (`Retry-After`).
+        retry_after: Option<Duration>,
+    },
+    /// The receiver refused this alert for good (4xx other than 429): retrying cannot help.
+    #[error("{message}")]
+    Rejected { message: String },
+}
+
+impl DeliveryError {
+    pub fn retriable(message: impl Into<String>) -> Self {
+        DeliveryError::Retriable {
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn rejected(message: impl Into<String>) -> Self {
+        DeliveryError::Rejected {
+            message: message.into(),
+        }
+    }
+}
+
+#[async_trait]
+pub trait Sink: Send + Sync + 'static {
+    async fn deliver(&self, alert: &Alert) -> Result<(), DeliveryError>;
+
+    /// A real call proving the sink can be reached (run by `validate`).
+    async fn healthcheck(&self) -> Result<(), DeliveryError> {
+        Ok(())
+    }
+}

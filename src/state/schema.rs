@@ -1,0 +1,63 @@
+//! The SQLite schema, migrated forward by `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+use super::StateError;
+
+/// Each entry upgrades the schema by one version; never edit a released entry, append one.
+const MIGRATIONS: &[&str] = &[
+    // 1: checkpoints, overlap dedupe, outbox.
+    r#"
+    CREATE TABLE cursors (
+        key        TEXT PRIMARY KEY,
+        kind       TEXT NOT NULL,
+        version    INTEGER NOT NULL,
+        value      TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE seen (
+        scope    TEXT NOT NULL,
+        key      TEXT NOT NULL,
+        event_ms INTEGER NOT NULL,
+        PRIMARY KEY (scope, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX seen_by_age ON seen (scope, event_ms);
+    CREATE TABLE alerts (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        id         TEXT NOT NULL UNIQUE,
+        rule       TEXT NOT NULL,
+        severity   TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        body       TEXT NOT NULL
+    );
+    CREATE TABLE deliveries (
+        sink       TEXT NOT NULL,
+        alert_seq  INTEGER NOT NULL REFERENCES alerts (seq),
+        state      TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (sink, alert_seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX deliveries_by_state ON deliveries (sink, state, alert_seq);
+    "#,
+];
+
+pub(super) fn migrate(conn: &mut Connection, path: &str) -> Result<(), StateError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let supported = MIGRATIONS.len() as i64;
+    if current > supported {
+        return Err(StateError::NewerSchema {
+            path: path.to_owned(),
+            found: current,
+            supported,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

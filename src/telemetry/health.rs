@@ -1,0 +1,75 @@
+//! Per-source liveness, for readiness checks and the lag metric.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::Clock;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceHealth {
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    /// How far the source has read, in event time.
+    pub position: Option<DateTime<Utc>>,
+}
+
+/// Shared by the source drivers (writers) and the health endpoints (readers).
+#[derive(Debug)]
+pub struct Health {
+    clock: Arc<dyn Clock>,
+    sources: Mutex<BTreeMap<String, SourceHealth>>,
+}
+
+impl Health {
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Health {
+            clock,
+            sources: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn update(&self, source: &str, f: impl FnOnce(&mut SourceHealth)) {
+        let mut sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
+        f(sources.entry(source.to_owned()).or_default());
+    }
+
+    /// Registers a source before its first poll, so readiness can see it has not succeeded yet.
+    pub fn register(&self, source: &str) {
+        self.update(source, |_| {});
+    }
+
+    pub fn record_success(&self, source: &str) {
+        let now = self.clock.now();
+        self.update(source, |h| {
+            h.last_success = Some(now);
+            h.consecutive_failures = 0;
+            h.last_error = None;
+        });
+    }
+
+    pub fn record_failure(&self, source: &str, error: &str) {
+        self.update(source, |h| {
+            h.consecutive_failures += 1;
+            h.last_error = Some(error.to_owned());
+        });
+    }
+
+    pub fn record_position(&self, source: &str, position: DateTime<Utc>) {
+        self.update(source, |h| h.position = Some(position));
+        super::metrics::record_position(source, position, self.clock.now());
+    }
+
+    pub fn snapshot(&self) -> BTreeMap<String, SourceHealth> {
+        self.sources
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,13 @@
+//! Integration tests: one binary, so the crate and its dependencies link once.
+//!
+//! Modules, by stage of the data flow:
+//! - `corpus`       every public corpus event gives its documented verdict (CLI and library)
+//! - `detection`    the cases other tools get wrong, in every provider shape
+//! - `robustness`   arbitrary bytes, truncation and wrong types never panic a normalizer
+//! - `state`        the outbox survives crashes: re-delivers what was not delivered, never twice
+//! - `file_source`  following, rotation, partial lines, restart
+//! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
+//!
+//! Shared helpers live in `support`.
+
+mod support;
