@@ -136,7 +136,13 @@ impl Pipeline {
         normalize(bytes, ctx, &mut |n| self.handle(n, label, now, out));
     }
 
-    fn handle(&self, n: Normalized, label: RecordLabel<'_>, now: DateTime<Utc>, out: &mut BatchOutcome) {
+    fn handle(
+        &self,
+        n: Normalized,
+        label: RecordLabel<'_>,
+        now: DateTime<Utc>,
+        out: &mut BatchOutcome,
+    ) {
         let event = match n {
             Normalized::Irrelevant => {
                 out.stats.irrelevant += 1;

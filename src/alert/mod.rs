@@ -97,7 +97,10 @@ fn title(rule: RuleId, event: &AuditEvent, change: &ServiceChange) -> String {
             if ports.is_empty() {
                 format!("Service {service} exposed through NodePort")
             } else {
-                format!("Service {service} exposed through NodePort {}", ports.join(", "))
+                format!(
+                    "Service {service} exposed through NodePort {}",
+                    ports.join(", ")
+                )
             }
         }
         RuleId::ExternalIps => format!(

@@ -67,7 +67,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Loads the configuration and starts logging as it asks (unless the command line overrides).
 fn load_and_log(path: &Path, log_format: Option<LogFormat>) -> anyhow::Result<Settings> {
     let settings = config::load(path)?;
-    logging::init(log_format.unwrap_or(settings.log_format), &settings.log_level);
+    logging::init(
+        log_format.unwrap_or(settings.log_format),
+        &settings.log_level,
+    );
     Ok(settings)
 }
 

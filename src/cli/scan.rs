@@ -30,9 +30,13 @@ pub struct ScanArgs {
 
 pub async fn scan(args: ScanArgs, log_format: Option<LogFormat>) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
-    let since = parse_time(&args.since, now).map_err(anyhow::Error::msg).context("--since")?;
+    let since = parse_time(&args.since, now)
+        .map_err(anyhow::Error::msg)
+        .context("--since")?;
     let until = match &args.until {
-        Some(u) => parse_time(u, now).map_err(anyhow::Error::msg).context("--until")?,
+        Some(u) => parse_time(u, now)
+            .map_err(anyhow::Error::msg)
+            .context("--until")?,
         None => now,
     };
     if since >= until {
@@ -47,6 +51,13 @@ pub async fn scan(args: ScanArgs, log_format: Option<LogFormat>) -> anyhow::Resu
         warn!("interrupted: finishing the batches in hand");
         on_signal.cancel();
     });
-    scan::scan(&settings, &services, TimeRange { since, until }, &args.sources, cancel).await?;
+    scan::scan(
+        &settings,
+        &services,
+        TimeRange { since, until },
+        &args.sources,
+        cancel,
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
 }

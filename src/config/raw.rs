@@ -76,4 +76,3 @@ pub struct RawDelivery {
     /// Dead-letter an alert after this many failed attempts; unset retries forever.
     pub max_attempts: Option<u32>,
 }
-

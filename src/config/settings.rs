@@ -105,10 +105,18 @@ impl Settings {
         let log_level = raw.log.level.unwrap_or_else(|| "info".to_owned());
         let detection = detection(&raw.detection, &mut p);
         let delivery = RetryPolicy {
-            min_backoff: duration(&mut p, "delivery.min_backoff", raw.delivery.min_backoff.as_deref())
-                .unwrap_or(RetryPolicy::default().min_backoff),
-            max_backoff: duration(&mut p, "delivery.max_backoff", raw.delivery.max_backoff.as_deref())
-                .unwrap_or(RetryPolicy::default().max_backoff),
+            min_backoff: duration(
+                &mut p,
+                "delivery.min_backoff",
+                raw.delivery.min_backoff.as_deref(),
+            )
+            .unwrap_or(RetryPolicy::default().min_backoff),
+            max_backoff: duration(
+                &mut p,
+                "delivery.max_backoff",
+                raw.delivery.max_backoff.as_deref(),
+            )
+            .unwrap_or(RetryPolicy::default().max_backoff),
             max_attempts: raw.delivery.max_attempts,
             ..RetryPolicy::default()
         };
@@ -225,7 +233,8 @@ fn exception(p: &mut Problems, key: &str, raw: &RawException) -> Option<Exceptio
     for (label, pattern) in raw.labels.iter().flatten() {
         if let Some(pat) = p.check(
             format!("{key}.labels.{label}"),
-            Patterns::new(std::slice::from_ref(pattern)).map_err(|e| format!("invalid pattern: {e}")),
+            Patterns::new(std::slice::from_ref(pattern))
+                .map_err(|e| format!("invalid pattern: {e}")),
         ) {
             labels.insert(label.clone(), pat);
         }

@@ -166,6 +166,8 @@ impl Deliverer {
 
 impl std::fmt::Debug for Deliverer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Deliverer").field("name", &self.name).finish()
+        f.debug_struct("Deliverer")
+            .field("name", &self.name)
+            .finish()
     }
 }

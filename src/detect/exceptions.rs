@@ -94,7 +94,9 @@ impl Exception {
                 .as_ref()
                 .is_none_or(|p| user.groups.iter().any(|g| p.matches(g)))
             && self.labels.iter().all(|(key, pattern)| {
-                s.labels.get(key).is_some_and(|value| pattern.matches(value))
+                s.labels
+                    .get(key)
+                    .is_some_and(|value| pattern.matches(value))
             })
     }
 }

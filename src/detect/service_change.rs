@@ -86,7 +86,9 @@ impl ServiceChange {
         };
         match stored {
             Some(stored) => {
-                let t = stored.service_type.unwrap_or_else(|| DEFAULT_TYPE.to_owned());
+                let t = stored
+                    .service_type
+                    .unwrap_or_else(|| DEFAULT_TYPE.to_owned());
                 change.effective_type = Some((t, TypeSource::Response));
                 change.ports = stored.ports;
                 change.external_ips = stored.external_ips;
@@ -194,7 +196,8 @@ impl Spec {
             if !matches!(kind, Some("add" | "replace")) {
                 continue;
             }
-            let (Some(path), Some(value)) = (op.get("path").and_then(Value::as_str), op.get("value"))
+            let (Some(path), Some(value)) =
+                (op.get("path").and_then(Value::as_str), op.get("value"))
             else {
                 continue;
             };
@@ -224,7 +227,9 @@ impl Spec {
                 ["spec", "externalIPs"] => {
                     spec.external_ips = value.as_array().map(|v| strings(v)).unwrap_or_default();
                 }
-                ["spec", "externalIPs", _] => spec.external_ips.extend(value.as_str().map(str::to_owned)),
+                ["spec", "externalIPs", _] => {
+                    spec.external_ips.extend(value.as_str().map(str::to_owned))
+                }
                 _ => {}
             }
         }
@@ -241,7 +246,10 @@ fn port(value: &Value) -> Option<ServicePort> {
             .get("targetPort")
             .filter(|v| v.is_number() || v.is_string())
             .cloned(),
-        node_port: p.get("nodePort").and_then(Value::as_i64).filter(|n| *n != 0),
+        node_port: p
+            .get("nodePort")
+            .and_then(Value::as_i64)
+            .filter(|n| *n != 0),
         protocol: p.get("protocol").and_then(Value::as_str).map(str::to_owned),
     })
 }
@@ -281,7 +289,9 @@ mod tests {
         let c = ServiceChange::of(&event(
             "update",
             Some(r#"{"kind":"Service","spec":{"type":"ClusterIP"}}"#),
-            Some(r#"{"kind":"Service","spec":{"type":"NodePort","ports":[{"port":80,"nodePort":30001}]}}"#),
+            Some(
+                r#"{"kind":"Service","spec":{"type":"NodePort","ports":[{"port":80,"nodePort":30001}]}}"#,
+            ),
         ));
         assert_eq!(
             c.effective_type,
@@ -295,7 +305,9 @@ mod tests {
     fn a_json_patch_sets_the_type() {
         let c = ServiceChange::of(&event(
             "patch",
-            Some(r#"[{"op":"replace","path":"/spec/type","value":"NodePort"},{"op":"add","path":"/spec/ports/0/nodePort","value":30080}]"#),
+            Some(
+                r#"[{"op":"replace","path":"/spec/type","value":"NodePort"},{"op":"add","path":"/spec/ports/0/nodePort","value":30080}]"#,
+            ),
             None,
         ));
         assert_eq!(
@@ -337,7 +349,10 @@ mod tests {
             Some(r#"{"kind":"Service","spec":{"type":"NodePort"}}"#),
             Some(r#"{"kind":"Status","code":409,"status":"Failure"}"#),
         ));
-        assert_eq!(c.effective_type, Some(("NodePort".into(), TypeSource::Request)));
+        assert_eq!(
+            c.effective_type,
+            Some(("NodePort".into(), TypeSource::Request))
+        );
     }
 
     #[test]

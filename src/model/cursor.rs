@@ -62,7 +62,10 @@ pub enum CursorError {
         "the stored checkpoint belongs to a `{found}` source, not `{expected}`: the source was \
          renamed onto another one's name or changed type; remove its checkpoint or rename it"
     )]
-    WrongKind { found: String, expected: &'static str },
+    WrongKind {
+        found: String,
+        expected: &'static str,
+    },
     #[error(
         "the stored `{kind}` checkpoint has version {found}, this release reads version {expected}"
     )]

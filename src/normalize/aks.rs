@@ -96,7 +96,11 @@ pub(super) fn diagnostic_record(f: &Fields<'_>, ctx: &RecordContext<'_>) -> Norm
 }
 
 /// `{"records": [...]}`.
-pub(super) fn envelope(records: &RawValue, ctx: &RecordContext<'_>, emit: &mut dyn FnMut(Normalized)) {
+pub(super) fn envelope(
+    records: &RawValue,
+    ctx: &RecordContext<'_>,
+    emit: &mut dyn FnMut(Normalized),
+) {
     let Some(records) = elements(records) else {
         emit(Normalized::Skipped(SkipReason::WrongType));
         return;
@@ -156,7 +160,9 @@ const BODY_COLUMNS: [(&str, &str); 2] = [
 
 /// Whether an object is a row of the resource-specific tables.
 pub(super) fn is_aks_audit_row(f: &Fields<'_>) -> bool {
-    ["AuditId", "Verb", "ObjectRef"].iter().any(|k| f.contains(k))
+    ["AuditId", "Verb", "ObjectRef"]
+        .iter()
+        .any(|k| f.contains(k))
 }
 
 /// An `AKSAudit` / `AKSAuditAdmin` row, rebuilt as the Event it was made from.
@@ -179,7 +185,10 @@ pub(super) fn aks_audit_row(f: &Fields<'_>, ctx: &RecordContext<'_>) -> Normaliz
     let resource_id = ["_ResourceId", "ResourceId"]
         .iter()
         .find_map(|k| r.string(f, k, k));
-    let id = resource_id.as_deref().map(parse_resource_id).unwrap_or_default();
+    let id = resource_id
+        .as_deref()
+        .map(parse_resource_id)
+        .unwrap_or_default();
     let subscription = r
         .string(f, "_SubscriptionId", "_SubscriptionId")
         .map(|s| s.to_ascii_lowercase());

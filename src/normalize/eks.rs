@@ -39,7 +39,11 @@ pub(super) fn log_event(f: &Fields<'_>, ctx: &RecordContext<'_>, emit: &mut dyn 
 }
 
 /// `{"events": [...]}` as printed by `aws logs filter-log-events`.
-pub(super) fn envelope(events: &RawValue, ctx: &RecordContext<'_>, emit: &mut dyn FnMut(Normalized)) {
+pub(super) fn envelope(
+    events: &RawValue,
+    ctx: &RecordContext<'_>,
+    emit: &mut dyn FnMut(Normalized),
+) {
     let Some(events) = elements(events) else {
         emit(Normalized::Skipped(SkipReason::WrongType));
         return;

@@ -29,7 +29,9 @@ pub(super) fn log_entry(f: &Fields<'_>, ctx: &RecordContext<'_>) -> Result<Audit
         return Err(SkipReason::NotAudit);
     }
 
-    let labels = r.object(f, "resource", "resource").and_then(|res| r.object(&res, "labels", "resource.labels"));
+    let labels = r
+        .object(f, "resource", "resource")
+        .and_then(|res| r.object(&res, "labels", "resource.labels"));
     let label = |r: &mut Lenient<'_>, key: &str| {
         labels
             .as_ref()
@@ -53,7 +55,11 @@ pub(super) fn log_entry(f: &Fields<'_>, ctx: &RecordContext<'_>) -> Result<Audit
         .and_then(|m| m.rsplit('.').next())
         .map(str::to_owned);
 
-    if let Some(auth) = r.object(&payload, "authenticationInfo", "protoPayload.authenticationInfo") {
+    if let Some(auth) = r.object(
+        &payload,
+        "authenticationInfo",
+        "protoPayload.authenticationInfo",
+    ) {
         event.user.username = r.string(&auth, "principalEmail", "protoPayload.authenticationInfo");
     }
     if let Some(meta) = r.object(&payload, "requestMetadata", "protoPayload.requestMetadata") {
@@ -92,8 +98,7 @@ pub(super) fn log_entry(f: &Fields<'_>, ctx: &RecordContext<'_>) -> Result<Audit
         );
         event.outcome.message = r.string(&status, "message", "protoPayload.status.message");
     }
-    event.request_object =
-        k8s::payload(&mut r, &payload, "request", Degradation::RequestOmitted);
+    event.request_object = k8s::payload(&mut r, &payload, "request", Degradation::RequestOmitted);
     event.response_object =
         k8s::payload(&mut r, &payload, "response", Degradation::ResponseOmitted);
     if let Some(status) = event.response_object.as_ref().and_then(failure_status) {
@@ -136,7 +141,9 @@ fn failure_status(payload: &crate::model::Payload) -> Option<u16> {
     let kind = f.get("kind").and_then(string_value);
     let type_url = f.get("@type").and_then(string_value);
     let is_status = kind.as_deref() == Some("Status")
-        || type_url.as_deref().is_some_and(|t| t.ends_with("/v1.Status"));
+        || type_url
+            .as_deref()
+            .is_some_and(|t| t.ends_with("/v1.Status"));
     if !is_status {
         return None;
     }
@@ -184,7 +191,11 @@ fn parse_method(method: &str) -> Option<ObjectRef> {
     Some(ObjectRef {
         resource: Some(resource.to_owned()),
         subresource: subresource.map(str::to_owned),
-        api_group: Some(if group == "core" { String::new() } else { group }),
+        api_group: Some(if group == "core" {
+            String::new()
+        } else {
+            group
+        }),
         api_version: Some(segments[v].to_owned()),
         ..ObjectRef::default()
     })
@@ -271,7 +282,9 @@ mod tests {
 
     #[test]
     fn other_services_are_not_kubernetes_audit() {
-        let r = entry(r#"{"protoPayload":{"serviceName":"compute.googleapis.com","methodName":"v1.compute.instances.insert"}}"#);
+        let r = entry(
+            r#"{"protoPayload":{"serviceName":"compute.googleapis.com","methodName":"v1.compute.instances.insert"}}"#,
+        );
         assert_eq!(r.unwrap_err(), SkipReason::NotAudit);
     }
 }

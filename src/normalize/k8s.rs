@@ -235,7 +235,11 @@ mod tests {
 
     #[test]
     fn other_json_is_not_an_event() {
-        let r = event(r#"{"services":1}"#, Provider::K8s, &RecordContext::default());
+        let r = event(
+            r#"{"services":1}"#,
+            Provider::K8s,
+            &RecordContext::default(),
+        );
         assert_eq!(r.unwrap_err(), SkipReason::NotAudit);
         let r = event(r#"["services"]"#, Provider::K8s, &RecordContext::default());
         assert_eq!(r.unwrap_err(), SkipReason::WrongType);

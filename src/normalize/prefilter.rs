@@ -22,7 +22,9 @@ mod tests {
 
     #[test]
     fn finds_the_resource_in_every_encoding() {
-        assert!(may_concern_services(br#"{"objectRef":{"resource":"services"}}"#));
+        assert!(may_concern_services(
+            br#"{"objectRef":{"resource":"services"}}"#
+        ));
         assert!(may_concern_services(
             br#"{"properties":{"log":"{\"objectRef\":{\"resource\":\"services\"}}"}}"#
         ));

@@ -40,9 +40,8 @@ pub(crate) fn close_truncated(text: &str) -> Option<String> {
                 cut = Some((i + 1, stack.clone()));
             }
             b'}' | b']' => {
-                if stack.pop().is_none() {
-                    return None;
-                }
+                // A closing bracket with nothing open: not a truncated document.
+                stack.pop()?;
                 if stack.is_empty() {
                     // The document was complete after all.
                     return Some(text[..=i].to_owned());

@@ -33,7 +33,8 @@ impl Shape {
             Shape::LogEntry
         } else if has("records") && !has("verb") {
             Shape::AzureEnvelope
-        } else if has("properties") && (has("category") || has("resourceId") || has("operationName"))
+        } else if has("properties")
+            && (has("category") || has("resourceId") || has("operationName"))
         {
             Shape::AzureDiagnosticRecord
         } else if has("log_s") {
@@ -147,9 +148,9 @@ fn truncated(text: &str, ctx: &RecordContext<'_>, emit: &mut dyn FnMut(Normalize
     let shape = repair::close_truncated(text)
         .and_then(|repaired| Fields::parse(&repaired).ok().and_then(|f| Shape::of(&f)));
     match shape {
-        Some(Shape::AuditEvent) if Shape::AuditEvent.allowed_by(ctx.format) => {
-            emit(into_outcome(k8s::event(text, bare_event_provider(ctx), ctx)))
-        }
+        Some(Shape::AuditEvent) if Shape::AuditEvent.allowed_by(ctx.format) => emit(into_outcome(
+            k8s::event(text, bare_event_provider(ctx), ctx),
+        )),
         _ => emit(Normalized::Skipped(SkipReason::Truncated)),
     }
 }

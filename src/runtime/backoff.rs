@@ -27,6 +27,11 @@ mod tests {
             .collect();
         assert_eq!(delays.len(), 20);
         assert!(delays.iter().all(|d| *d <= Duration::from_secs(2)));
-        assert!(delays.iter().skip(10).all(|d| *d >= Duration::from_millis(100)));
+        assert!(
+            delays
+                .iter()
+                .skip(10)
+                .all(|d| *d >= Duration::from_millis(100))
+        );
     }
 }

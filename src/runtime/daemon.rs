@@ -30,7 +30,11 @@ pub enum RunError {
 }
 
 /// Runs until `stop` resolves, then shuts down gracefully.
-pub async fn run(settings: &Settings, services: &Services, stop: impl Future<Output = ()>) -> Result<(), RunError> {
+pub async fn run(
+    settings: &Settings,
+    services: &Services,
+    stop: impl Future<Output = ()>,
+) -> Result<(), RunError> {
     let deliverers = TaskTracker::new();
     let delivery_stop = CancellationToken::new();
     for sink in &settings.sinks {
@@ -53,7 +57,11 @@ pub async fn run(settings: &Settings, services: &Services, stop: impl Future<Out
     let sources_stop = CancellationToken::new();
     for source in &settings.sources {
         services.health.register(&source.name);
-        sources.spawn(supervise(source.clone(), services.clone(), sources_stop.clone()));
+        sources.spawn(supervise(
+            source.clone(),
+            services.clone(),
+            sources_stop.clone(),
+        ));
     }
     sources.close();
     info!(
@@ -65,11 +73,17 @@ pub async fn run(settings: &Settings, services: &Services, stop: impl Future<Out
     stop.await;
     info!("stopping: finishing the batches in hand");
     sources_stop.cancel();
-    if tokio::time::timeout(SOURCE_GRACE, sources.wait()).await.is_err() {
+    if tokio::time::timeout(SOURCE_GRACE, sources.wait())
+        .await
+        .is_err()
+    {
         warn!(grace = ?SOURCE_GRACE, "some sources did not finish their batch in time; their uncommitted batch will be read again at the next start");
     }
     delivery_stop.cancel();
-    if tokio::time::timeout(DELIVERY_GRACE, deliverers.wait()).await.is_err() {
+    if tokio::time::timeout(DELIVERY_GRACE, deliverers.wait())
+        .await
+        .is_err()
+    {
         warn!("some alerts are still pending; they will be delivered at the next start");
     }
     info!("stopped");

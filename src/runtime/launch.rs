@@ -30,7 +30,11 @@ pub async fn with_source<V: SourceVisitor>(
 ) -> Result<V::Output, SourceError> {
     let _ = services;
     Ok(match &settings.kind {
-        SourceKind::File(f) => visitor.visit(FileSource::new(&settings.name, f.clone())).await,
+        SourceKind::File(f) => {
+            visitor
+                .visit(FileSource::new(&settings.name, f.clone()))
+                .await
+        }
     })
 }
 
@@ -62,6 +66,7 @@ impl SourceVisitor for Launch<'_> {
             name,
             source,
             self.mode.clone(),
+            self.settings.max_catchup,
             Arc::clone(&self.services.store),
             pipeline,
             self.services.outbox.clone(),
@@ -111,7 +116,10 @@ impl SourceVisitor for Healthcheck {
 }
 
 /// Builds a source and makes one real call with it.
-pub async fn check_source(settings: &SourceSettings, services: &Services) -> Result<(), SourceError> {
+pub async fn check_source(
+    settings: &SourceSettings,
+    services: &Services,
+) -> Result<(), SourceError> {
     with_source(settings, services, Healthcheck).await?
 }
 

@@ -90,7 +90,9 @@ pub async fn scan(
                 }
                 info!(source = %l.name, "scan finished");
             }
-            Ok(Ok(())) => info!(source = %l.name, "scan interrupted; run it again with the same range to resume"),
+            Ok(Ok(())) => {
+                info!(source = %l.name, "scan interrupted; run it again with the same range to resume")
+            }
             Ok(Err(e)) => {
                 error!(source = %l.name, error = %e, "scan failed; run it again with the same range to resume");
                 failed += 1;
@@ -103,7 +105,10 @@ pub async fn scan(
     }
 
     delivery_stop.cancel();
-    if tokio::time::timeout(DELIVERY_GRACE, deliverers.wait()).await.is_err() {
+    if tokio::time::timeout(DELIVERY_GRACE, deliverers.wait())
+        .await
+        .is_err()
+    {
         error!("some alerts are still pending; `nodeport-watch run` will deliver them");
     }
     if failed > 0 {

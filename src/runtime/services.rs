@@ -34,7 +34,11 @@ impl Services {
         Ok(Services::with_store(settings, store, Arc::new(SystemClock)))
     }
 
-    pub fn with_store(settings: &Settings, store: Arc<dyn StateStore>, clock: Arc<dyn Clock>) -> Services {
+    pub fn with_store(
+        settings: &Settings,
+        store: Arc<dyn StateStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Services {
         let detection = &settings.detection;
         Services {
             store,

@@ -74,11 +74,13 @@ pub struct SourceDriver<S: Source> {
 
 impl<S: Source> SourceDriver<S> {
     /// Loads the source's checkpoint (a scan always starts at its range) and prepares to poll.
+    /// A live checkpoint more than `max_catchup` behind is moved forward, loudly.
     #[allow(clippy::too_many_arguments)]
     pub async fn open(
         name: &str,
         source: S,
         mode: PollMode,
+        max_catchup: Option<Duration>,
         store: Arc<dyn StateStore>,
         pipeline: Pipeline,
         outbox: OutboxSignal,
@@ -88,8 +90,21 @@ impl<S: Source> SourceDriver<S> {
         let cursor_key = cursor_key(name, &mode);
         let cursor = match store.load_cursor(&cursor_key).await? {
             Some(stored) => {
-                let cursor = stored.decode::<S::Cursor>()?;
+                let mut cursor = stored.decode::<S::Cursor>()?;
                 info!(source = name, checkpoint = %cursor_key, "resuming from checkpoint");
+                if let (PollMode::Live, Some(keep)) = (&mode, max_catchup)
+                    && let Some(skipped) = source.skip_backlog(&mut cursor, keep, clock.now())
+                {
+                    error!(
+                        source = name,
+                        skipped_from = %skipped.since,
+                        skipped_until = %skipped.until,
+                        "the checkpoint is older than max_catchup: events in this range will NOT be read; \
+                         run `nodeport-watch scan --source {name} --since {} --until {}` to check them",
+                        skipped.since.to_rfc3339(),
+                        skipped.until.to_rfc3339(),
+                    );
+                }
                 cursor
             }
             None => source.start(&mode, clock.now()),
@@ -222,7 +237,9 @@ impl<S: Source> SourceDriver<S> {
                     failures += 1;
                     self.health.record_failure(&self.name, &e.to_string());
                     let delay = backoff.next().unwrap_or(MAX_BACKOFF);
-                    let delay = e.retry_after().map_or(delay, |at_least| delay.max(at_least));
+                    let delay = e
+                        .retry_after()
+                        .map_or(delay, |at_least| delay.max(at_least));
                     if e.is_throttle() {
                         metrics::record_throttle(&self.name);
                         // One line per burst: a throttled API would otherwise flood the log.

@@ -83,7 +83,11 @@ impl Source for FileSource {
         }
     }
 
-    async fn poll(&mut self, cursor: &FileCursor, mode: &PollMode) -> Result<Batch<FileCursor>, SourceError> {
+    async fn poll(
+        &mut self,
+        cursor: &FileCursor,
+        mode: &PollMode,
+    ) -> Result<Batch<FileCursor>, SourceError> {
         let settings = Arc::clone(&self.settings);
         let name = self.name.clone();
         let cursor = cursor.clone();
@@ -175,11 +179,16 @@ fn poll_files(
         let id = identity(&meta);
         present.insert(id.clone());
         let len = meta.len();
-        let head = head_hash(&mut file).map_err(|e| SourceError::transient(format!("{}: {e}", path.display())))?;
+        let head = head_hash(&mut file)
+            .map_err(|e| SourceError::transient(format!("{}: {e}", path.display())))?;
 
         let position = cursor.files.entry(id).or_insert_with(|| FilePosition {
             path: path.clone(),
-            offset: if first_poll && settings.start_at == StartAt::End { len } else { 0 },
+            offset: if first_poll && settings.start_at == StartAt::End {
+                len
+            } else {
+                0
+            },
             head: head.clone(),
             ..FilePosition::default()
         });
@@ -277,7 +286,9 @@ impl Reader<'_> {
         file.read_exact(&mut buf)?;
 
         if position.offset == 0 && !position.document {
-            let first_line = buf.split(|b| *b == b'\n').find(|l| !l.trim_ascii().is_empty());
+            let first_line = buf
+                .split(|b| *b == b'\n')
+                .find(|l| !l.trim_ascii().is_empty());
             position.document = first_line.is_some_and(|l| detect_framing(l) == Framing::Document);
         }
         if position.document {
@@ -339,7 +350,10 @@ impl Reader<'_> {
                     return buf.len();
                 }
                 Err(e) => {
-                    self.skip("invalid_json", &format!("file is neither JSON Lines nor JSON documents ({e}); skipped"));
+                    self.skip(
+                        "invalid_json",
+                        &format!("file is neither JSON Lines nor JSON documents ({e}); skipped"),
+                    );
                     position.offset = len;
                     return buf.len();
                 }

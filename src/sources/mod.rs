@@ -11,7 +11,6 @@ pub mod file;
 pub mod rate_limit;
 pub mod window;
 
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -161,6 +160,19 @@ pub trait Source: Send + Sync + 'static {
         cursor: &Self::Cursor,
         mode: &PollMode,
     ) -> Result<Batch<Self::Cursor>, SourceError>;
+
+    /// Called when the daemon resumes a checkpoint: if the cursor is more than `keep` behind
+    /// `now`, move it to `now - keep` and return the range that will not be read (the daemon
+    /// logs it so an operator can `scan` it). Sources without a time axis keep the default.
+    fn skip_backlog(
+        &self,
+        cursor: &mut Self::Cursor,
+        keep: Duration,
+        now: DateTime<Utc>,
+    ) -> Option<TimeRange> {
+        let _ = (cursor, keep, now);
+        None
+    }
 
     /// A real call proving the source can read (credentials, permissions, the log exists);
     /// run by `validate --connect`.

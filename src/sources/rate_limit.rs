@@ -79,7 +79,9 @@ pub struct Limiter {
 
 impl std::fmt::Debug for Limiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Limiter").field("budget", &self.budget).finish()
+        f.debug_struct("Limiter")
+            .field("budget", &self.budget)
+            .finish()
     }
 }
 

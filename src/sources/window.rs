@@ -45,7 +45,12 @@ fn millis(d: Duration) -> i64 {
 impl WindowPlanner {
     /// The window after `watermark_ms` (everything before it has been read), or `None` when the
     /// watermark has reached the horizon (`now - lag`, or `until_ms` for a scan).
-    pub fn next(&self, watermark_ms: i64, now: DateTime<Utc>, until_ms: Option<i64>) -> Option<Planned> {
+    pub fn next(
+        &self,
+        watermark_ms: i64,
+        now: DateTime<Utc>,
+        until_ms: Option<i64>,
+    ) -> Option<Planned> {
         let live_horizon = now.timestamp_millis().saturating_sub(millis(self.lag));
         let horizon = until_ms.map_or(live_horizon, |until| until.min(live_horizon));
         if horizon <= watermark_ms {

@@ -207,7 +207,8 @@ impl StateStore for SqliteStore {
     async fn seen(&self, scope: &str, keys: Vec<String>) -> Result<HashSet<String>, StateError> {
         let scope = scope.to_owned();
         self.run(move |conn| {
-            let mut stmt = conn.prepare_cached("SELECT 1 FROM seen WHERE scope = ?1 AND key = ?2")?;
+            let mut stmt =
+                conn.prepare_cached("SELECT 1 FROM seen WHERE scope = ?1 AND key = ?2")?;
             let mut found = HashSet::new();
             for key in keys {
                 if stmt.exists(params![scope, key])? {
@@ -241,7 +242,11 @@ impl StateStore for SqliteStore {
                  ORDER BY d.alert_seq LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![sink, limit as i64], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?, r.get::<_, String>(2)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, u32>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
             })?;
             let mut pending = Vec::new();
             for row in rows {

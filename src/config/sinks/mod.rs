@@ -86,7 +86,12 @@ impl SinkKind {
 }
 
 /// Validates one `[[sinks]]` table; problems are reported under `key`.
-pub(super) fn build(raw: &RawSink, key: &str, base: &Path, p: &mut Problems) -> Option<SinkSettings> {
+pub(super) fn build(
+    raw: &RawSink,
+    key: &str,
+    base: &Path,
+    p: &mut Problems,
+) -> Option<SinkSettings> {
     let route = route(p, key, raw.name(), raw.filter());
     let kind = match raw {
         RawSink::Stdout(_) => SinkKind::Stdout,

@@ -68,13 +68,19 @@ pub(super) fn build(
     p: &mut Problems,
 ) -> Option<SourceSettings> {
     if raw.paths.is_empty() {
-        p.push(format!("{key}.paths"), "list at least one file, directory or pattern");
+        p.push(
+            format!("{key}.paths"),
+            "list at least one file, directory or pattern",
+        );
     }
     let start_at = match raw.start_at.as_deref() {
         None | Some("beginning") => StartAt::Beginning,
         Some("end") => StartAt::End,
         Some(other) => {
-            p.push(format!("{key}.start_at"), format!("`{other}` is not `beginning` or `end`"));
+            p.push(
+                format!("{key}.start_at"),
+                format!("`{other}` is not `beginning` or `end`"),
+            );
             StartAt::Beginning
         }
     };
@@ -85,13 +91,19 @@ pub(super) fn build(
         account: raw.account.clone(),
         region: raw.region.clone(),
         start_at,
-        max_record_bytes: size(p, &format!("{key}.max_record_size"), raw.max_record_size.as_deref())
-            .unwrap_or(DEFAULT_MAX_RECORD),
+        max_record_bytes: size(
+            p,
+            &format!("{key}.max_record_size"),
+            raw.max_record_size.as_deref(),
+        )
+        .unwrap_or(DEFAULT_MAX_RECORD),
     };
     Some(SourceSettings {
         name: raw.name.clone(),
         interval: duration(p, &format!("{key}.interval"), raw.interval.as_deref())
             .unwrap_or(DEFAULT_INTERVAL),
+        // File offsets have no time axis: a file source always reads what it has not read.
+        max_catchup: None,
         kind: super::SourceKind::File(settings),
     })
 }

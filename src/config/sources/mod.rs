@@ -32,6 +32,9 @@ impl RawSource {
 pub struct SourceSettings {
     pub name: String,
     pub interval: Duration,
+    /// On restart, a checkpoint further behind than this is moved forward (and the gap logged)
+    /// instead of catching up; `None` always catches up.
+    pub max_catchup: Option<Duration>,
     pub kind: SourceKind,
 }
 
