@@ -7,19 +7,24 @@ const PRIVILEGED_BELOW: i64 = 1024;
 
 pub fn risk_factors(change: &ServiceChange) -> Vec<RiskFactor> {
     let mut factors = Vec::new();
-    // Only the request shows an omitted targetPort: the stored object has it defaulted.
-    if change
-        .requested_ports
-        .iter()
-        .any(|p| p.port.is_some() && p.target_port.is_none())
+    // Only a full object in the request shows an omitted targetPort: the stored object has it
+    // defaulted, and a patch that omits it leaves whatever the Service had.
+    let full = change.request_is_full_object;
+    if full
+        && change
+            .requested_ports
+            .iter()
+            .any(|p| p.port.is_some() && p.target_port.is_none())
     {
         factors.push(RiskFactor::TargetPortDefaulted);
     }
-    if change
-        .ports
-        .iter()
-        .chain(&change.requested_ports)
-        .any(is_privileged)
+    // Stored ports are complete (targetPort defaulted by the server); requested ones are
+    // complete only in a full object.
+    if change.ports.iter().any(|p| is_privileged(p, true))
+        || change
+            .requested_ports
+            .iter()
+            .any(|p| is_privileged(p, full))
     {
         factors.push(RiskFactor::PrivilegedPort);
     }
@@ -32,14 +37,17 @@ pub fn risk_factors(change: &ServiceChange) -> Vec<RiskFactor> {
     factors
 }
 
-fn is_privileged(p: &ServicePort) -> bool {
+/// The ports that reach outside the Service: the node port (below 1024 only if the cluster's
+/// node-port range was widened) and the pod's port (which then runs privileged). `port` alone is
+/// cluster-internal, and `targetPort` defaults to it when omitted.
+fn is_privileged(p: &ServicePort, complete: bool) -> bool {
     let below = |n: i64| n > 0 && n < PRIVILEGED_BELOW;
-    p.port.is_some_and(below)
-        || p.node_port.is_some_and(below)
-        || p.target_port
-            .as_ref()
-            .and_then(serde_json::Value::as_i64)
-            .is_some_and(below)
+    let target = match &p.target_port {
+        Some(t) => t.as_i64(),
+        None if complete => p.port,
+        None => None,
+    };
+    p.node_port.is_some_and(below) || target.is_some_and(below)
 }
 
 #[cfg(test)]
@@ -58,6 +66,7 @@ mod tests {
             }],
             sets_node_port: true,
             has_selector: Some(false),
+            request_is_full_object: true,
             ..ServiceChange::default()
         };
         assert_eq!(
@@ -72,11 +81,26 @@ mod tests {
     }
 
     #[test]
+    fn a_patch_omitting_target_port_changes_nothing() {
+        let change = ServiceChange {
+            requested_ports: vec![ServicePort {
+                port: Some(80),
+                node_port: Some(30080),
+                ..ServicePort::default()
+            }],
+            sets_node_port: true,
+            request_is_full_object: false,
+            ..ServiceChange::default()
+        };
+        assert_eq!(risk_factors(&change), [RiskFactor::FixedNodePort]);
+    }
+
+    #[test]
     fn a_plain_service_has_none() {
         let change = ServiceChange {
             ports: vec![ServicePort {
-                port: Some(8080),
-                target_port: Some(json!("http")),
+                port: Some(443),
+                target_port: Some(json!("https")),
                 node_port: Some(31000),
                 ..ServicePort::default()
             }],

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::model::{AuditEvent, Payload, ServicePort};
+use crate::model::{AuditEvent, Degradation, Payload, ServicePort};
 
 pub const NODE_PORT: &str = "NodePort";
 pub const LOAD_BALANCER: &str = "LoadBalancer";
@@ -36,6 +36,9 @@ pub struct ServiceChange {
     pub ports: Vec<ServicePort>,
     /// Ports as the request wrote them (before defaulting and allocation).
     pub requested_ports: Vec<ServicePort>,
+    /// The request carried the whole Service (create, update), so a field it omits is really
+    /// absent rather than left unchanged as in a patch.
+    pub request_is_full_object: bool,
     pub external_ips: Vec<String>,
     /// The request explicitly sets `spec.ports[*].nodePort`.
     pub sets_node_port: bool,
@@ -53,16 +56,17 @@ impl ServiceChange {
         let response = event.response_object.as_ref().and_then(Body::parse);
         let request = event.request_object.as_ref().and_then(Body::parse);
         let verb = event.verb.as_deref().unwrap_or_default();
+        // A body cut short lacks the fields after the cut: their absence proves nothing.
+        let complete = !event.degraded.contains(&Degradation::Truncated);
         let mut change = ServiceChange::default();
 
         let mut requested = Spec::default();
         match &request {
             Some(Body::Object(object)) => {
                 requested = Spec::of_object(object);
-                if requested.service_type.is_none()
-                    && matches!(verb, "create" | "update")
-                    && object.contains_key("spec")
-                {
+                change.request_is_full_object =
+                    complete && matches!(verb, "create" | "update") && object.contains_key("spec");
+                if requested.service_type.is_none() && change.request_is_full_object {
                     change.effective_type = Some((DEFAULT_TYPE.to_owned(), TypeSource::Default));
                 }
             }
@@ -92,13 +96,13 @@ impl ServiceChange {
                 change.effective_type = Some((t, TypeSource::Response));
                 change.ports = stored.ports;
                 change.external_ips = stored.external_ips;
-                change.has_selector = stored.has_selector;
+                change.has_selector = stored.has_selector.filter(|_| complete);
                 change.labels = stored.labels;
             }
             None => {
                 change.ports = requested.ports;
                 change.external_ips = requested.external_ips;
-                change.has_selector = requested.has_selector;
+                change.has_selector = requested.has_selector.filter(|_| complete);
                 change.labels = requested.labels;
             }
         }

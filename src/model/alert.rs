@@ -171,7 +171,7 @@ impl fmt::Display for Severity {
 pub enum RiskFactor {
     /// A port without `targetPort`: it silently defaults to `port`.
     TargetPortDefaulted,
-    /// A port, target port or node port below 1024.
+    /// A node port or target port (the pod's port) below 1024.
     PrivilegedPort,
     /// The requester chose the node port instead of letting the cluster allocate one.
     FixedNodePort,

@@ -44,12 +44,20 @@ pub(super) fn log_entry(f: &Fields<'_>, ctx: &RecordContext<'_>) -> Result<Audit
     };
     let mut event = AuditEvent::new(Provider::Gke, origin);
 
+    // `resourceName` names the object; `methodName` always names the resource and any
+    // subresource (`services.status.update`), even when `resourceName` leaves it out.
     let resource_name = r.string(&payload, "resourceName", "protoPayload.resourceName");
-    event.object = resource_name
-        .as_deref()
-        .and_then(parse_resource_name)
-        .or_else(|| method.as_deref().and_then(parse_method))
-        .unwrap_or_default();
+    let by_method = method.as_deref().and_then(parse_method);
+    event.object = match (
+        resource_name.as_deref().and_then(parse_resource_name),
+        by_method,
+    ) {
+        (Some(mut object), Some(by_method)) => {
+            object.subresource = object.subresource.or(by_method.subresource);
+            object
+        }
+        (by_name, by_method) => by_name.or(by_method).unwrap_or_default(),
+    };
     event.verb = method
         .as_deref()
         .and_then(|m| m.rsplit('.').next())
@@ -267,6 +275,17 @@ mod tests {
         assert_eq!(e.outcome.http_code, Some(409));
         assert_eq!(e.origin.cluster.as_deref(), Some("c"));
         assert_eq!(e.record_id.as_deref(), Some("i"));
+    }
+
+    #[test]
+    fn the_method_tells_a_subresource_the_resource_name_omits() {
+        let e = entry(
+            r#"{"protoPayload":{"methodName":"io.k8s.core.v1.services.status.update",
+            "resourceName":"core/v1/namespaces/d/services/s"}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.object.name.as_deref(), Some("s"));
+        assert_eq!(e.object.subresource.as_deref(), Some("status"));
     }
 
     #[test]

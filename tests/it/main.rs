@@ -10,4 +10,5 @@
 //!
 //! Shared helpers live in `support`.
 
+mod detection;
 mod support;

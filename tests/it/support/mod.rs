@@ -23,3 +23,6 @@ pub fn corpus_dir() -> PathBuf {
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_nodeport-watch"))
 }
+
+pub mod detect;
+pub mod shapes;

@@ -1,0 +1,225 @@
+//! Wraps Kubernetes audit Events into every record shape a provider delivers them in, the way
+//! the provider does: EKS puts the Event in a CloudWatch `message`, AKS in `properties.log` or in
+//! Log Analytics columns, GKE rewrites it as a Cloud Logging AuditLog entry.
+
+use serde_json::{Value, json};
+
+pub const AKS_RESOURCE_ID: &str = "/SUBSCRIPTIONS/0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/AKS-FIXTURE";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    K8sLine,
+    EksLogEvent,
+    EksFilterOutput,
+    GkeLogEntry,
+    AksRecordLogString,
+    AksRecordLogObject,
+    AksRecordsEnvelope,
+    AksAuditRow,
+    AzureDiagnosticsRow,
+}
+
+impl Shape {
+    pub const ALL: [Shape; 9] = [
+        Shape::K8sLine,
+        Shape::EksLogEvent,
+        Shape::EksFilterOutput,
+        Shape::GkeLogEntry,
+        Shape::AksRecordLogString,
+        Shape::AksRecordLogObject,
+        Shape::AksRecordsEnvelope,
+        Shape::AksAuditRow,
+        Shape::AzureDiagnosticsRow,
+    ];
+}
+
+/// The records (one per line) that carry `events` in `shape`.
+pub fn wrap(shape: Shape, events: &[Value]) -> Vec<String> {
+    let each = |f: fn(usize, &Value) -> Value| -> Vec<String> {
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| f(i, e).to_string())
+            .collect()
+    };
+    match shape {
+        Shape::K8sLine => each(|_, e| e.clone()),
+        Shape::EksLogEvent => each(cloudwatch_event),
+        Shape::EksFilterOutput => {
+            let events: Vec<Value> = events
+                .iter()
+                .enumerate()
+                .map(|(i, e)| cloudwatch_event(i, e))
+                .collect();
+            vec![json!({"events": events, "searchedLogStreams": []}).to_string()]
+        }
+        // GKE logs one entry per request: the final stage.
+        Shape::GkeLogEntry => events
+            .last()
+            .map(|e| vec![gke_entry(e).to_string()])
+            .unwrap_or_default(),
+        Shape::AksRecordLogString => each(|_, e| aks_record(Value::String(e.to_string()))),
+        Shape::AksRecordLogObject => each(|_, e| aks_record(e.clone())),
+        Shape::AksRecordsEnvelope => {
+            let records: Vec<Value> = events
+                .iter()
+                .map(|e| aks_record(Value::String(e.to_string())))
+                .collect();
+            vec![json!({ "records": records }).to_string()]
+        }
+        Shape::AksAuditRow => each(|_, e| aks_audit_row(e)),
+        Shape::AzureDiagnosticsRow => each(|_, e| {
+            json!({
+                "TimeGenerated": "2026-03-02T10:00:01Z",
+                "Category": "kube-audit",
+                "log_s": e.to_string(),
+                "pod_s": "kube-apiserver-7d9f8c6b5-abcde",
+                "_ResourceId": AKS_RESOURCE_ID.to_lowercase(),
+                "Type": "AzureDiagnostics",
+            })
+        }),
+    }
+}
+
+fn cloudwatch_event(i: usize, e: &Value) -> Value {
+    json!({
+        "logStreamName": "kube-apiserver-audit-5c2a9e0f7d3b4a1c8e6f0a2b4c6d8e0f",
+        "timestamp": 1_772_445_600_000_i64 + i as i64,
+        "message": e.to_string(),
+        "ingestionTime": 1_772_445_601_000_i64 + i as i64,
+        "eventId": format!("3777{i:052}"),
+    })
+}
+
+fn aks_record(log: Value) -> Value {
+    json!({
+        "category": "kube-audit",
+        "operationName": "Microsoft.ContainerService/managedClusters/diagnosticLogs/Read",
+        "properties": {"log": log, "pod": "kube-apiserver-7d9f8c6b5-abcde", "stream": "stdout"},
+        "resourceId": AKS_RESOURCE_ID,
+        "time": "2026-03-02T10:00:00.1234567Z",
+    })
+}
+
+fn aks_audit_row(e: &Value) -> Value {
+    let mut row = json!({
+        "TimeGenerated": "2026-03-02T10:00:01.000Z",
+        "Type": "AKSAuditAdmin",
+        "_ResourceId": AKS_RESOURCE_ID.to_lowercase(),
+        "PodName": "kube-apiserver-7d9f8c6b5-abcde",
+    });
+    let columns = [
+        ("auditID", "AuditId"),
+        ("stage", "Stage"),
+        ("level", "Level"),
+        ("requestURI", "RequestUri"),
+        ("verb", "Verb"),
+        ("user", "User"),
+        ("sourceIPs", "SourceIps"),
+        ("userAgent", "UserAgent"),
+        ("objectRef", "ObjectRef"),
+        ("responseStatus", "ResponseStatus"),
+        ("requestObject", "RequestObject"),
+        ("responseObject", "ResponseObject"),
+        ("annotations", "Annotations"),
+        ("requestReceivedTimestamp", "RequestReceivedTime"),
+        ("stageTimestamp", "StageReceivedTime"),
+    ];
+    for (field, column) in columns {
+        if let Some(v) = e.get(field) {
+            row[column] = v.clone();
+        }
+    }
+    row
+}
+
+/// `google.rpc.Code` for an HTTP status, as the API server's gRPC mapping gives it.
+fn grpc_code(http: u64) -> u64 {
+    match http {
+        200..=299 => 0,
+        400 | 422 => 3,
+        401 => 16,
+        403 => 7,
+        404 => 5,
+        409 => 6,
+        429 => 8,
+        503 => 14,
+        504 => 4,
+        _ => 13,
+    }
+}
+
+/// The Cloud Logging entry GKE writes for the request an Event describes.
+fn gke_entry(e: &Value) -> Value {
+    let object = &e["objectRef"];
+    let verb = e["verb"].as_str().unwrap_or_default();
+    let sub = object["subresource"].as_str();
+    let method = match sub {
+        Some(sub) => format!("io.k8s.core.v1.services.{sub}.{verb}"),
+        None => format!("io.k8s.core.v1.services.{verb}"),
+    };
+    let mut resource = format!(
+        "core/v1/namespaces/{}/services/{}",
+        object["namespace"].as_str().unwrap_or_default(),
+        object["name"].as_str().unwrap_or_default()
+    );
+    if let Some(sub) = sub {
+        resource.push('/');
+        resource.push_str(sub);
+    }
+    let decision = e["annotations"]["authorization.k8s.io/decision"]
+        .as_str()
+        .unwrap_or("allow");
+    let code = e["responseStatus"]["code"].as_u64();
+    let mut payload = json!({
+        "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
+        "authenticationInfo": {"principalEmail": e["user"]["username"]},
+        "authorizationInfo": [{"granted": decision != "forbid", "permission": method, "resource": resource}],
+        "methodName": method,
+        "requestMetadata": {"callerIp": e["sourceIPs"][0], "callerSuppliedUserAgent": e["userAgent"]},
+        "resourceName": resource,
+        "serviceName": "k8s.io",
+    });
+    match code {
+        Some(200..=299) => payload["status"] = json!({}),
+        Some(c) => {
+            payload["status"] = json!({"code": grpc_code(c), "message": "failed"});
+            payload["response"] = json!({
+                "@type": "core.k8s.io/v1.Status", "apiVersion": "v1", "kind": "Status",
+                "code": c, "status": "Failure", "metadata": {}
+            });
+        }
+        None => {}
+    }
+    if let Some(request) = e.get("requestObject") {
+        let mut request = request.clone();
+        if let Some(obj) = request.as_object_mut() {
+            let type_url = if verb == "patch" {
+                "k8s.io/Patch"
+            } else {
+                "core.k8s.io/v1.Service"
+            };
+            obj.insert("@type".into(), json!(type_url));
+        }
+        payload["request"] = request;
+    }
+    if let (Some(response), Some(200..=299)) = (e.get("responseObject"), code) {
+        let mut response = response.clone();
+        if let Some(obj) = response.as_object_mut() {
+            obj.insert("@type".into(), json!("core.k8s.io/v1.Service"));
+        }
+        payload["response"] = response;
+    }
+    let id = e["auditID"].as_str().unwrap_or("entry");
+    json!({
+        "insertId": id,
+        "labels": {"authorization.k8s.io/decision": decision, "authorization.k8s.io/reason": ""},
+        "logName": "projects/fixture/logs/cloudaudit.googleapis.com%2Factivity",
+        "operation": {"first": true, "id": id, "last": true, "producer": "k8s.io"},
+        "protoPayload": payload,
+        "receiveTimestamp": "2026-03-02T10:00:12.000000000Z",
+        "resource": {"type": "k8s_cluster", "labels": {"cluster_name": "gke-fixture", "location": "us-central1", "project_id": "fixture"}},
+        "severity": "NOTICE",
+        "timestamp": e["stageTimestamp"],
+    })
+}
