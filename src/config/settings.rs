@@ -248,10 +248,17 @@ fn exception(p: &mut Problems, key: &str, raw: &RawException) -> Option<Exceptio
         .expires
         .as_deref()
         .and_then(|s| p.check(format!("{key}.expires"), parse_expiry(s)));
-    let criteria = [&clusters, &namespaces, &services, &users, &groups]
-        .iter()
-        .any(|c| c.is_some())
-        || !labels.is_empty();
+    // Judge by what was written, so an invalid pattern is not also reported as missing.
+    let criteria = [
+        &raw.clusters,
+        &raw.namespaces,
+        &raw.services,
+        &raw.users,
+        &raw.groups,
+    ]
+    .iter()
+    .any(|c| c.as_ref().is_some_and(|l| !l.is_empty()))
+        || raw.labels.as_ref().is_some_and(|l| !l.is_empty());
     if !criteria {
         p.push(
             key,

@@ -10,5 +10,11 @@
 //!
 //! Shared helpers live in `support`.
 
+mod config;
+mod corpus;
+mod daemon;
 mod detection;
+mod file_source;
+mod robustness;
+mod state;
 mod support;

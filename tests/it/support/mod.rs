@@ -26,3 +26,4 @@ pub fn binary() -> PathBuf {
 
 pub mod detect;
 pub mod shapes;
+pub mod sinks;

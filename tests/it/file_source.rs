@@ -1,0 +1,291 @@
+//! The `file` source, driven step by step through the real driver and state store: it follows
+//! appended lines, never reads half a line, survives restarts and both kinds of log rotation,
+//! and scans a time range without touching the live checkpoint.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use nodeport_watch::alert::Router;
+use nodeport_watch::clock::ManualClock;
+use nodeport_watch::config::{FileSourceSettings, StartAt};
+use nodeport_watch::delivery::OutboxSignal;
+use nodeport_watch::detect::Detector;
+use nodeport_watch::model::Format;
+use nodeport_watch::pipeline::Pipeline;
+use nodeport_watch::sources::file::FileSource;
+use nodeport_watch::sources::{PollMode, Progress, SourceDriver, StepReport, TimeRange};
+use nodeport_watch::state::{SqliteStore, StateStore};
+use nodeport_watch::telemetry::Health;
+
+use crate::support::detect::fixed_now;
+
+/// One audit Event line creating NodePort Service `name` at `time`.
+fn nodeport_line(name: &str, time: &str) -> String {
+    format!(
+        r#"{{"kind":"Event","auditID":"file-{name}","stage":"ResponseComplete","verb":"create","objectRef":{{"resource":"services","namespace":"ns","name":"{name}"}},"responseStatus":{{"code":201}},"requestObject":{{"kind":"Service","spec":{{"type":"NodePort","selector":{{"a":"b"}},"ports":[{{"port":8080,"targetPort":8080}}]}}}},"stageTimestamp":"{time}"}}"#
+    ) + "\n"
+}
+
+fn noise_line(i: usize) -> String {
+    format!(
+        r#"{{"kind":"Event","auditID":"noise-{i}","verb":"get","objectRef":{{"resource":"pods","name":"p{i}"}},"responseStatus":{{"code":200}}}}"#
+    ) + "\n"
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+struct Harness {
+    dir: tempfile::TempDir,
+    store: Arc<SqliteStore>,
+    settings: FileSourceSettings,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("state.db")).unwrap());
+        let logs = dir.path().join("logs");
+        fs::create_dir(&logs).unwrap();
+        let settings = FileSourceSettings {
+            paths: vec![logs],
+            format: Format::Auto,
+            cluster: Some("files".into()),
+            account: None,
+            region: None,
+            start_at: StartAt::Beginning,
+            max_record_bytes: 4096,
+        };
+        Harness {
+            dir,
+            store,
+            settings,
+        }
+    }
+
+    fn log(&self, name: &str) -> PathBuf {
+        self.dir.path().join("logs").join(name)
+    }
+
+    async fn driver(&self, mode: PollMode) -> SourceDriver<FileSource> {
+        let clock = Arc::new(ManualClock::new(fixed_now()));
+        let mut pipeline = Pipeline::new(
+            "files",
+            Arc::new(Detector::default()),
+            Arc::new(Router::to_all(["out".to_owned()])),
+            false,
+            clock.clone(),
+        );
+        if let PollMode::Scan(range) = &mode {
+            pipeline = pipeline.with_event_window(*range);
+        }
+        SourceDriver::open(
+            "files",
+            FileSource::new("files", self.settings.clone()),
+            mode,
+            None,
+            self.store.clone(),
+            pipeline,
+            OutboxSignal::default(),
+            Arc::new(Health::new(clock.clone())),
+            clock.as_ref(),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Alerted Service names still waiting for delivery, in outbox order.
+    async fn alerted(&self) -> Vec<String> {
+        self.store
+            .pending("out", 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.alert.service.unwrap())
+            .collect()
+    }
+}
+
+/// Steps until the source has nothing more to read now; returns the reports.
+async fn drain(driver: &mut SourceDriver<FileSource>) -> Vec<StepReport> {
+    let mut reports = Vec::new();
+    for _ in 0..100 {
+        let report = driver.step().await.unwrap();
+        let progress = report.progress;
+        reports.push(report);
+        if progress != Progress::More {
+            return reports;
+        }
+    }
+    panic!("the source never caught up");
+}
+
+#[tokio::test]
+async fn follows_appended_lines_and_never_reads_half_a_line() {
+    let h = Harness::new();
+    let log = h.log("audit.log");
+    append(
+        &log,
+        &(noise_line(1) + &nodeport_line("a", "2026-06-01T10:00:00Z")),
+    );
+    let mut driver = h.driver(PollMode::Live).await;
+    drain(&mut driver).await;
+    assert_eq!(h.alerted().await, ["a"]);
+
+    let line = nodeport_line("b", "2026-06-01T10:00:01Z");
+    let (first, rest) = line.split_at(line.len() / 2);
+    append(&log, first);
+    drain(&mut driver).await;
+    assert_eq!(h.alerted().await, ["a"], "half a line is not a record yet");
+    append(&log, rest);
+    drain(&mut driver).await;
+    assert_eq!(h.alerted().await, ["a", "b"]);
+}
+
+#[tokio::test]
+async fn a_restart_resumes_at_the_checkpoint() {
+    let h = Harness::new();
+    let log = h.log("audit.log");
+    append(
+        &log,
+        &(nodeport_line("a", "2026-06-01T10:00:00Z") + &noise_line(1)),
+    );
+    drain(&mut h.driver(PollMode::Live).await).await;
+
+    let mut restarted = h.driver(PollMode::Live).await;
+    let reports = drain(&mut restarted).await;
+    assert_eq!(
+        reports.iter().map(|r| r.stats.records).sum::<u64>(),
+        0,
+        "nothing re-read"
+    );
+    append(&log, &nodeport_line("b", "2026-06-01T10:00:01Z"));
+    let reports = drain(&mut restarted).await;
+    assert_eq!(reports.iter().map(|r| r.stats.records).sum::<u64>(), 1);
+    assert_eq!(h.alerted().await, ["a", "b"]);
+}
+
+#[tokio::test]
+async fn rotation_by_rename_neither_rereads_nor_skips() {
+    let h = Harness::new();
+    let log = h.log("audit.log");
+    append(&log, &nodeport_line("a", "2026-06-01T10:00:00Z"));
+    let mut driver = h.driver(PollMode::Live).await;
+    drain(&mut driver).await;
+    // The writer renames the file and keeps writing its tail, then starts a fresh file.
+    let rotated = h.log("audit.log.1");
+    fs::rename(&log, &rotated).unwrap();
+    append(&rotated, &nodeport_line("b", "2026-06-01T10:00:01Z"));
+    append(&log, &nodeport_line("c", "2026-06-01T10:00:02Z"));
+    let reports = drain(&mut driver).await;
+    assert_eq!(reports.iter().map(|r| r.stats.records).sum::<u64>(), 2);
+    let mut alerted = h.alerted().await;
+    alerted.sort();
+    assert_eq!(alerted, ["a", "b", "c"]);
+}
+
+#[tokio::test]
+async fn copy_truncate_rotation_is_read_from_the_start() {
+    let h = Harness::new();
+    let log = h.log("audit.log");
+    append(
+        &log,
+        &(nodeport_line("a", "2026-06-01T10:00:00Z") + &noise_line(1) + &noise_line(2)),
+    );
+    let mut driver = h.driver(PollMode::Live).await;
+    drain(&mut driver).await;
+    fs::write(&log, nodeport_line("d", "2026-06-01T10:00:03Z")).unwrap();
+    drain(&mut driver).await;
+    assert_eq!(h.alerted().await, ["a", "d"]);
+}
+
+#[tokio::test]
+async fn start_at_end_skips_history_but_not_new_lines() {
+    let mut h = Harness::new();
+    h.settings.start_at = StartAt::End;
+    let log = h.log("audit.log");
+    append(&log, &nodeport_line("old", "2026-06-01T09:00:00Z"));
+    let mut driver = h.driver(PollMode::Live).await;
+    drain(&mut driver).await;
+    append(&log, &nodeport_line("new", "2026-06-01T10:00:00Z"));
+    append(
+        &h.log("later.log"),
+        &nodeport_line("other", "2026-06-01T10:00:01Z"),
+    );
+    drain(&mut driver).await;
+    let mut alerted = h.alerted().await;
+    alerted.sort();
+    assert_eq!(
+        alerted,
+        ["new", "other"],
+        "files created after the start are read whole"
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_line_is_skipped_and_the_next_one_read() {
+    let h = Harness::new();
+    let log = h.log("audit.log");
+    let huge = format!(
+        r#"{{"verb":"create","objectRef":{{"resource":"services"}},"pad":"{}"}}"#,
+        "x".repeat(10_000)
+    ) + "\n";
+    append(
+        &log,
+        &(huge + &nodeport_line("after", "2026-06-01T10:00:00Z")),
+    );
+    drain(&mut h.driver(PollMode::Live).await).await;
+    assert_eq!(h.alerted().await, ["after"]);
+}
+
+#[tokio::test]
+async fn pretty_printed_exports_are_read_once_complete() {
+    let h = Harness::new();
+    let event = nodeport_line("pretty", "2026-06-01T10:00:00Z");
+    let export = serde_json::json!({"events": [{"logStreamName": "kube-apiserver-audit-1", "timestamp": 1, "message": event.trim(), "eventId": "1"}]});
+    let text = serde_json::to_string_pretty(&export).unwrap();
+    let log = h.log("filter-log-events.json");
+    let (first, rest) = text.split_at(text.len() - 10);
+    append(&log, first);
+    let mut driver = h.driver(PollMode::Live).await;
+    drain(&mut driver).await;
+    assert!(h.alerted().await.is_empty(), "an unfinished document waits");
+    append(&log, rest);
+    drain(&mut driver).await;
+    assert_eq!(h.alerted().await, ["pretty"]);
+}
+
+#[tokio::test]
+async fn a_scan_reads_its_range_only_and_leaves_the_live_checkpoint_alone() {
+    let h = Harness::new();
+    let log = h.log("audit.log");
+    append(
+        &log,
+        &(nodeport_line("before", "2026-05-01T00:00:00Z")
+            + &nodeport_line("inside", "2026-05-15T00:00:00Z")
+            + &nodeport_line("after", "2026-05-30T00:00:00Z")),
+    );
+    let range = TimeRange {
+        since: Utc.with_ymd_and_hms(2026, 5, 10, 0, 0, 0).unwrap(),
+        until: Utc.with_ymd_and_hms(2026, 5, 20, 0, 0, 0).unwrap(),
+    };
+    let mut scan = h.driver(PollMode::Scan(range)).await;
+    let reports = drain(&mut scan).await;
+    assert_eq!(reports.last().unwrap().progress, Progress::Finished);
+    assert_eq!(reports.iter().map(|r| r.stats.out_of_range).sum::<u64>(), 2);
+    assert_eq!(h.alerted().await, ["inside"]);
+    assert_eq!(h.store.load_cursor("live/files").await.unwrap(), None);
+
+    // The live source still reads everything, and does not re-queue what the scan found.
+    drain(&mut h.driver(PollMode::Live).await).await;
+    assert_eq!(h.alerted().await, ["inside", "before", "after"]);
+}
