@@ -35,7 +35,10 @@ fn pipeline() -> Pipeline {
 
 fn detect_all(pipeline: &Pipeline, records: &[String]) -> BatchOutcome {
     let mut out = BatchOutcome::default();
-    let label = RecordLabel { stream: "bench", record_id: None };
+    let label = RecordLabel {
+        stream: "bench",
+        record_id: None,
+    };
     for r in records {
         pipeline.process_bytes(r.as_bytes(), &RecordContext::default(), label, &mut out);
     }
@@ -58,7 +61,10 @@ fn throughput(c: &mut Criterion) {
         // Sanity: the mix holds exposures and the detector finds them.
         let found = detect_all(&pipeline, &records);
         assert_eq!(found.stats.records, n);
-        assert!(found.stats.alerts > 0, "the mix must contain NodePort creates");
+        assert!(
+            found.stats.alerts > 0,
+            "the mix must contain NodePort creates"
+        );
         eprintln!(
             "{}: {n} records, {:.1} MB, {} alerts, {} parsed ({} rejected unparsed by the prefilter)",
             shape.name(),
@@ -70,7 +76,10 @@ fn throughput(c: &mut Criterion) {
 
         let mut group = c.benchmark_group(format!("shape/{}", shape.name()));
         group.sample_size(10);
-        for (label, t) in [("events", Throughput::Elements(n)), ("bytes", Throughput::Bytes(bytes))] {
+        for (label, t) in [
+            ("events", Throughput::Elements(n)),
+            ("bytes", Throughput::Bytes(bytes)),
+        ] {
             group.throughput(t);
             group.bench_function(format!("normalize+detect ({label})"), |b| {
                 b.iter(|| black_box(detect_all(&pipeline, black_box(&records))))

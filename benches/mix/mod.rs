@@ -74,16 +74,78 @@ fn pick(rng: &mut Rng) -> Kind {
 
 fn event(rng: &mut Rng, i: u64) -> Value {
     let kind = pick(rng);
-    let ts = format!("2026-11-20T{:02}:{:02}:{:02}.{:06}Z", (i / 3600) % 24, (i / 60) % 60, i % 60, rng.below(1_000_000));
+    let ts = format!(
+        "2026-11-20T{:02}:{:02}:{:02}.{:06}Z",
+        (i / 3600) % 24,
+        (i / 60) % 60,
+        i % 60,
+        rng.below(1_000_000)
+    );
     let (verb, resource, ns, name, user, level) = match kind {
-        Kind::LeaseUpdate => ("update", "leases", "kube-node-lease", format!("ip-10-0-{}-{}", i % 200, i % 250), format!("system:node:ip-10-0-{}-{}", i % 200, i % 250), "Metadata"),
-        Kind::NodeStatusPatch => ("patch", "nodes", "", format!("ip-10-0-{}-{}", i % 200, i % 250), format!("system:node:ip-10-0-{}-{}", i % 200, i % 250), "Metadata"),
-        Kind::PodGet => ("get", "pods", "payments", format!("api-{}", i % 97), "system:serviceaccount:payments:api".to_owned(), "Request"),
-        Kind::ConfigMapList => ("list", "configmaps", "kube-system", String::new(), "system:kube-controller-manager".to_owned(), "Request"),
-        Kind::ServiceWatch => ("watch", "services", "", String::new(), "system:serviceaccount:kube-system:kube-proxy".to_owned(), "Request"),
-        Kind::ServiceGet => ("get", "services", "payments", format!("svc-{}", i % 53), "system:serviceaccount:argocd:argocd-application-controller".to_owned(), "Request"),
-        Kind::EventCreate => ("create", "events", "payments", format!("api-{}.{:x}", i % 97, i), "system:serviceaccount:kube-system:replicaset-controller".to_owned(), "Metadata"),
-        Kind::ServiceWriteClusterIp | Kind::ServiceWriteNodePort => ("create", "services", "payments", format!("svc-{i}"), "jane@example.com".to_owned(), "RequestResponse"),
+        Kind::LeaseUpdate => (
+            "update",
+            "leases",
+            "kube-node-lease",
+            format!("ip-10-0-{}-{}", i % 200, i % 250),
+            format!("system:node:ip-10-0-{}-{}", i % 200, i % 250),
+            "Metadata",
+        ),
+        Kind::NodeStatusPatch => (
+            "patch",
+            "nodes",
+            "",
+            format!("ip-10-0-{}-{}", i % 200, i % 250),
+            format!("system:node:ip-10-0-{}-{}", i % 200, i % 250),
+            "Metadata",
+        ),
+        Kind::PodGet => (
+            "get",
+            "pods",
+            "payments",
+            format!("api-{}", i % 97),
+            "system:serviceaccount:payments:api".to_owned(),
+            "Request",
+        ),
+        Kind::ConfigMapList => (
+            "list",
+            "configmaps",
+            "kube-system",
+            String::new(),
+            "system:kube-controller-manager".to_owned(),
+            "Request",
+        ),
+        Kind::ServiceWatch => (
+            "watch",
+            "services",
+            "",
+            String::new(),
+            "system:serviceaccount:kube-system:kube-proxy".to_owned(),
+            "Request",
+        ),
+        Kind::ServiceGet => (
+            "get",
+            "services",
+            "payments",
+            format!("svc-{}", i % 53),
+            "system:serviceaccount:argocd:argocd-application-controller".to_owned(),
+            "Request",
+        ),
+        Kind::EventCreate => (
+            "create",
+            "events",
+            "payments",
+            format!("api-{}.{:x}", i % 97, i),
+            "system:serviceaccount:kube-system:replicaset-controller".to_owned(),
+            "Metadata",
+        ),
+        Kind::ServiceWriteClusterIp | Kind::ServiceWriteNodePort => (
+            "create",
+            "services",
+            "payments",
+            format!("svc-{i}"),
+            "jane@example.com".to_owned(),
+            "RequestResponse",
+        ),
     };
     let mut e = json!({
         "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": level,
@@ -100,7 +162,11 @@ fn event(rng: &mut Rng, i: u64) -> Value {
         "annotations": {"authorization.k8s.io/decision": "allow", "authorization.k8s.io/reason": "RBAC: allowed by ClusterRoleBinding \"system:node\" of ClusterRole \"system:node\" to Group \"system:nodes\""},
     });
     if let Kind::ServiceWriteClusterIp | Kind::ServiceWriteNodePort = kind {
-        let t = if matches!(kind, Kind::ServiceWriteNodePort) { "NodePort" } else { "ClusterIP" };
+        let t = if matches!(kind, Kind::ServiceWriteNodePort) {
+            "NodePort"
+        } else {
+            "ClusterIP"
+        };
         let spec = json!({"type": t, "selector": {"app": name}, "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]});
         e["responseStatus"]["code"] = json!(201);
         e["requestObject"] = json!({"kind": "Service", "apiVersion": "v1", "metadata": {"name": name, "namespace": ns}, "spec": spec});
@@ -129,8 +195,17 @@ fn wrap(shape: Shape, e: &Value, i: u64) -> String {
 
 fn gke(e: &Value) -> String {
     let o = &e["objectRef"];
-    let method = format!("io.k8s.core.v1.{}.{}", o["resource"].as_str().unwrap_or_default(), e["verb"].as_str().unwrap_or_default());
-    let resource = format!("core/v1/namespaces/{}/{}/{}", o["namespace"].as_str().unwrap_or_default(), o["resource"].as_str().unwrap_or_default(), o["name"].as_str().unwrap_or_default());
+    let method = format!(
+        "io.k8s.core.v1.{}.{}",
+        o["resource"].as_str().unwrap_or_default(),
+        e["verb"].as_str().unwrap_or_default()
+    );
+    let resource = format!(
+        "core/v1/namespaces/{}/{}/{}",
+        o["namespace"].as_str().unwrap_or_default(),
+        o["resource"].as_str().unwrap_or_default(),
+        o["name"].as_str().unwrap_or_default()
+    );
     let write = matches!(e["verb"].as_str(), Some("create" | "update" | "patch"));
     let mut payload = json!({
         "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
@@ -140,8 +215,12 @@ fn gke(e: &Value) -> String {
         "requestMetadata": {"callerIp": e["sourceIPs"][0], "callerSuppliedUserAgent": e["userAgent"]},
         "status": {},
     });
-    if let Some(r) = e.get("requestObject") { payload["request"] = r.clone(); }
-    if let Some(r) = e.get("responseObject") { payload["response"] = r.clone(); }
+    if let Some(r) = e.get("requestObject") {
+        payload["request"] = r.clone();
+    }
+    if let Some(r) = e.get("responseObject") {
+        payload["response"] = r.clone();
+    }
     let log = if write { "activity" } else { "data_access" };
     json!({
         "insertId": e["auditID"], "labels": {"authorization.k8s.io/decision": "allow"},
@@ -156,5 +235,7 @@ fn gke(e: &Value) -> String {
 /// `n` records of the mix in `shape`, one JSON document each.
 pub fn records(shape: Shape, n: u64) -> Vec<String> {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    (0..n).map(|i| wrap(shape, &event(&mut rng, i), i)).collect()
+    (0..n)
+        .map(|i| wrap(shape, &event(&mut rng, i), i))
+        .collect()
 }

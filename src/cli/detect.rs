@@ -50,8 +50,8 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
 
 pub async fn detect(args: DetectArgs, log_format: Option<LogFormat>) -> anyhow::Result<ExitCode> {
     logging::init(log_format.unwrap_or_default(), "warn");
-    let detector = match build_detector(&args) {
-        Ok(d) => d,
+    let setup = match DetectionSetup::from_args(&args) {
+        Ok(setup) => setup,
         Err(message) => return Ok(usage_error(message)),
     };
     // Open everything first: an unreadable file is a usage error, reported before any output.
@@ -74,11 +74,11 @@ pub async fn detect(args: DetectArgs, log_format: Option<LogFormat>) -> anyhow::
 
     let format = args.format;
     let cluster = args.cluster.clone();
-    let include_raw = args.include_raw || detector.1;
+    let include_raw = args.include_raw || setup.include_raw;
     let stats = tokio::task::spawn_blocking(move || {
         let pipeline = Pipeline::new(
             "detect",
-            Arc::new(detector.0),
+            Arc::new(setup.detector),
             Arc::new(Router::default()),
             include_raw,
             Arc::new(SystemClock),
@@ -96,30 +96,40 @@ pub async fn detect(args: DetectArgs, log_format: Option<LogFormat>) -> anyhow::
     Ok(ExitCode::SUCCESS)
 }
 
-/// The detector and whether the configuration asks for raw events.
-fn build_detector(args: &DetectArgs) -> Result<(Detector, bool), String> {
-    let (mut rules, exceptions, include_raw) = match &args.config {
-        Some(path) => {
-            let settings = config::load(path).map_err(|e| e.to_string())?;
-            let d = settings.detection;
-            (d.rules, Exceptions::new(d.exceptions), d.include_raw)
-        }
-        None => (Detector::default_rules(), Exceptions::default(), false),
-    };
-    if let Some(list) = &args.rules {
-        rules = list
-            .iter()
-            .map(|name| {
-                RuleId::parse(name.trim()).ok_or_else(|| {
-                    format!(
-                        "unknown rule `{name}` (known: {})",
-                        RuleId::ALL.map(RuleId::as_str).join(", ")
-                    )
+/// What the command line and an optional configuration ask detection to be.
+struct DetectionSetup {
+    detector: Detector,
+    include_raw: bool,
+}
+
+impl DetectionSetup {
+    fn from_args(args: &DetectArgs) -> Result<Self, String> {
+        let (mut rules, exceptions, include_raw) = match &args.config {
+            Some(path) => {
+                let settings = config::load(path).map_err(|e| e.to_string())?;
+                let d = settings.detection;
+                (d.rules, Exceptions::new(d.exceptions), d.include_raw)
+            }
+            None => (Detector::default_rules(), Exceptions::default(), false),
+        };
+        if let Some(list) = &args.rules {
+            rules = list
+                .iter()
+                .map(|name| {
+                    RuleId::parse(name.trim()).ok_or_else(|| {
+                        format!(
+                            "unknown rule `{name}` (known: {})",
+                            RuleId::ALL.map(RuleId::as_str).join(", ")
+                        )
+                    })
                 })
-            })
-            .collect::<Result<_, _>>()?;
+                .collect::<Result<_, _>>()?;
+        }
+        Ok(DetectionSetup {
+            detector: Detector::new(rules, exceptions),
+            include_raw,
+        })
     }
-    Ok((Detector::new(rules, exceptions), include_raw))
 }
 
 fn run_inputs(

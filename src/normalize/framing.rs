@@ -2,8 +2,10 @@
 //!
 //! Audit logs are JSON Lines, but the exports users feed to `detect` often are not: `aws logs
 //! filter-log-events` and `gcloud logging read --format=json` pretty-print one document over many
-//! lines. The first non-blank line decides: if it is complete JSON, the input is JSON Lines;
-//! if it opens an object or array that it does not close, the input is one or more documents.
+//! lines. If the first non-blank line is complete JSON (or not JSON at all), the input is JSON
+//! Lines. If it opens an object or array it does not close, it is either a pretty-printed
+//! document or a broken line, and only parsing tells: a first document that parses means
+//! documents, a syntax error means lines (the broken one is skipped, the rest still read).
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, Read};
@@ -20,14 +22,22 @@ pub enum Framing {
     Document,
 }
 
-/// Decides the framing from the first non-blank line of an input.
-pub fn detect_framing(first_line: &[u8]) -> Framing {
-    let line = first_line.trim_ascii();
-    let opens_container = matches!(line.first(), Some(b'{' | b'['));
-    if opens_container && serde_json::from_slice::<IgnoredAny>(line).is_err() {
-        Framing::Document
-    } else {
-        Framing::Lines
+/// Decides the framing from the beginning of an input; `complete` says whether `head` is all
+/// of it. `None` means it cannot tell yet: a document still being written.
+pub fn detect_framing(head: &[u8], complete: bool) -> Option<Framing> {
+    let first_line = head
+        .split(|b| *b == b'\n')
+        .map(<[u8]>::trim_ascii)
+        .find(|l| !l.is_empty())?;
+    let opens_container = matches!(first_line.first(), Some(b'{' | b'['));
+    if !opens_container || serde_json::from_slice::<IgnoredAny>(first_line).is_ok() {
+        return Some(Framing::Lines);
+    }
+    let mut documents = serde_json::Deserializer::from_slice(head).into_iter::<IgnoredAny>();
+    match documents.next() {
+        Some(Ok(_)) => Some(Framing::Document),
+        Some(Err(e)) if e.is_eof() && !complete => None,
+        _ => Some(Framing::Lines),
     }
 }
 
@@ -72,6 +82,8 @@ pub struct RecordReader<R> {
     max_record: usize,
     framing: Option<Framing>,
     pending: VecDeque<Frame>,
+    /// The start of a line read while deciding the framing, completed by the next read.
+    carry: Vec<u8>,
     done: bool,
 }
 
@@ -82,6 +94,7 @@ impl<R: BufRead> RecordReader<R> {
             max_record,
             framing: None,
             pending: VecDeque::new(),
+            carry: Vec::new(),
             done: false,
         }
     }
@@ -92,16 +105,18 @@ impl<R: BufRead> RecordReader<R> {
 
     /// The next line, or `None` at the end of input; over-long lines are drained and reported.
     fn next_line(&mut self) -> io::Result<Option<Frame>> {
-        let mut line = Vec::new();
-        let mut oversized = false;
+        let mut line = std::mem::take(&mut self.carry);
+        let mut oversized = line.len() > self.max_record;
+        let mut read_any = !line.is_empty();
         loop {
             let available = self.input.fill_buf()?;
             if available.is_empty() {
-                if line.is_empty() && !oversized {
+                if !read_any {
                     return Ok(None);
                 }
                 break;
             }
+            read_any = true;
             let (chunk, newline) = match memchr::memchr(b'\n', available) {
                 Some(i) => (&available[..i], Some(i)),
                 None => (available, None),
@@ -125,19 +140,40 @@ impl<R: BufRead> RecordReader<R> {
         }))
     }
 
-    /// Reads the rest of the input as documents, queueing each as a record.
-    fn read_documents(&mut self, first: Vec<u8>) -> io::Result<()> {
+    /// The first line opened a container without closing it: read on (up to the limit) and
+    /// let the parser decide between documents and lines.
+    fn decide(&mut self, first: Vec<u8>) -> io::Result<()> {
         let mut buf = first;
         buf.push(b'\n');
         let limit = self.max_record as u64;
         (&mut self.input)
             .take(limit.saturating_sub(buf.len() as u64) + 1)
             .read_to_end(&mut buf)?;
-        if buf.len() as u64 > limit {
-            self.pending.push_back(Frame::Oversized);
-            return Ok(());
+        let complete = buf.len() as u64 <= limit;
+        match detect_framing(&buf, complete) {
+            Some(Framing::Document) if complete => {
+                self.framing = Some(Framing::Document);
+                self.done = true;
+                self.queue_documents(&buf);
+            }
+            Some(Framing::Document) => {
+                self.framing = Some(Framing::Document);
+                self.done = true;
+                self.pending.push_back(Frame::Oversized);
+            }
+            _ => {
+                self.framing = Some(Framing::Lines);
+                let split = split_lines(&buf);
+                self.pending
+                    .extend(split.records.iter().map(|l| Frame::Record(l.to_vec())));
+                self.carry = buf[split.consumed..].to_vec();
+            }
         }
-        let mut documents = serde_json::Deserializer::from_slice(&buf).into_iter::<&RawValue>();
+        Ok(())
+    }
+
+    fn queue_documents(&mut self, buf: &[u8]) {
+        let mut documents = serde_json::Deserializer::from_slice(buf).into_iter::<&RawValue>();
         for document in &mut documents {
             match document {
                 Ok(raw) => self
@@ -149,7 +185,6 @@ impl<R: BufRead> RecordReader<R> {
                 }
             }
         }
-        Ok(())
     }
 }
 
@@ -181,23 +216,16 @@ impl<R: BufRead> Iterator for RecordReader<R> {
             if line.trim_ascii().is_empty() {
                 continue;
             }
-            // Once documents are detected the whole input is read at once, so only JSON Lines
-            // inputs come back here with a framing already decided.
-            match self.framing {
-                Some(_) => return Some(Ok(Frame::Record(line))),
-                None => match detect_framing(&line) {
-                    Framing::Lines => {
-                        self.framing = Some(Framing::Lines);
-                        return Some(Ok(Frame::Record(line)));
-                    }
-                    Framing::Document => {
-                        self.framing = Some(Framing::Document);
-                        self.done = true;
-                        if let Err(e) = self.read_documents(line) {
-                            return Some(Err(e));
-                        }
-                    }
-                },
+            if self.framing.is_some() {
+                return Some(Ok(Frame::Record(line)));
+            }
+            if detect_framing(&line, false) == Some(Framing::Lines) {
+                self.framing = Some(Framing::Lines);
+                return Some(Ok(Frame::Record(line)));
+            }
+            if let Err(e) = self.decide(line) {
+                self.done = true;
+                return Some(Err(e));
             }
         }
     }
@@ -231,6 +259,34 @@ mod tests {
         let got = frames(input, 1000);
         assert_eq!(got.len(), 2);
         assert_eq!(got[1], record("{\"y\":\n2}"));
+    }
+
+    #[test]
+    fn a_broken_first_line_does_not_turn_lines_into_a_document() {
+        let input = "{\"verb\":\"create\",\n{\"a\":1}\nnot json\n{\"b\":2}\n";
+        assert_eq!(
+            frames(input, 1000),
+            vec![
+                record("{\"verb\":\"create\","),
+                record("{\"a\":1}"),
+                record("not json"),
+                record("{\"b\":2}")
+            ]
+        );
+    }
+
+    #[test]
+    fn framing_waits_for_an_unfinished_document() {
+        assert_eq!(detect_framing(b"{\n  \"a\": [1,", false), None);
+        assert_eq!(
+            detect_framing(b"{\n  \"a\": [1]\n}", false),
+            Some(Framing::Document)
+        );
+        assert_eq!(detect_framing(b"{\"a\":1}\n{", false), Some(Framing::Lines));
+        assert_eq!(
+            detect_framing(b"{\"a\":\nnope", false),
+            Some(Framing::Lines)
+        );
     }
 
     #[test]

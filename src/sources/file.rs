@@ -286,10 +286,13 @@ impl Reader<'_> {
         file.read_exact(&mut buf)?;
 
         if position.offset == 0 && !position.document {
-            let first_line = buf
-                .split(|b| *b == b'\n')
-                .find(|l| !l.trim_ascii().is_empty());
-            position.document = first_line.is_some_and(|l| detect_framing(l) == Framing::Document);
+            // A followed file may still grow, so what it holds now is never known complete:
+            // an unfinished document waits, and a broken first line is told apart from a
+            // document as soon as a later line shows a syntax error.
+            match detect_framing(&buf, false) {
+                None => return Ok(0),
+                Some(framing) => position.document = framing == Framing::Document,
+            }
         }
         if position.document {
             return Ok(self.read_documents(&buf, position, len, records));

@@ -30,6 +30,12 @@ pub enum StateError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("cannot create the directory of the state database {path}: {source}")]
+    CreateDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("state database: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("an alert in the outbox could not be read back: {0}")]

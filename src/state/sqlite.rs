@@ -39,9 +39,9 @@ impl SqliteStore {
             source,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StateError::Open {
+            std::fs::create_dir_all(dir).map_err(|source| StateError::CreateDir {
                 path: display.clone(),
-                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+                source,
             })?;
         }
         let mut conn = Connection::open(path).map_err(open_err)?;

@@ -339,3 +339,49 @@ fn the_alert_document_carries_the_analyst_context() {
     assert_eq!(again.alerts[0].id, alert.id);
     assert_eq!(again.alerts[0].rule, RuleId::NodePort);
 }
+
+#[test]
+fn detect_exits_2_on_usage_errors_and_unreadable_files() {
+    let missing = crate::support::detect::run_cli(&["/nonexistent/audit.log"], b"");
+    assert_eq!(missing.code, Some(2));
+    assert!(
+        missing.stderr.contains("/nonexistent/audit.log"),
+        "{}",
+        missing.stderr
+    );
+    let bad_rule = run_cli(&["--rules", "nodeport,bogus"], b"");
+    assert_eq!(bad_rule.code, Some(2));
+    assert!(bad_rule.stderr.contains("bogus"), "{}", bad_rule.stderr);
+    let bad_format = run_cli(&["--format", "openshift"], b"");
+    assert_eq!(bad_format.code, Some(2));
+}
+
+#[test]
+fn detect_counts_what_it_skips_and_still_succeeds() {
+    let input = [
+        r#"{"verb":"create","objectRef":{"resource":"services","name":"cut"},"#, // cut short
+        "services are down today",                                 // not JSON
+        r#"{"category":"kube-apiserver","properties":{"log":"services sync"}}"#, // another category
+        r#"{"kind":"Event","verb":"get","objectRef":{"resource":"pods"}}"#,       // irrelevant
+        r#"{"kind":"Event","auditID":"x","verb":"create","objectRef":{"resource":"services","name":"s"},"responseStatus":{"code":201},"requestObject":{"kind":"Service","spec":{"type":"NodePort","selector":{"a":"b"},"ports":[{"port":8080,"targetPort":8080}]}}}"#,
+    ]
+    .join("\n");
+    let run = run_cli(&[], input.as_bytes());
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "records=5 events=2 irrelevant=1 skipped=2 (invalid_json=1, not_audit=1) degraded=1 suppressed=0 alerts=2"
+        ),
+        "{}",
+        run.stderr
+    );
+    // The cut record still says a Service was created: reported, at lower severity, degraded.
+    let cut = run
+        .alerts
+        .iter()
+        .find(|a| a.service.as_deref() == Some("cut"))
+        .unwrap();
+    assert_eq!(cut.severity, nodeport_watch::model::Severity::Medium);
+    assert_eq!(cut.service_type, None);
+    assert!(!cut.degraded.is_empty());
+}

@@ -289,3 +289,19 @@ async fn a_scan_reads_its_range_only_and_leaves_the_live_checkpoint_alone() {
     drain(&mut h.driver(PollMode::Live).await).await;
     assert_eq!(h.alerted().await, ["inside", "before", "after"]);
 }
+
+#[tokio::test]
+async fn a_broken_first_line_does_not_hide_the_rest_of_the_file() {
+    let h = Harness::new();
+    let log = h.log("audit.log");
+    append(&log, "{\"verb\":\"create\",\"objectRef\":{\"res\n");
+    let mut driver = h.driver(PollMode::Live).await;
+    drain(&mut driver).await;
+    append(&log, &nodeport_line("next", "2026-06-01T10:00:00Z"));
+    let reports = drain(&mut driver).await;
+    assert_eq!(
+        reports.iter().map(|r| r.stats.skipped_total()).sum::<u64>(),
+        1
+    );
+    assert_eq!(h.alerted().await, ["next"]);
+}
