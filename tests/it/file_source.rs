@@ -296,9 +296,9 @@ async fn a_broken_first_line_does_not_hide_the_rest_of_the_file() {
     let log = h.log("audit.log");
     append(&log, "{\"verb\":\"create\",\"objectRef\":{\"res\n");
     let mut driver = h.driver(PollMode::Live).await;
-    drain(&mut driver).await;
+    let mut reports = drain(&mut driver).await;
     append(&log, &nodeport_line("next", "2026-06-01T10:00:00Z"));
-    let reports = drain(&mut driver).await;
+    reports.extend(drain(&mut driver).await);
     // Both lines were read as records: the broken one (rejected unparsed, it names no
     // Service) and the next one.
     assert_eq!(reports.iter().map(|r| r.stats.records).sum::<u64>(), 2);
