@@ -7,7 +7,10 @@
 //! - `state`        the outbox survives crashes: re-delivers what was not delivered, never twice
 //! - `file_source`  following, rotation, partial lines, restart
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
+//! - `azure_monitor` Log Analytics windows, late rows, splits, failures (against a local fake)
+//! - `azure_blob`   storage archives: appends, split lines, clusters, restart (against Azurite)
 //!
 //! Shared helpers live in `support`.
 
+mod azure_monitor;
 mod support;

@@ -101,21 +101,31 @@ pub struct AzureBlobSettings {
     pub max_record_bytes: usize,
 }
 
-pub(super) fn build(raw: &RawAzureBlobSource, key: &str, p: &mut Problems) -> Option<SourceSettings> {
-    let account_url = raw.account_url.as_deref().and_then(|text| match Url::parse(text) {
-        Ok(url) if may_carry_credentials(&url) => Some(url),
-        Ok(_) => {
-            p.push(
-                format!("{key}.account_url"),
-                "use https (plain http is accepted only for a loopback endpoint)",
-            );
-            None
-        }
-        Err(e) => {
-            p.push(format!("{key}.account_url"), format!("`{text}` is not a URL: {e}"));
-            None
-        }
-    });
+pub(super) fn build(
+    raw: &RawAzureBlobSource,
+    key: &str,
+    p: &mut Problems,
+) -> Option<SourceSettings> {
+    let account_url = raw
+        .account_url
+        .as_deref()
+        .and_then(|text| match Url::parse(text) {
+            Ok(url) if may_carry_credentials(&url) => Some(url),
+            Ok(_) => {
+                p.push(
+                    format!("{key}.account_url"),
+                    "use https (plain http is accepted only for a loopback endpoint)",
+                );
+                None
+            }
+            Err(e) => {
+                p.push(
+                    format!("{key}.account_url"),
+                    format!("`{text}` is not a URL: {e}"),
+                );
+                None
+            }
+        });
     let auth = auth(raw, key, account_url.as_ref(), p);
     if account_url.is_none()
         && raw.account_url.is_none()
@@ -204,7 +214,10 @@ fn auth(raw: &RawAzureBlobSource, key: &str, url: Option<&Url>, p: &mut Problems
     if inline.len() > 1 {
         p.push(
             format!("{key}.credential"),
-            format!("set only one of account_key, sas_token, connection_string (found {})", inline.join(", ")),
+            format!(
+                "set only one of account_key, sas_token, connection_string (found {})",
+                inline.join(", ")
+            ),
         );
     }
     let kind = raw.credential.as_deref().or(inline.first().copied());
@@ -217,7 +230,9 @@ fn auth(raw: &RawAzureBlobSource, key: &str, url: Option<&Url>, p: &mut Problems
         );
     }
     match kind {
-        Some("account_key") => BlobAuth::AccountKey(SecretValue::from(raw.account_key.as_ref(), ENV_ACCOUNT_KEY)),
+        Some("account_key") => {
+            BlobAuth::AccountKey(SecretValue::from(raw.account_key.as_ref(), ENV_ACCOUNT_KEY))
+        }
         Some("sas") => BlobAuth::Sas(SecretValue::from(raw.sas_token.as_ref(), ENV_SAS_TOKEN)),
         Some("connection_string") => BlobAuth::ConnectionString(SecretValue::from(
             raw.connection_string.as_ref(),

@@ -152,7 +152,10 @@ mod tests {
         };
         assert!(built(keys, true).1.is_empty());
         let problems = built(keys, false).1;
-        assert!(problems[0].starts_with("sources[0].credential: `none`"), "{problems:?}");
+        assert!(
+            problems[0].starts_with("sources[0].credential: `none`"),
+            "{problems:?}"
+        );
     }
 
     #[test]

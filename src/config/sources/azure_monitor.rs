@@ -110,8 +110,13 @@ impl ClusterFilter {
     /// Reads a `clusters` entry: a managed-cluster resource ID or a bare cluster name.
     pub fn parse(value: &str) -> Result<Self, String> {
         let lower = value.to_ascii_lowercase();
-        if value.chars().any(|c| c.is_control() || c == '"' || c == '\\') {
-            return Err(format!("`{value}` has characters no cluster name or ID has"));
+        if value
+            .chars()
+            .any(|c| c.is_control() || c == '"' || c == '\\')
+        {
+            return Err(format!(
+                "`{value}` has characters no cluster name or ID has"
+            ));
         }
         if lower.starts_with("/subscriptions/") {
             if !lower.contains("/providers/microsoft.containerservice/managedclusters/") {
@@ -119,7 +124,9 @@ impl ClusterFilter {
                     "`{value}` is not an AKS resource ID (/subscriptions/…/providers/Microsoft.ContainerService/managedClusters/NAME)"
                 ));
             }
-            return Ok(ClusterFilter::ResourceId(value.trim_end_matches('/').to_owned()));
+            return Ok(ClusterFilter::ResourceId(
+                value.trim_end_matches('/').to_owned(),
+            ));
         }
         let valid_name = !value.is_empty()
             && value.len() <= 63
@@ -261,11 +268,7 @@ pub(super) fn build(
     Some(SourceSettings {
         name: raw.name.clone(),
         interval: d(p, "interval", &raw.interval, DEFAULT_INTERVAL),
-        max_catchup: duration(
-            p,
-            &format!("{key}.max_catchup"),
-            raw.max_catchup.as_deref(),
-        ),
+        max_catchup: duration(p, &format!("{key}.max_catchup"), raw.max_catchup.as_deref()),
         kind: super::SourceKind::AzureMonitor(settings),
     })
 }

@@ -15,7 +15,10 @@ const EMULATOR_BLOB_ENDPOINT: &str = "http://127.0.0.1:10000/devstoreaccount1";
 /// How requests to the account are authorized.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StorageKey {
-    AccountKey { account: String, key: Secret },
+    AccountKey {
+        account: String,
+        key: Secret,
+    },
     /// A SAS token (the query string, without `?`).
     Sas(Secret),
 }
@@ -62,7 +65,9 @@ pub fn parse(text: &str) -> Result<ConnectionString, String> {
         (Some(endpoint), _) => endpoint,
         (None, Some(account)) => format!("{protocol}://{account}.blob.{suffix}"),
         (None, None) => {
-            return Err("the connection string has neither BlobEndpoint nor AccountName".to_owned());
+            return Err(
+                "the connection string has neither BlobEndpoint nor AccountName".to_owned(),
+            );
         }
     };
     let blob_endpoint =
@@ -102,8 +107,13 @@ mod tests {
     fn emulator_and_sas_forms() {
         let dev = parse("UseDevelopmentStorage=true").unwrap();
         assert_eq!(dev.blob_endpoint.port(), Some(10000));
-        assert!(matches!(dev.key, Some(StorageKey::AccountKey { ref account, .. }) if account == EMULATOR_ACCOUNT));
-        let sas = parse("BlobEndpoint=https://a.blob.core.windows.net;SharedAccessSignature=?sv=1&sig=abc").unwrap();
+        assert!(
+            matches!(dev.key, Some(StorageKey::AccountKey { ref account, .. }) if account == EMULATOR_ACCOUNT)
+        );
+        let sas = parse(
+            "BlobEndpoint=https://a.blob.core.windows.net;SharedAccessSignature=?sv=1&sig=abc",
+        )
+        .unwrap();
         assert_eq!(sas.key, Some(StorageKey::Sas(Secret::new("sv=1&sig=abc"))));
     }
 

@@ -56,8 +56,12 @@ mod tests {
 
     #[test]
     fn credentials_need_tls_or_loopback() {
-        assert!(may_carry_credentials(&url("https://x.blob.core.windows.net/")));
+        assert!(may_carry_credentials(&url(
+            "https://x.blob.core.windows.net/"
+        )));
         assert!(may_carry_credentials(&url("http://127.0.0.1:10000/")));
-        assert!(!may_carry_credentials(&url("http://x.blob.core.windows.net/")));
+        assert!(!may_carry_credentials(&url(
+            "http://x.blob.core.windows.net/"
+        )));
     }
 }

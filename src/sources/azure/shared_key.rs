@@ -99,7 +99,12 @@ pub(crate) fn string_to_sign(account: &str, request: &Request) -> String {
     let ms_headers: BTreeMap<String, String> = headers
         .iter()
         .filter(|(n, _)| n.as_str().to_ascii_lowercase().starts_with("x-ms-"))
-        .map(|(n, v)| (n.as_str().to_ascii_lowercase(), v.as_str().trim().to_owned()))
+        .map(|(n, v)| {
+            (
+                n.as_str().to_ascii_lowercase(),
+                v.as_str().trim().to_owned(),
+            )
+        })
         .collect();
     for (name, value) in ms_headers {
         out.push_str(&format!("{name}:{value}\n"));
@@ -186,7 +191,9 @@ mod tests {
         // The key decodes to "key"; HMAC-SHA256("key", "data") is a published test value.
         let policy = SharedKeyPolicy::new("a", &Secret::new("a2V5")).unwrap();
         assert_eq!(
-            policy.sign("The quick brown fox jumps over the lazy dog").unwrap(),
+            policy
+                .sign("The quick brown fox jumps over the lazy dog")
+                .unwrap(),
             "97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg="
         );
         assert!(SharedKeyPolicy::new("a", &Secret::new("not base64!")).is_err());

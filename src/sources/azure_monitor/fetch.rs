@@ -2,9 +2,9 @@
 //!
 //! A result is incomplete when it fills `max_rows` (the query's own `take`) or when the service
 //! says it cut the result at its row or size limit. Rows of an incomplete result are never
-//! used: the window's end moves halfway to the watermark and the query runs again, so the
-//! watermark only ever moves past rows that were all read. Any other partial error leaves the
-//! window unread, to be retried.
+//! used: the window first drops its overlap (rows already read once), then its end moves
+//! halfway to the watermark, and the query runs again, so the watermark only ever moves past
+//! rows that were all read. Any other partial error leaves the window unread, to be retried.
 
 use std::sync::Arc;
 
@@ -78,12 +78,25 @@ impl WindowReader<'_> {
                     end_ms: end,
                 });
             }
-            if end - watermark >= 2 {
-                end = watermark + (end - watermark) / 2;
-                info!(source = self.source, workspace, rows = max_rows, new_end_ms = end, "window result is full; splitting the window");
-            } else if start < watermark {
-                warn!(source = self.source, workspace, "the overlap alone fills a result; reading only past the watermark");
+            if start < watermark {
+                // Rows of the overlap were read before; under a load that fills a result they
+                // must not starve the unread part (halving could then never pass them).
+                warn!(
+                    source = self.source,
+                    workspace,
+                    rows = max_rows,
+                    "window result is full; reading it without its overlap"
+                );
                 start = watermark;
+            } else if end - watermark >= 2 {
+                end = watermark + (end - watermark) / 2;
+                info!(
+                    source = self.source,
+                    workspace,
+                    rows = max_rows,
+                    new_end_ms = end,
+                    "window result is full; splitting the window"
+                );
             } else {
                 return Err(SourceError::fatal(format!(
                     "workspace {workspace}: more than {max_rows} matching rows in one millisecond; \

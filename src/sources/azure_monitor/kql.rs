@@ -119,9 +119,9 @@ impl WindowQuery<'_> {
             datetime(tg_end)
         );
         match self.table {
-            LogTable::AzureDiagnostics => q.push_str(
-                "\n| where Category in (\"kube-audit\", \"kube-audit-admin\")",
-            ),
+            LogTable::AzureDiagnostics => {
+                q.push_str("\n| where Category in (\"kube-audit\", \"kube-audit-admin\")")
+            }
             LogTable::AksAudit | LogTable::AksAuditAdmin => {}
         }
         if let Some(filter) = cluster_filter(self.clusters) {
@@ -131,10 +131,7 @@ impl WindowQuery<'_> {
             LogTable::AksAudit | LogTable::AksAuditAdmin => SERVICE_WRITES_TYPED,
             LogTable::AzureDiagnostics => SERVICE_WRITES_LOG_S,
         });
-        let _ = write!(
-            q,
-            "\n| extend {INGESTION_COLUMN} = ingestion_time()"
-        );
+        let _ = write!(q, "\n| extend {INGESTION_COLUMN} = ingestion_time()");
         if self.table == LogTable::AzureDiagnostics {
             let _ = write!(
                 q,
@@ -291,6 +288,9 @@ mod tests {
             q.timespan(),
             "2023-12-31T23:00:00.000Z/2024-01-02T00:00:00.001Z"
         );
-        assert_eq!(healthcheck(LogTable::AksAuditAdmin), "AKSAuditAdmin | take 1 | count");
+        assert_eq!(
+            healthcheck(LogTable::AksAuditAdmin),
+            "AKSAuditAdmin | take 1 | count"
+        );
     }
 }

@@ -70,7 +70,10 @@ impl AzureMonitorSource {
         let credential = token_credential(&settings.credential)
             .map_err(|e| SourceError::fatal(format!("source {name}: {e}")))?;
         let limiter = services.rate_limits.get(
-            &format!("azure_monitor:{}", settings.endpoint.host_str().unwrap_or("")),
+            &format!(
+                "azure_monitor:{}",
+                settings.endpoint.host_str().unwrap_or("")
+            ),
             budget(),
         );
         Ok(Self::new(
@@ -93,8 +96,8 @@ impl AzureMonitorSource {
         limiter: Arc<Limiter>,
         retry: RetryOptions,
     ) -> Self {
-        let auth = credential
-            .map(|c| Arc::new(BearerPolicy::new(c, &settings.scope)) as Arc<dyn Policy>);
+        let auth =
+            credential.map(|c| Arc::new(BearerPolicy::new(c, &settings.scope)) as Arc<dyn Policy>);
         let client = LogAnalyticsClient::new(name, settings.endpoint.clone(), auth, retry, limiter);
         let origins = settings
             .workspaces

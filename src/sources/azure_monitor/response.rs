@@ -61,7 +61,9 @@ pub struct QueryResult {
 impl QueryResult {
     /// Whether the partial error says the result was cut at the service's row or size limit.
     pub fn truncated_by_service(&self) -> bool {
-        self.partial_error.as_ref().is_some_and(mentions_result_limit)
+        self.partial_error
+            .as_ref()
+            .is_some_and(mentions_result_limit)
     }
 
     /// A one-line summary of the partial error for logs.
@@ -76,7 +78,11 @@ impl QueryResult {
             .flatten()
             .filter_map(|d| d.get("message").and_then(Value::as_str))
             .collect();
-        Some(format!("{code}: {message} {}", details.join("; ")).trim().to_owned())
+        Some(
+            format!("{code}: {message} {}", details.join("; "))
+                .trim()
+                .to_owned(),
+        )
     }
 }
 
@@ -187,7 +193,10 @@ mod tests {
             "2024-01-01T00:03:00+00:00"
         );
         let v: Value = serde_json::from_str(&row.json).unwrap();
-        assert_eq!(v["ObjectRef"], Value::String("{\"resource\":\"services\"}".into()));
+        assert_eq!(
+            v["ObjectRef"],
+            Value::String("{\"resource\":\"services\"}".into())
+        );
         assert_eq!(v["Level"], 3);
         let v: Value = serde_json::from_str(&r.rows[1].json).unwrap();
         assert_eq!(v["ObjectRef"]["resource"], "services");
@@ -204,7 +213,11 @@ mod tests {
             "innererror":{"code":"-2133196797","message":"Query result set has exceeded the internal record count limit 500000 (E_QUERY_RESULT_SET_TOO_LARGE; see https://aka.ms/kustoquerylimits)"}}]}}"#;
         let r = parse(body).unwrap();
         assert!(r.truncated_by_service());
-        assert!(r.partial_error_summary().unwrap().starts_with("PartialError"));
+        assert!(
+            r.partial_error_summary()
+                .unwrap()
+                .starts_with("PartialError")
+        );
         let other = br#"{"tables":[],"error":{"code":"PartialError","message":"a workspace was unavailable"}}"#;
         let r = parse(other).unwrap();
         assert!(r.partial_error.is_some() && !r.truncated_by_service());

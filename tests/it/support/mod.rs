@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod azure_harness;
+pub mod fake_log_analytics;
+
 use std::path::{Path, PathBuf};
 
 /// The repository root.
