@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use super::Services;
 use crate::config::{SinkKind, SinkSettings, SourceKind, SourceSettings};
 use crate::sinks::{Sink, file::FileSink, stdout::StdoutSink};
+use crate::sources::azure_blob::AzureBlobSource;
 use crate::sources::azure_monitor::AzureMonitorSource;
 use crate::sources::file::FileSource;
 use crate::sources::{DriverError, PollMode, Source, SourceDriver, SourceError};
@@ -39,7 +40,10 @@ pub async fn with_source<V: SourceVisitor>(
             let source = AzureMonitorSource::from_services(&settings.name, s, services)?;
             visitor.visit(source).await
         }
-        SourceKind::AzureBlob(_) => return Err(SourceError::fatal("azure_blob: TEMPORARY")),
+        SourceKind::AzureBlob(s) => {
+            let source = AzureBlobSource::from_services(&settings.name, s, services)?;
+            visitor.visit(source).await
+        }
     })
 }
 

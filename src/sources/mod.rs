@@ -7,6 +7,7 @@
 //! checkpoint.
 
 pub mod azure;
+pub mod azure_blob;
 pub mod azure_monitor;
 pub mod driver;
 pub mod file;
