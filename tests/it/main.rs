@@ -12,5 +12,6 @@
 //!
 //! Shared helpers live in `support`.
 
+mod azure_blob;
 mod azure_monitor;
 mod support;

@@ -58,7 +58,11 @@ fn install() -> Result<PathBuf, String> {
         .current_dir(&tmp)
         .stdout(Stdio::null())
         .status()
-        .map_err(|e| format!("cannot run npm (install node and npm, or set NODEPORT_WATCH_SKIP_AZURITE=1): {e}"))?;
+        .map_err(|e| {
+            format!(
+                "cannot run npm (install node and npm, or set NODEPORT_WATCH_SKIP_AZURITE=1): {e}"
+            )
+        })?;
     if !status.success() || !entry_point(&tmp).exists() {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(format!("npm install azurite@{VERSION} failed: {status}"));
@@ -108,20 +112,22 @@ impl Azurite {
             .await
             .unwrap()
             .unwrap_or_else(|e| panic!("{e}"));
+        let mut last_log = String::new();
         for _ in 0..3 {
             let port = std::net::TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .map(|a| a.port())
                 .unwrap();
             let data = tempfile::tempdir().unwrap();
+            let log_path = data.path().join("azurite.log");
+            let log = std::fs::File::create(&log_path).unwrap();
             let mut child = Command::new("node")
                 .arg(entry_point(&dir))
                 .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
-                .arg("--location")
-                .arg(data.path())
-                .args(["--skipApiVersionCheck", "--loose", "--inMemoryPersistence", "--silent"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .args(["--skipApiVersionCheck", "--loose", "--inMemoryPersistence"])
+                .current_dir(data.path())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
                 .kill_on_drop(true)
                 .spawn()
                 .expect("node starts");
@@ -130,7 +136,10 @@ impl Azurite {
                 if let Ok(Some(_)) = child.try_wait() {
                     break; // The port was taken in between: try another.
                 }
-                if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .is_ok()
+                {
                     return Azurite {
                         _child: child,
                         _data: data,
@@ -139,12 +148,17 @@ impl Azurite {
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
+            last_log = std::fs::read_to_string(&log_path).unwrap_or_default();
         }
-        panic!("Azurite did not start");
+        panic!("Azurite did not start: {last_log}");
     }
 
     pub fn account_url(&self) -> Url {
-        Url::parse(&format!("http://127.0.0.1:{}/{EMULATOR_ACCOUNT}", self.port)).unwrap()
+        Url::parse(&format!(
+            "http://127.0.0.1:{}/{EMULATOR_ACCOUNT}",
+            self.port
+        ))
+        .unwrap()
     }
 
     pub fn connection_string(&self) -> String {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod azure_harness;
+pub mod azurite;
 pub mod fake_log_analytics;
 
 use std::path::{Path, PathBuf};
