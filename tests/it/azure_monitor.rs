@@ -732,3 +732,70 @@ async fn azure_monitor_max_catchup_moves_an_old_checkpoint_forward() {
         "azure_monitor"
     );
 }
+
+#[test]
+fn azure_example_config_sources_are_valid() {
+    let example =
+        std::fs::read_to_string(crate::support::root().join("config/example.toml")).unwrap();
+    let start = example
+        .find("# AKS, from a Log Analytics workspace")
+        .unwrap();
+    let end = start + example[start..].find("# <!-- section").unwrap();
+    let uncommented: String = example[start..end]
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| {
+            l.starts_with("[[")
+                || l.split_once(" = ")
+                    .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let h = Harness::new(&uncommented);
+    let kinds: Vec<&str> = h
+        .settings
+        .sources
+        .iter()
+        .map(|s| s.kind.type_name())
+        .collect();
+    assert_eq!(kinds, ["azure_monitor", "azure_blob"]);
+    match h.kind() {
+        SourceKind::AzureMonitor(s) => {
+            assert_eq!(s.clusters.len(), 2);
+            assert_eq!(s.max_rows, 50_000);
+            assert_eq!(s.window.overlap, Duration::from_secs(300));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn azure_monitor_config_problems_name_their_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        "[[sources]]\ntype = \"azure_monitor\"\nname = \"a\"\nworkspace_id = \"../x\"\n\
+         table = \"AKSAudits\"\nendpoint = \"http://api.example.com\"\nmax_rows = 600000\n\
+         clusters = [\"bad name!\"]\n\n[[sinks]]\ntype = \"stdout\"\nname = \"out\"\n",
+    )
+    .unwrap();
+    let text = nodeport_watch::config::load(&path).unwrap_err().to_string();
+    for key in [
+        "sources[0].workspace_id",
+        "sources[0].table",
+        "sources[0].endpoint",
+        "sources[0].max_rows",
+        "sources[0].clusters",
+    ] {
+        assert!(text.contains(key), "{key} missing in {text}");
+    }
+    std::fs::write(
+        &path,
+        "[[sources]]\ntype = \"azure_monitor\"\nname = \"a\"\nworkspace_id = \"w\"\n\
+         credential = \"none\"\n\n[[sinks]]\ntype = \"stdout\"\nname = \"out\"\n",
+    )
+    .unwrap();
+    let text = nodeport_watch::config::load(&path).unwrap_err().to_string();
+    assert!(text.contains("sources[0].credential: `none`"), "{text}");
+}

@@ -201,22 +201,24 @@ pub(super) fn build(
         .collect();
     let endpoint_text = raw.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT);
     let endpoint = match Url::parse(endpoint_text) {
-        Ok(url) if may_carry_credentials(&url) => url,
+        Ok(url) if may_carry_credentials(&url) => Some(url),
         Ok(_) => {
             p.push(
                 format!("{key}.endpoint"),
                 "use https (plain http is accepted only for a loopback endpoint)",
             );
-            return None;
+            None
         }
         Err(e) => {
             p.push(
                 format!("{key}.endpoint"),
                 format!("`{endpoint_text}` is not a URL: {e}"),
             );
-            return None;
+            None
         }
     };
+    // Keep checking the other keys with the default endpoint; the problem is already reported.
+    let endpoint = endpoint.or_else(|| Url::parse(DEFAULT_ENDPOINT).ok())?;
     let credential = azure_credential::build(
         p,
         key,
