@@ -10,10 +10,10 @@ use nodeport_watch::runtime::Services;
 use nodeport_watch::runtime::launch::check_source;
 use nodeport_watch::sources::azure_blob::AzureBlobSource;
 use nodeport_watch::sources::{PollMode, Progress, Source as _, SourceDriver, TimeRange};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::support::azure_harness::{
-    Harness, SUBSCRIPTION, alerts, cluster_id, service_event, start_time,
+    Harness, SUBSCRIPTION, alerts, cluster_id, go_order, service_event, start_time,
 };
 use crate::support::azurite::{Azurite, append, skipped};
 
@@ -45,38 +45,6 @@ fn blob_name(cluster: &str, hour: DateTime<Utc>) -> String {
         cluster_id(cluster).to_uppercase(),
         hour.format("y=%Y/m=%m/d=%d/h=%H/m=00/PT1H.json")
     )
-}
-
-/// The audit Event in the API server's field order (what survives a cut).
-fn go_order(event: &Value) -> String {
-    const ORDER: [&str; 17] = [
-        "kind",
-        "apiVersion",
-        "level",
-        "auditID",
-        "stage",
-        "requestURI",
-        "verb",
-        "user",
-        "sourceIPs",
-        "userAgent",
-        "objectRef",
-        "responseStatus",
-        "requestObject",
-        "responseObject",
-        "requestReceivedTimestamp",
-        "stageTimestamp",
-        "annotations",
-    ];
-    let fields: Vec<String> = ORDER
-        .iter()
-        .filter_map(|k| {
-            event
-                .get(*k)
-                .map(|v| format!("{}:{v}", Value::String((*k).into())))
-        })
-        .collect();
-    format!("{{{}}}", fields.join(","))
 }
 
 /// One archived record (a `PT1H.json` line) holding `log` as `properties.log`.

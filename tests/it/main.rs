@@ -7,11 +7,13 @@
 //! - `state`        the outbox survives crashes: re-delivers what was not delivered, never twice
 //! - `file_source`  following, rotation, partial lines, restart
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
-//! - `azure_monitor` Log Analytics windows, late rows, splits, failures (against a local fake)
+//! - `azure_monitor` Log Analytics windows, late rows, splits, table styles (against a local fake)
+//! - `azure_monitor_failures` throttling, partial results, tokens, scans, config (same fake)
 //! - `azure_blob`   storage archives: appends, split lines, clusters, restart (against Azurite)
 //!
 //! Shared helpers live in `support`.
 
 mod azure_blob;
 mod azure_monitor;
+mod azure_monitor_failures;
 mod support;

@@ -158,3 +158,36 @@ pub fn cluster_id(name: &str) -> String {
         "/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-{name}/providers/Microsoft.ContainerService/managedClusters/{name}"
     )
 }
+
+/// The Event's JSON in the API server's field order (`verb` and `objectRef` before the bodies),
+/// which is what survives when Azure trims `log_s`.
+pub fn go_order(event: &Value) -> String {
+    const ORDER: [&str; 17] = [
+        "kind",
+        "apiVersion",
+        "level",
+        "auditID",
+        "stage",
+        "requestURI",
+        "verb",
+        "user",
+        "sourceIPs",
+        "userAgent",
+        "objectRef",
+        "responseStatus",
+        "requestObject",
+        "responseObject",
+        "requestReceivedTimestamp",
+        "stageTimestamp",
+        "annotations",
+    ];
+    let fields: Vec<String> = ORDER
+        .iter()
+        .filter_map(|k| {
+            event
+                .get(*k)
+                .map(|v| format!("{}:{v}", Value::String((*k).into())))
+        })
+        .collect();
+    format!("{{{}}}", fields.join(","))
+}

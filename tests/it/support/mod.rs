@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod azure_harness;
+pub mod azure_monitor_kit;
 pub mod azurite;
 pub mod fake_log_analytics;
 
