@@ -480,3 +480,40 @@ async fn azure_blob_a_wrong_account_key_is_refused_and_reported() {
     );
     assert!(!err.message.contains("d3Jvbmc"), "the key is never shown");
 }
+
+#[tokio::test]
+async fn azure_blob_max_catchup_skips_old_hours_and_says_which() {
+    use nodeport_watch::sources::azure_blob::{BlobCursor, BlobPosition};
+    let h = Harness::new(
+        "[[sources]]\ntype = \"azure_blob\"\nname = \"archive\"\n\
+         account_url = \"http://127.0.0.1:9/devstoreaccount1\"\ncredential = \"none\"\nmax_catchup = \"2h\"\n",
+    );
+    let services = h.services();
+    let s = source(&h, &services);
+    let t0 = start_time();
+    let old = format!("{ADMIN}/{}", blob_name("prod", t0 - Span::hours(5)));
+    let kept = format!("{ADMIN}/{}", blob_name("prod", t0 - Span::hours(1)));
+    let mut cursor = BlobCursor {
+        from_hour_ms: (t0 - Span::hours(10)).timestamp_millis(),
+        blobs: [
+            (old.clone(), BlobPosition::default()),
+            (kept.clone(), BlobPosition::default()),
+        ]
+        .into_iter()
+        .collect(),
+    };
+    let skipped = s
+        .skip_backlog(&mut cursor, std::time::Duration::from_secs(7200), t0)
+        .unwrap();
+    assert_eq!(skipped.since, t0 - Span::hours(10));
+    assert_eq!(skipped.until, t0 - Span::hours(2));
+    assert_eq!(
+        cursor.from_hour_ms,
+        (t0 - Span::hours(2)).timestamp_millis()
+    );
+    assert!(!cursor.blobs.contains_key(&old) && cursor.blobs.contains_key(&kept));
+    assert!(
+        s.skip_backlog(&mut cursor, std::time::Duration::from_secs(7200), t0)
+            .is_none()
+    );
+}

@@ -39,9 +39,10 @@ pub struct RawAzureBlobSource {
     pub credential: Option<String>,
     pub managed_identity_client_id: Option<String>,
     pub managed_identity_resource_id: Option<String>,
-    pub account_key: Option<String>,
-    pub sas_token: Option<String>,
-    pub connection_string: Option<String>,
+    /// Secrets: never shown by `Debug`.
+    pub account_key: Option<Secret>,
+    pub sas_token: Option<Secret>,
+    pub connection_string: Option<Secret>,
     pub interval: Option<String>,
     pub lookback: Option<String>,
     pub settle: Option<String>,
@@ -58,9 +59,9 @@ pub enum SecretValue {
 }
 
 impl SecretValue {
-    fn from(inline: Option<&String>, env: &'static str) -> Self {
+    fn from(inline: Option<&Secret>, env: &'static str) -> Self {
         match inline {
-            Some(v) => SecretValue::Inline(Secret::new(v.clone())),
+            Some(v) => SecretValue::Inline(v.clone()),
             None => SecretValue::Env(env),
         }
     }
@@ -248,5 +249,51 @@ fn auth(raw: &RawAzureBlobSource, key: &str, url: Option<&Url>, p: &mut Problems
             },
             url.is_some_and(is_loopback),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_in_the_table_are_never_printed() {
+        let raw: RawAzureBlobSource = serde_json::from_str(
+            r#"{"name": "a", "account_url": "https://a.blob.core.windows.net",
+                "connection_string": "AccountName=a;AccountKey=c2VjcmV0"}"#,
+        )
+        .unwrap();
+        assert!(!format!("{raw:?}").contains("c2VjcmV0"));
+        let mut p = Problems::default();
+        let settings = build(&raw, "sources[0]", &mut p).unwrap();
+        assert!(p.is_empty(), "{p:?}");
+        assert!(!format!("{settings:?}").contains("c2VjcmV0"));
+        match settings.kind {
+            super::super::SourceKind::AzureBlob(s) => assert!(matches!(
+                s.auth,
+                BlobAuth::ConnectionString(SecretValue::Inline(_))
+            )),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn clusters_must_be_resource_ids_and_one_secret_at_most() {
+        let raw: RawAzureBlobSource = serde_json::from_str(
+            r#"{"name": "a", "account_url": "http://blob.example.com", "clusters": ["prod"],
+                "account_key": "a2V5", "sas_token": "sv=1", "categories": ["kube-apiserver"]}"#,
+        )
+        .unwrap();
+        let mut p = Problems::default();
+        build(&raw, "s", &mut p);
+        let text: Vec<String> = p.into_vec().iter().map(|p| p.to_string()).collect();
+        for key in [
+            "s.account_url",
+            "s.clusters",
+            "s.credential",
+            "s.categories",
+        ] {
+            assert!(text.iter().any(|t| t.starts_with(key)), "{key}: {text:?}");
+        }
     }
 }

@@ -129,3 +129,45 @@ fn missing_env(names: &[&str]) -> azure_core::Error {
         format!("set the environment variables {}", names.join(", ")),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(kind: CredentialKind) -> AzureCredentialSettings {
+        AzureCredentialSettings {
+            kind,
+            managed_identity: None,
+        }
+    }
+
+    #[test]
+    fn none_means_no_credential() {
+        assert!(
+            token_credential(&settings(CredentialKind::None))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_client_secret_without_its_variables_says_which_to_set() {
+        if std::env::var_os(ENV_SECRET).is_some() {
+            return; // A developer's real service principal: nothing to check here.
+        }
+        let e = token_credential(&settings(CredentialKind::ClientSecret)).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("client_secret") && text.contains(ENV_SECRET),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_automatic_chain_ends_with_the_azure_cli() {
+        let chain = automatic_chain(&settings(CredentialKind::Auto)).unwrap();
+        let names = chain.names();
+        assert_eq!(names.last(), Some(&"azure_cli"));
+        assert!(names.contains(&"managed_identity"), "{names:?}");
+    }
+}

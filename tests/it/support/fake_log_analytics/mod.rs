@@ -14,6 +14,9 @@
 //! - Scripted failures: 429 with `Retry-After`, any 5xx, a `PartialError`; a row cap that cuts
 //!   the result and reports `E_QUERY_RESULT_SET_TOO_LARGE` as the service does.
 
+mod query;
+mod tables;
+
 use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -24,8 +27,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
+
+use self::query::{after, bounds, cluster_terms, parse};
+use self::tables::{columns, is_service_write, render, resource_id};
 
 pub const TOKEN: &str = "fake-token";
 
@@ -304,209 +310,4 @@ fn answer(
         body["error"] = error;
     }
     json_response(StatusCode::OK, body.to_string())
-}
-
-fn parse(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s.trim())
-        .ok()
-        .map(|d| d.with_timezone(&Utc))
-}
-
-fn after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
-    text.find(marker).map(|i| &text[i + marker.len()..])
-}
-
-/// `<column> >= datetime(A) and <column> < datetime(B)`.
-fn bounds(text: &str, column: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let lower = after(text, &format!("{column} >= datetime("))?;
-    let upper = after(text, &format!("{column} < datetime("))?;
-    let take = |s: &str| s.split(')').next().and_then(parse);
-    Some((take(lower)?, take(upper)?))
-}
-
-enum ClusterTerm {
-    Exact(String),
-    Suffix(String),
-}
-
-impl ClusterTerm {
-    fn matches(&self, id: &str) -> bool {
-        let id = id.to_ascii_lowercase();
-        match self {
-            ClusterTerm::Exact(e) => id == e.to_ascii_lowercase(),
-            ClusterTerm::Suffix(s) => id.ends_with(&s.to_ascii_lowercase()),
-        }
-    }
-}
-
-/// Reads KQL string literals (with `\"` and `\\` escapes) from the `_ResourceId` filter line.
-fn cluster_terms(text: &str) -> Vec<ClusterTerm> {
-    let Some(line) = text
-        .lines()
-        .find(|l| l.contains("_ResourceId in~") || l.contains("_ResourceId endswith"))
-    else {
-        return Vec::new();
-    };
-    let mut terms = Vec::new();
-    let mut rest = line;
-    while let Some(q) = rest.find('"') {
-        let before = &rest[..q];
-        let mut value = String::new();
-        let mut chars = rest[q + 1..].char_indices();
-        let mut end = rest.len() - q - 1;
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '\\' => {
-                    if let Some((_, e)) = chars.next() {
-                        value.push(e);
-                    }
-                }
-                '"' => {
-                    end = i;
-                    break;
-                }
-                c => value.push(c),
-            }
-        }
-        let suffix = before.trim_end().ends_with("endswith");
-        terms.push(if suffix {
-            ClusterTerm::Suffix(value)
-        } else {
-            ClusterTerm::Exact(value)
-        });
-        rest = &rest[q + 1 + end + 1..];
-    }
-    terms
-}
-
-fn resource_id(r: &FakeRow) -> String {
-    r.columns
-        .get("_ResourceId")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn is_service_write(r: &FakeRow) -> bool {
-    if let Some(log) = r.columns.get("log_s").and_then(Value::as_str) {
-        let compact: String = log.chars().filter(|c| !c.is_whitespace()).collect();
-        let category = r
-            .columns
-            .get("Category")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        return category.starts_with("kube-audit")
-            && compact.contains("\"resource\":\"services\"")
-            && ["create", "update", "patch"]
-                .iter()
-                .any(|v| compact.contains(&format!("\"verb\":\"{v}\"")));
-    }
-    let verb = r
-        .columns
-        .get("Verb")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let resource = r
-        .columns
-        .get("ObjectRef")
-        .and_then(|o| o.get("resource"))
-        .and_then(Value::as_str);
-    ["create", "update", "patch"].contains(&verb) && resource == Some("services")
-}
-
-const AKS_COLUMNS: [(&str, &str); 22] = [
-    ("Annotations", "dynamic"),
-    ("AuditId", "string"),
-    ("Level", "string"),
-    ("ObjectRef", "dynamic"),
-    ("PodName", "string"),
-    ("RequestObject", "dynamic"),
-    ("RequestReceivedTime", "datetime"),
-    ("RequestUri", "string"),
-    ("ResponseObject", "dynamic"),
-    ("ResponseStatus", "dynamic"),
-    ("SourceIps", "dynamic"),
-    ("SourceSystem", "string"),
-    ("Stage", "string"),
-    ("StageReceivedTime", "datetime"),
-    ("TenantId", "string"),
-    ("TimeGenerated", "datetime"),
-    ("Type", "string"),
-    ("User", "dynamic"),
-    ("UserAgent", "string"),
-    ("Verb", "string"),
-    ("_ResourceId", "string"),
-    ("_SubscriptionId", "string"),
-];
-
-const DIAGNOSTICS_COLUMNS: [(&str, &str); 6] = [
-    ("TimeGenerated", "datetime"),
-    ("Category", "string"),
-    ("_ResourceId", "string"),
-    ("AuditId", "string"),
-    ("Stage", "string"),
-    ("log_s", "string"),
-];
-
-/// The result's columns: the table's schema plus the source's `IngestionTime`.
-fn columns(table: &str) -> Vec<Value> {
-    let schema: &[(&str, &str)] = if table == "AzureDiagnostics" {
-        &DIAGNOSTICS_COLUMNS
-    } else {
-        &AKS_COLUMNS
-    };
-    schema
-        .iter()
-        .chain([("IngestionTime", "datetime")].iter())
-        .map(|(name, kind)| json!({"name": name, "type": kind}))
-        .collect()
-}
-
-fn kusto_time(t: DateTime<Utc>) -> Value {
-    Value::String(
-        t.to_rfc3339_opts(SecondsFormat::Nanos, true)
-            .replace("00Z", "Z"),
-    )
-}
-
-fn render(r: &FakeRow, columns: &[Value], dynamic_as_objects: bool) -> Value {
-    let mut values = Vec::new();
-    for col in columns {
-        let name = col["name"].as_str().unwrap_or_default();
-        let kind = col["type"].as_str().unwrap_or_default();
-        let value = match name {
-            "IngestionTime" => kusto_time(r.ingested),
-            "TimeGenerated" => kusto_time(r.time_generated),
-            "AuditId" | "Stage" if r.table == "AzureDiagnostics" => extract(r, name),
-            _ => r.columns.get(name).cloned().unwrap_or(Value::Null),
-        };
-        let value = match value {
-            v @ (Value::Object(_) | Value::Array(_))
-                if kind == "dynamic" && !dynamic_as_objects =>
-            {
-                Value::String(v.to_string())
-            }
-            v => v,
-        };
-        values.push(value);
-    }
-    Value::Array(values)
-}
-
-/// `extract('"auditID":"([^"]+)"', 1, log_s)` as the query asks.
-fn extract(r: &FakeRow, column: &str) -> Value {
-    let field = if column == "AuditId" {
-        "\"auditID\":\""
-    } else {
-        "\"stage\":\""
-    };
-    let log = r
-        .columns
-        .get("log_s")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    match after(log, field).and_then(|rest| rest.split('"').next()) {
-        Some(v) => Value::String(v.to_owned()),
-        None => Value::String(String::new()),
-    }
 }
