@@ -10,10 +10,12 @@
 //! - `azure_monitor` Log Analytics windows, late rows, splits, table styles (against a local fake)
 //! - `azure_monitor_failures` throttling, partial results, tokens, scans, config (same fake)
 //! - `azure_blob`   storage archives: appends, split lines, clusters, restart (against Azurite)
+//! - `azure_blob_lifecycle` settled hours, scans, healthchecks, refused keys, max_catchup
 //!
 //! Shared helpers live in `support`.
 
 mod azure_blob;
+mod azure_blob_lifecycle;
 mod azure_monitor;
 mod azure_monitor_failures;
 mod support;

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod azure_blob_kit;
 pub mod azure_harness;
 pub mod azure_monitor_kit;
 pub mod azurite;
