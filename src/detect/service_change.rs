@@ -84,8 +84,12 @@ impl ServiceChange {
         change.sets_node_port = requested.ports.iter().any(|p| p.node_port.is_some());
         change.requested_ports = requested.ports.clone();
 
+        // A stored Service always has a `spec`; a response without one was cut before it (AKS
+        // truncation) and says nothing about the type, so the request decides.
         let stored = match &response {
-            Some(Body::Object(object)) if is_service(object) => Some(Spec::of_object(object)),
+            Some(Body::Object(object)) if is_service(object) && object.contains_key("spec") => {
+                Some(Spec::of_object(object))
+            }
             _ => None,
         };
         match stored {
@@ -303,6 +307,19 @@ mod tests {
         );
         assert_eq!(c.ports[0].node_port, Some(30001));
         assert_eq!(c.requested_type.as_deref(), Some("ClusterIP"));
+    }
+
+    #[test]
+    fn a_response_cut_before_its_spec_leaves_the_request_to_decide() {
+        let c = ServiceChange::of(&event(
+            "create",
+            Some(r#"{"kind":"Service","spec":{"type":"NodePort","ports":[{"port":80}]}}"#),
+            Some(r#"{"apiVersion":"v1","kind":"Service","metadata":{"annotations":{}}}"#),
+        ));
+        assert_eq!(
+            c.effective_type,
+            Some(("NodePort".into(), TypeSource::Request))
+        );
     }
 
     #[test]

@@ -13,6 +13,8 @@ use tokio_util::task::TaskTracker;
 use super::Services;
 use crate::config::{SinkKind, SinkSettings, SourceKind, SourceSettings};
 use crate::sinks::{Sink, file::FileSink, stdout::StdoutSink};
+use crate::sources::azure_blob::AzureBlobSource;
+use crate::sources::azure_monitor::AzureMonitorSource;
 use crate::sources::file::FileSource;
 use crate::sources::{DriverError, PollMode, Source, SourceDriver, SourceError};
 
@@ -28,12 +30,19 @@ pub async fn with_source<V: SourceVisitor>(
     services: &Services,
     visitor: V,
 ) -> Result<V::Output, SourceError> {
-    let _ = services;
     Ok(match &settings.kind {
         SourceKind::File(f) => {
             visitor
                 .visit(FileSource::new(&settings.name, f.clone()))
                 .await
+        }
+        SourceKind::AzureMonitor(s) => {
+            let source = AzureMonitorSource::from_services(&settings.name, s, services)?;
+            visitor.visit(source).await
+        }
+        SourceKind::AzureBlob(s) => {
+            let source = AzureBlobSource::from_services(&settings.name, s, services)?;
+            visitor.visit(source).await
         }
     })
 }

@@ -6,6 +6,9 @@
 //! stopping cleanly. A source never writes state itself, so a failed fetch can never move its
 //! checkpoint.
 
+pub mod azure;
+pub mod azure_blob;
+pub mod azure_monitor;
 pub mod driver;
 pub mod file;
 pub mod rate_limit;

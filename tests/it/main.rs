@@ -7,9 +7,18 @@
 //! - `state`        the outbox survives crashes: re-delivers what was not delivered, never twice
 //! - `file_source`  following, rotation, partial lines, restart
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
+//! - `config`       every problem reported with its key; shipped configs valid; env overrides
+//! - `azure_monitor` Log Analytics windows, late rows, splits, table styles (against a local fake)
+//! - `azure_monitor_failures` throttling, partial results, tokens, scans, config (same fake)
+//! - `azure_blob`   storage archives: appends, split lines, clusters, restart (against Azurite)
+//! - `azure_blob_lifecycle` settled hours, scans, healthchecks, refused keys, max_catchup
 //!
 //! Shared helpers live in `support`.
 
+mod azure_blob;
+mod azure_blob_lifecycle;
+mod azure_monitor;
+mod azure_monitor_failures;
 mod config;
 mod corpus;
 mod daemon;

@@ -3,6 +3,9 @@
 //! A new source type adds a variant to [`RawSource`] and [`SourceKind`] and a file holding its
 //! raw table, its settings and the function that builds one from the other.
 
+pub mod azure_blob;
+pub mod azure_credential;
+pub mod azure_monitor;
 pub mod file;
 
 use std::path::Path;
@@ -10,6 +13,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use azure_blob::{AzureBlobSettings, RawAzureBlobSource};
+pub use azure_monitor::{AzureMonitorSettings, RawAzureMonitorSource};
 pub use file::{FileSourceSettings, RawFileSource, StartAt};
 
 use super::settings::Problems;
@@ -18,12 +23,16 @@ use super::settings::Problems;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RawSource {
     File(RawFileSource),
+    AzureMonitor(RawAzureMonitorSource),
+    AzureBlob(RawAzureBlobSource),
 }
 
 impl RawSource {
     pub fn name(&self) -> &str {
         match self {
             RawSource::File(s) => &s.name,
+            RawSource::AzureMonitor(s) => &s.name,
+            RawSource::AzureBlob(s) => &s.name,
         }
     }
 }
@@ -41,12 +50,16 @@ pub struct SourceSettings {
 #[derive(Clone, Debug)]
 pub enum SourceKind {
     File(FileSourceSettings),
+    AzureMonitor(AzureMonitorSettings),
+    AzureBlob(AzureBlobSettings),
 }
 
 impl SourceKind {
     pub fn type_name(&self) -> &'static str {
         match self {
             SourceKind::File(_) => "file",
+            SourceKind::AzureMonitor(_) => "azure_monitor",
+            SourceKind::AzureBlob(_) => "azure_blob",
         }
     }
 }
@@ -60,5 +73,7 @@ pub(super) fn build(
 ) -> Option<SourceSettings> {
     match raw {
         RawSource::File(f) => file::build(f, key, base, p),
+        RawSource::AzureMonitor(s) => azure_monitor::build(s, key, p),
+        RawSource::AzureBlob(s) => azure_blob::build(s, key, p),
     }
 }

@@ -2,6 +2,12 @@
 
 #![allow(dead_code)]
 
+pub mod azure_blob_kit;
+pub mod azure_harness;
+pub mod azure_monitor_kit;
+pub mod azurite;
+pub mod fake_log_analytics;
+
 use std::path::{Path, PathBuf};
 
 /// The repository root.

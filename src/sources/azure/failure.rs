@@ -1,0 +1,165 @@
+//! How an Azure request failure becomes a [`SourceError`]: the one retry classifier of both
+//! Azure sources.
+//!
+//! Throttling (429) carries the service's `Retry-After` to the driver, which waits at least that
+//! long, cancellably, and logs once per burst. Server errors and network trouble are transient.
+//! Authentication, permission and not-found errors are fatal: retried slowly, but an operator
+//! must act, so their message says what to check.
+
+use std::time::Duration;
+
+use azure_core::error::ErrorKind;
+use azure_core::http::headers::{HeaderName, Headers, RETRY_AFTER};
+use azure_core::time::{OffsetDateTime, parse_rfc7231};
+
+use crate::sources::{SourceError, SourceErrorKind};
+
+const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
+const X_MS_RETRY_AFTER_MS: HeaderName = HeaderName::from_static("x-ms-retry-after-ms");
+
+/// What the service said about a failed request.
+#[derive(Clone, Debug, Default)]
+pub struct HttpFailure {
+    pub status: u16,
+    /// The service's error code (`AuthenticationFailed`, `ContainerNotFound`, …).
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub retry_after: Option<Duration>,
+}
+
+impl HttpFailure {
+    /// Classifies the failure; `what` names the request, `access_hint` says which role the
+    /// identity needs.
+    pub fn into_source_error(self, what: &str, access_hint: &str) -> SourceError {
+        let detail = match (&self.code, &self.message) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.clone(),
+            (None, Some(message)) => message.clone(),
+            (None, None) => String::new(),
+        };
+        let text = scrub(&format!("{what}: HTTP {} {detail}", self.status));
+        let kind = match self.status {
+            429 => SourceErrorKind::Throttled,
+            408 | 500..=599 => SourceErrorKind::Transient,
+            _ => SourceErrorKind::Fatal,
+        };
+        let text = match self.status {
+            401 | 403 => format!("{text} (check the credential and that it has {access_hint})"),
+            _ => text,
+        };
+        SourceError {
+            kind,
+            message: text,
+            retry_after: self.retry_after,
+        }
+    }
+}
+
+/// The wait a response asks for: `retry-after-ms`, `x-ms-retry-after-ms`, or `Retry-After` in
+/// seconds or as an HTTP date.
+pub fn retry_after(headers: &Headers) -> Option<Duration> {
+    for name in [X_MS_RETRY_AFTER_MS, RETRY_AFTER_MS] {
+        if let Some(ms) = headers
+            .get_optional_str(&name)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            return Some(Duration::from_millis(ms));
+        }
+    }
+    let value = headers.get_optional_str(&RETRY_AFTER)?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = parse_rfc7231(value).ok()?;
+    let wait = at - OffsetDateTime::now_utc();
+    Some(Duration::from_millis(
+        u64::try_from(wait.whole_milliseconds()).unwrap_or(0),
+    ))
+}
+
+/// An error from azure_core (transport, credential, an HTTP status the SDK checked).
+pub fn from_azure_error(e: &azure_core::Error, what: &str, access_hint: &str) -> SourceError {
+    match e.kind() {
+        ErrorKind::HttpResponse {
+            status, error_code, ..
+        } => HttpFailure {
+            status: u16::from(*status),
+            code: error_code.clone(),
+            message: None,
+            retry_after: None,
+        }
+        .into_source_error(what, access_hint),
+        ErrorKind::Credential => SourceError::fatal(scrub(&format!(
+            "{what}: could not get an Azure access token: {e}"
+        ))),
+        _ => SourceError::transient(scrub(&format!("{what}: {e}"))),
+    }
+}
+
+/// Removes SAS signatures from a message: transport errors quote the URL they failed on.
+pub fn scrub(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find("sig=") {
+        out.push_str(&rest[..i + 4]);
+        out.push_str("<redacted>");
+        let after = &rest[i + 4..];
+        let end = after
+            .find(|c: char| c == '&' || c == ')' || c == '"' || c.is_whitespace())
+            .unwrap_or(after.len());
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(status: u16, retry: Option<u64>) -> SourceError {
+        HttpFailure {
+            status,
+            code: Some("Code".into()),
+            message: Some("text".into()),
+            retry_after: retry.map(Duration::from_secs),
+        }
+        .into_source_error("query", "Log Analytics Reader")
+    }
+
+    #[test]
+    fn classifies_statuses() {
+        let e = failure(429, Some(7));
+        assert_eq!(e.kind, SourceErrorKind::Throttled);
+        assert_eq!(e.retry_after, Some(Duration::from_secs(7)));
+        assert_eq!(failure(503, None).kind, SourceErrorKind::Transient);
+        assert_eq!(failure(500, None).kind, SourceErrorKind::Transient);
+        let denied = failure(403, None);
+        assert_eq!(denied.kind, SourceErrorKind::Fatal);
+        assert!(denied.message.contains("Log Analytics Reader"), "{denied}");
+        assert_eq!(failure(400, None).kind, SourceErrorKind::Fatal);
+    }
+
+    #[test]
+    fn reads_retry_after_in_its_three_forms() {
+        let mut h = Headers::new();
+        h.insert(RETRY_AFTER, "12");
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(12)));
+        h.insert(RETRY_AFTER_MS, "1500");
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(1500)));
+        let mut h = Headers::new();
+        h.insert(RETRY_AFTER, "Mon, 01 Jan 2001 00:00:00 GMT");
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        assert_eq!(retry_after(&Headers::new()), None);
+    }
+
+    #[test]
+    fn scrubs_sas_signatures() {
+        let text = scrub("error sending request for url (https://a/c?sv=1&sig=abc%2Fdef&se=2)");
+        assert_eq!(
+            text,
+            "error sending request for url (https://a/c?sv=1&sig=<redacted>&se=2)"
+        );
+        assert_eq!(scrub("sig=zzz"), "sig=<redacted>");
+    }
+}

@@ -1,0 +1,35 @@
+//! How far an `azure_blob` source has read: an hour horizon and a position in each open blob.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Cursor;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobCursor {
+    /// Start (milliseconds since the epoch) of the oldest hour still read: every blob of an
+    /// earlier hour was read to its end after the hour had settled, so it is not listed again.
+    pub from_hour_ms: i64,
+    /// Blobs of open hours, by `container/name`.
+    pub blobs: BTreeMap<String, BlobPosition>,
+}
+
+impl Cursor for BlobCursor {
+    const KIND: &'static str = "azure_blob";
+    const VERSION: u32 = 1;
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobPosition {
+    /// Just past the last complete line read.
+    pub offset: u64,
+    /// The blob's ETag when it was last read.
+    pub etag: Option<String>,
+    /// The blob's creation time: a blob deleted and written again under the same name is read
+    /// from its start.
+    pub created_ms: Option<i64>,
+    /// Skipping the rest of a line longer than the record limit.
+    #[serde(default)]
+    pub skipping: bool,
+}

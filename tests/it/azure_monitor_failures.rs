@@ -1,0 +1,297 @@
+//! `type = "azure_monitor"`: failures that must not advance the checkpoint, retries, the token,
+//! healthchecks, scans, `max_catchup`, and configuration.
+
+use std::time::Duration;
+
+use azure_core::http::RetryOptions;
+use chrono::Duration as Span;
+use nodeport_watch::config::SourceKind;
+use nodeport_watch::model::Cursor;
+use nodeport_watch::runtime::launch::check_source;
+use nodeport_watch::sources::{DriverError, PollMode, Progress, SourceErrorKind, TimeRange};
+
+use crate::support::azure_harness::{Harness, alerts, service_event, start_time};
+use crate::support::azure_monitor_kit::{
+    WS, WS2, aks_row, fast_retry, harness, harness_with, minutes, source,
+};
+use crate::support::fake_log_analytics::{Failure, FakeLogAnalytics};
+
+fn source_error(e: DriverError) -> nodeport_watch::sources::SourceError {
+    match e {
+        DriverError::Source(e) => e,
+        other => panic!("{other}"),
+    }
+}
+
+#[tokio::test]
+async fn azure_monitor_failures_never_advance_the_checkpoint() {
+    let fake = FakeLogAnalytics::start().await;
+    let h = harness(&fake, "");
+    let t0 = start_time();
+    let e = service_event("f-1", "ResponseComplete", "create", "f", "NodePort");
+    fake.add(aks_row(
+        "AKSAuditAdmin",
+        &e,
+        "prod",
+        t0 - minutes(10),
+        t0 - minutes(9),
+    ));
+    let services = h.services();
+    let mut driver = h
+        .driver(
+            &services,
+            source(&h, true, RetryOptions::none()),
+            PollMode::Live,
+        )
+        .await;
+    let before = driver.cursor().clone();
+
+    fake.fail_next(Failure::Throttle {
+        retry_after_secs: 7,
+    });
+    let err = source_error(driver.step().await.unwrap_err());
+    assert_eq!(err.kind, SourceErrorKind::Throttled);
+    assert_eq!(err.retry_after, Some(Duration::from_secs(7)));
+
+    fake.fail_next(Failure::Status(500));
+    assert_eq!(
+        source_error(driver.step().await.unwrap_err()).kind,
+        SourceErrorKind::Transient
+    );
+
+    fake.fail_next(Failure::Partial);
+    let err = source_error(driver.step().await.unwrap_err());
+    assert!(err.message.contains("partial result"), "{err}");
+
+    assert_eq!(driver.cursor(), &before);
+    let stored = services
+        .store
+        .load_cursor(driver.cursor_key())
+        .await
+        .unwrap();
+    assert!(stored.is_none(), "nothing was committed");
+    assert!(alerts(&services).await.is_empty());
+
+    let report = driver.step().await.unwrap();
+    assert_eq!(report.inserted, 1);
+    assert_ne!(driver.cursor(), &before);
+}
+
+#[tokio::test]
+async fn azure_monitor_pipeline_retries_server_errors_within_a_poll() {
+    let fake = FakeLogAnalytics::start().await;
+    let h = harness(&fake, "");
+    fake.create_table(WS, "AKSAuditAdmin");
+    fake.fail_next(Failure::Status(503));
+    fake.fail_next(Failure::Status(502));
+    let services = h.services();
+    let mut driver = h
+        .driver(&services, source(&h, true, fast_retry()), PollMode::Live)
+        .await;
+    driver.step().await.unwrap();
+    let statuses: Vec<u16> = fake.seen().iter().map(|q| q.status).collect();
+    assert_eq!(statuses, [503, 502, 200]);
+}
+
+#[tokio::test]
+async fn azure_monitor_requires_a_token() {
+    let fake = FakeLogAnalytics::start().await;
+    let h = harness(&fake, "");
+    fake.create_table(WS, "AKSAuditAdmin");
+    let services = h.services();
+    let mut driver = h
+        .driver(&services, source(&h, false, fast_retry()), PollMode::Live)
+        .await;
+    let err = source_error(driver.step().await.unwrap_err());
+    assert_eq!(err.kind, SourceErrorKind::Fatal);
+    assert!(
+        err.message.contains("401") && err.message.contains("Log Analytics Reader"),
+        "{err}"
+    );
+    // The daemon's own wiring (`validate --connect`) with credential = "none" gets the same.
+    let err = check_source(&h.settings.sources[0], &services)
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("AuthenticationFailed"), "{err}");
+}
+
+#[tokio::test]
+async fn azure_monitor_healthcheck_names_a_missing_table() {
+    let fake = FakeLogAnalytics::start().await;
+    let h = harness(&fake, "table = \"AKSAudit\"\n");
+    fake.create_table(WS, "AzureDiagnostics");
+    let mut s = source(&h, true, fast_retry());
+    use nodeport_watch::sources::Source as _;
+    let err = s.healthcheck().await.unwrap_err();
+    assert!(
+        err.message.contains("AKSAudit") && err.message.contains("diagnostic setting"),
+        "{err}"
+    );
+    fake.create_table(WS, "AKSAudit");
+    s.healthcheck().await.unwrap();
+}
+
+#[tokio::test]
+async fn azure_monitor_scan_leaves_the_live_checkpoint_alone() {
+    let fake = FakeLogAnalytics::start().await;
+    let h = harness_with(&fake, &format!("workspace_id = [\"{WS}\", \"{WS2}\"]"), "");
+    let t0 = start_time();
+    let e = service_event("s-1", "ResponseComplete", "create", "scanned", "NodePort");
+    fake.add(aks_row(
+        "AKSAuditAdmin",
+        &e,
+        "prod",
+        t0 - minutes(200),
+        t0 - minutes(190),
+    ));
+    let mut other = aks_row(
+        "AKSAuditAdmin",
+        &e,
+        "prod",
+        t0 - minutes(200),
+        t0 - minutes(190),
+    );
+    other.workspace = WS2.into();
+    fake.add(other);
+    let services = h.services();
+    let mut live = h
+        .driver(&services, source(&h, true, fast_retry()), PollMode::Live)
+        .await;
+    live.step().await.unwrap();
+    let live_cursor = services
+        .store
+        .load_cursor(live.cursor_key())
+        .await
+        .unwrap()
+        .unwrap();
+
+    let range = TimeRange {
+        since: t0 - minutes(240),
+        until: t0 - minutes(100),
+    };
+    let mut scan = h
+        .driver(
+            &services,
+            source(&h, true, fast_retry()),
+            PollMode::Scan(range),
+        )
+        .await;
+    let mut inserted = 0;
+    let mut finished = false;
+    for _ in 0..10 {
+        let report = scan.step().await.unwrap();
+        inserted += report.inserted;
+        if report.progress == Progress::Finished {
+            finished = true;
+            break;
+        }
+    }
+    assert!(finished);
+    assert_eq!(inserted, 1, "the same event in two workspaces alerts once");
+    assert!(
+        fake.seen().iter().filter(|q| q.ingestion.is_none()).count() >= 2,
+        "scans select by TimeGenerated"
+    );
+    assert_eq!(
+        services
+            .store
+            .load_cursor(live.cursor_key())
+            .await
+            .unwrap()
+            .unwrap(),
+        live_cursor
+    );
+    assert_ne!(scan.cursor_key(), live.cursor_key());
+}
+
+#[tokio::test]
+async fn azure_monitor_max_catchup_moves_an_old_checkpoint_forward() {
+    let fake = FakeLogAnalytics::start().await;
+    let h = harness(&fake, "max_catchup = \"1h\"\n");
+    fake.create_table(WS, "AKSAuditAdmin");
+    {
+        let services = h.services();
+        let mut driver = h
+            .driver(&services, source(&h, true, fast_retry()), PollMode::Live)
+            .await;
+        driver.step().await.unwrap();
+    }
+    h.clock.advance(Span::hours(5));
+    let services = h.services();
+    let driver = h
+        .driver(&services, source(&h, true, fast_retry()), PollMode::Live)
+        .await;
+    let keep_from = (start_time() + Span::hours(4)).timestamp_millis();
+    assert_eq!(driver.cursor().watermark(WS), Some(keep_from));
+    assert_eq!(
+        <nodeport_watch::sources::azure_monitor::AzureMonitorCursor as Cursor>::KIND,
+        "azure_monitor"
+    );
+}
+
+#[test]
+fn azure_example_config_sources_are_valid() {
+    let example =
+        std::fs::read_to_string(crate::support::root().join("config/example.toml")).unwrap();
+    let start = example
+        .find("# AKS, from a Log Analytics workspace")
+        .unwrap();
+    let end = start + example[start..].find("# <!-- section").unwrap();
+    let uncommented: String = example[start..end]
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| {
+            l.starts_with("[[")
+                || l.split_once(" = ")
+                    .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let h = Harness::new(&uncommented);
+    let kinds: Vec<&str> = h
+        .settings
+        .sources
+        .iter()
+        .map(|s| s.kind.type_name())
+        .collect();
+    assert_eq!(kinds, ["azure_monitor", "azure_blob"]);
+    match h.kind() {
+        SourceKind::AzureMonitor(s) => {
+            assert_eq!(s.clusters.len(), 2);
+            assert_eq!(s.max_rows, 50_000);
+            assert_eq!(s.window.overlap, Duration::from_secs(300));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn azure_monitor_config_problems_name_their_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        "[[sources]]\ntype = \"azure_monitor\"\nname = \"a\"\nworkspace_id = \"../x\"\n\
+         table = \"AKSAudits\"\nendpoint = \"http://api.example.com\"\nmax_rows = 600000\n\
+         clusters = [\"bad name!\"]\n\n[[sinks]]\ntype = \"stdout\"\nname = \"out\"\n",
+    )
+    .unwrap();
+    let text = nodeport_watch::config::load(&path).unwrap_err().to_string();
+    for key in [
+        "sources[0].workspace_id",
+        "sources[0].table",
+        "sources[0].endpoint",
+        "sources[0].max_rows",
+        "sources[0].clusters",
+    ] {
+        assert!(text.contains(key), "{key} missing in {text}");
+    }
+    std::fs::write(
+        &path,
+        "[[sources]]\ntype = \"azure_monitor\"\nname = \"a\"\nworkspace_id = \"w\"\n\
+         credential = \"none\"\n\n[[sinks]]\ntype = \"stdout\"\nname = \"out\"\n",
+    )
+    .unwrap();
+    let text = nodeport_watch::config::load(&path).unwrap_err().to_string();
+    assert!(text.contains("sources[0].credential: `none`"), "{text}");
+}

@@ -1,0 +1,206 @@
+//! Azurite, the storage emulator (npm `azurite`), for the `azure_blob` tests.
+//!
+//! The tests install it themselves under `target/azurite` the first time (about half a minute),
+//! and reuse it afterwards. The install runs in a fresh directory that is renamed into place
+//! only once complete, so a half-finished install (an interrupted run, two test processes at
+//! once) never counts: the loser of a race discards its copy. Each test starts its own Azurite
+//! on a free loopback port with in-memory storage, killed when the test ends.
+//!
+//! `NODEPORT_WATCH_SKIP_AZURITE=1` skips these tests (for machines without node and npm); they
+//! say so on stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use azure_core::credentials::Secret;
+use azure_core::http::{ClientOptions, RequestContent, Url};
+use azure_storage_blob::{BlobContainerClient, BlobContainerClientOptions};
+use nodeport_watch::sources::azure::connection_string::{EMULATOR_ACCOUNT, EMULATOR_KEY};
+use nodeport_watch::sources::azure::shared_key::SharedKeyPolicy;
+use tokio::process::{Child, Command};
+
+const VERSION: &str = "3.37.0";
+const READY_DEADLINE: Duration = Duration::from_secs(60);
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| super::root().join("target"))
+}
+
+fn marker(dir: &Path) -> PathBuf {
+    dir.join(format!(".installed-{VERSION}"))
+}
+
+fn entry_point(dir: &Path) -> PathBuf {
+    dir.join("node_modules/azurite/dist/src/blob/main.js")
+}
+
+/// Installs Azurite once per machine (per target directory); returns its directory.
+fn install() -> Result<PathBuf, String> {
+    let target = target_dir();
+    let dir = target.join("azurite");
+    if marker(&dir).exists() && entry_point(&dir).exists() {
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(&target).map_err(|e| e.to_string())?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let tmp = target.join(format!("azurite.tmp-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+    std::fs::write(tmp.join("package.json"), "{\"private\": true}\n").map_err(|e| e.to_string())?;
+    let status = std::process::Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+        .arg(format!("azurite@{VERSION}"))
+        .current_dir(&tmp)
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| {
+            format!(
+                "cannot run npm (install node and npm, or set NODEPORT_WATCH_SKIP_AZURITE=1): {e}"
+            )
+        })?;
+    if !status.success() || !entry_point(&tmp).exists() {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(format!("npm install azurite@{VERSION} failed: {status}"));
+    }
+    std::fs::write(marker(&tmp), VERSION).map_err(|e| e.to_string())?;
+    if dir.exists() && !marker(&dir).exists() {
+        // Left by an install of another version or a broken copy: move it aside first.
+        let trash = target.join(format!("azurite.old-{}-{nanos}", std::process::id()));
+        if std::fs::rename(&dir, &trash).is_ok() {
+            let _ = std::fs::remove_dir_all(&trash);
+        }
+    }
+    if std::fs::rename(&tmp, &dir).is_err() {
+        // Another process published its copy first.
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    if marker(&dir).exists() {
+        Ok(dir)
+    } else {
+        Err("azurite install did not complete".to_owned())
+    }
+}
+
+fn installed() -> Result<PathBuf, String> {
+    static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    INSTALLED.get_or_init(install).clone()
+}
+
+pub fn skipped() -> bool {
+    let skip = std::env::var_os("NODEPORT_WATCH_SKIP_AZURITE").is_some_and(|v| v == "1");
+    if skip {
+        eprintln!("NODEPORT_WATCH_SKIP_AZURITE=1: Azurite test skipped");
+    }
+    skip
+}
+
+/// A running Azurite blob service.
+pub struct Azurite {
+    _child: Child,
+    _data: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl Azurite {
+    pub async fn start() -> Azurite {
+        let dir = tokio::task::spawn_blocking(installed)
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut last_log = String::new();
+        for _ in 0..3 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .unwrap();
+            let data = tempfile::tempdir().unwrap();
+            let log_path = data.path().join("azurite.log");
+            let log = std::fs::File::create(&log_path).unwrap();
+            let mut child = Command::new("node")
+                .arg(entry_point(&dir))
+                .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+                .args(["--skipApiVersionCheck", "--loose", "--inMemoryPersistence"])
+                .current_dir(data.path())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .kill_on_drop(true)
+                .spawn()
+                .expect("node starts");
+            let deadline = Instant::now() + READY_DEADLINE;
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // The port was taken in between: try another.
+                }
+                if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .is_ok()
+                {
+                    return Azurite {
+                        _child: child,
+                        _data: data,
+                        port,
+                    };
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            last_log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        }
+        panic!("Azurite did not start: {last_log}");
+    }
+
+    pub fn account_url(&self) -> Url {
+        Url::parse(&format!(
+            "http://127.0.0.1:{}/{EMULATOR_ACCOUNT}",
+            self.port
+        ))
+        .unwrap()
+    }
+
+    pub fn connection_string(&self) -> String {
+        format!(
+            "DefaultEndpointsProtocol=http;AccountName={EMULATOR_ACCOUNT};AccountKey={EMULATOR_KEY};BlobEndpoint={};",
+            self.account_url()
+        )
+    }
+
+    /// A client for writing test data, signed with the emulator's account key.
+    pub fn container(&self, name: &str) -> BlobContainerClient {
+        let policy = SharedKeyPolicy::new(EMULATOR_ACCOUNT, &Secret::new(EMULATOR_KEY)).unwrap();
+        let mut url = self.account_url();
+        url.path_segments_mut().unwrap().push(name);
+        let options = BlobContainerClientOptions {
+            client_options: ClientOptions {
+                per_try_policies: vec![Arc::new(policy)],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        BlobContainerClient::new(url, None, Some(options)).unwrap()
+    }
+
+    pub async fn create_container(&self, name: &str) -> BlobContainerClient {
+        let c = self.container(name);
+        c.create(None).await.unwrap();
+        c
+    }
+}
+
+/// Appends `bytes` to an append blob, creating it first when `create`.
+pub async fn append(container: &BlobContainerClient, name: &str, bytes: &[u8], create: bool) {
+    let blob = container.blob_client(name).append_blob_client();
+    if create {
+        blob.create(None).await.unwrap();
+    }
+    blob.append_block(
+        RequestContent::from(bytes.to_vec()),
+        bytes.len() as u64,
+        None,
+    )
+    .await
+    .unwrap();
+}
