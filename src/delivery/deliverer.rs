@@ -1,11 +1,17 @@
 //! The delivery loop of one sink.
+//!
+//! One alert at a time, in outbox order: a later alert never overtakes an earlier one that is
+//! still being retried, so each sink sees alerts in the order they were detected. Failures are
+//! classified by the sink: retriable ones are retried with exponential backoff and jitter (at
+//! least as long as the receiver's `Retry-After`, up to `max_backoff`), rejected ones are
+//! dead-lettered at once, counted and logged, and the queue moves on.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, warn};
+use tracing::{debug, error, info, warn};
 
 use super::OutboxSignal;
 use crate::runtime::backoff;
@@ -20,6 +26,8 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// Give up on an alert after this many attempts and dead-letter it; `None` retries forever.
     pub max_attempts: Option<u32>,
+    // `Retry-After` is honoured up to `max_backoff`: a receiver asking for a day would otherwise
+    // silence the sink for a day.
     /// How often to look at the outbox even without a wake-up (alerts queued by another process,
     /// such as `alerts --requeue` or a `scan`).
     pub idle_poll: Duration,
@@ -126,7 +134,11 @@ impl Deliverer {
                 Ok(()) => {
                     self.store.mark_delivered(&self.name, pending.seq).await?;
                     metrics::record_delivery(&self.name, "delivered");
-                    debug!(sink = %self.name, alert = %pending.alert.id, "delivered");
+                    if attempts > pending.attempts {
+                        info!(sink = %self.name, alert = %pending.alert.id, attempts = attempts + 1, "delivered after retrying; the sink is back");
+                    } else {
+                        debug!(sink = %self.name, alert = %pending.alert.id, "delivered");
+                    }
                     return Ok(Attempt::Delivered);
                 }
                 Err(e) => e,
@@ -141,8 +153,7 @@ impl Deliverer {
                         .mark_failed(&self.name, pending.seq, &error.to_string(), false)
                         .await?;
                     metrics::record_delivery_retry(&self.name);
-                    let delay = delays.next().unwrap_or(self.policy.max_backoff);
-                    let delay = retry_after.map_or(delay, |at_least| delay.max(at_least));
+                    let delay = self.retry_delay(&mut delays, *retry_after);
                     warn!(sink = %self.name, alert = %pending.alert.id, error = %error, attempts, retry_in = ?delay, "delivery failed; will retry");
                     if stop.is_cancelled() {
                         return Ok(Attempt::Interrupted);
@@ -160,6 +171,22 @@ impl Deliverer {
             metrics::record_dead_letter(&self.name);
             error!(sink = %self.name, alert = %pending.alert.id, error = %error, attempts, "alert dead-lettered; requeue it with `nodeport-watch alerts --requeue`");
             return Ok(Attempt::DeadLettered);
+        }
+    }
+}
+
+impl Deliverer {
+    /// The next backoff delay, stretched to the receiver's `Retry-After` (capped at
+    /// `max_backoff`).
+    fn retry_delay(
+        &self,
+        delays: &mut impl Iterator<Item = Duration>,
+        retry_after: Option<Duration>,
+    ) -> Duration {
+        let delay = delays.next().unwrap_or(self.policy.max_backoff);
+        match retry_after {
+            Some(asked) => delay.max(asked.min(self.policy.max_backoff)),
+            None => delay,
         }
     }
 }
