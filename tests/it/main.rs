@@ -7,7 +7,10 @@
 //! - `state`        the outbox survives crashes: re-delivers what was not delivered, never twice
 //! - `file_source`  following, rotation, partial lines, restart
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
+//! - `sinks`        webhook, Slack, Splunk HEC, PagerDuty against loopback receivers: exact
+//!   requests, signatures, idempotency keys, classification, secrets never shown
 //!
 //! Shared helpers live in `support`.
 
+mod sinks;
 mod support;
