@@ -7,10 +7,16 @@
 //! - `state`        the outbox survives crashes: re-delivers what was not delivered, never twice
 //! - `file_source`  following, rotation, partial lines, restart
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
+//! - `crash`        kill -9 of the real daemon while polling, after the outbox write and during
+//!   delivery, then restart: no alert missing, repeats carry the same id
+//! - `delivery`     a sink down (refused, 503, 429 + Retry-After) then back: each alert once, in
+//!   order; a 400 dead-lettered, listed and re-queued with `alerts`
 //! - `sinks`        webhook, Slack, Splunk HEC, PagerDuty against loopback receivers: exact
 //!   requests, signatures, idempotency keys, classification, secrets never shown
 //!
 //! Shared helpers live in `support`.
 
+mod crash;
+mod delivery;
 mod sinks;
 mod support;
