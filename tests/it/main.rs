@@ -11,6 +11,8 @@
 //!   delivery, then restart: no alert missing, repeats carry the same id
 //! - `delivery`     a sink down (refused, 503, 429 + Retry-After) then back: each alert once, in
 //!   order; a 400 dead-lettered, listed and re-queued with `alerts`
+//! - `operations`   /readyz follows failing and recovering sources and the state store; the
+//!   daemon serves /healthz and /metrics (parsed as Prometheus text); `health` subcommand
 //! - `sinks`        webhook, Slack, Splunk HEC, PagerDuty against loopback receivers: exact
 //!   requests, signatures, idempotency keys, classification, secrets never shown
 //!
@@ -18,5 +20,6 @@
 
 mod crash;
 mod delivery;
+mod operations;
 mod sinks;
 mod support;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod doubles;
 pub mod fixtures;
 pub mod prom;
 pub mod receiver;
