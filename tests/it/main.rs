@@ -13,6 +13,8 @@
 //!   order; a 400 dead-lettered, listed and re-queued with `alerts`
 //! - `operations`   /readyz follows failing and recovering sources and the state store; the
 //!   daemon serves /healthz and /metrics (parsed as Prometheus text); `health` subcommand
+//! - `scans`        a scheduled scan finds an alert behind the live checkpoint and re-sends
+//!   nothing; checkpoints resume, and one older than max_catchup is skipped forward loudly
 //! - `sinks`        webhook, Slack, Splunk HEC, PagerDuty against loopback receivers: exact
 //!   requests, signatures, idempotency keys, classification, secrets never shown
 //!
@@ -21,5 +23,6 @@
 mod crash;
 mod delivery;
 mod operations;
+mod scans;
 mod sinks;
 mod support;
