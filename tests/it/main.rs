@@ -11,6 +11,8 @@
 //!   delivery, then restart: no alert missing, repeats carry the same id
 //! - `delivery`     a sink down (refused, 503, 429 + Retry-After) then back: each alert once, in
 //!   order; a 400 dead-lettered, listed and re-queued with `alerts`
+//! - `deployment`   Kubernetes manifests parse and fit together; the ConfigMap validates; the
+//!   Dockerfile runs the daemon non-root with a HEALTHCHECK
 //! - `operations`   /readyz follows failing and recovering sources and the state store; the
 //!   daemon serves /healthz and /metrics (parsed as Prometheus text); `health` subcommand
 //! - `scans`        a scheduled scan finds an alert behind the live checkpoint and re-sends
@@ -22,6 +24,7 @@
 
 mod crash;
 mod delivery;
+mod deployment;
 mod operations;
 mod scans;
 mod sinks;
