@@ -200,7 +200,11 @@ async fn kill_9_at_any_point_loses_no_alert_and_keeps_ids() {
 
     assert_eq!(got.keys().cloned().collect::<BTreeSet<_>>(), expected);
     for (audit, (body_ids, header_ids)) in &got {
-        assert_eq!(body_ids.len(), 1, "{audit} was sent under several ids: {body_ids:?}");
+        assert_eq!(
+            body_ids.len(),
+            1,
+            "{audit} was sent under several ids: {body_ids:?}"
+        );
         assert_eq!(body_ids, header_ids, "{audit}: header and body disagree");
     }
     // The alert whose delivery was cut off was sent again, under the same id.

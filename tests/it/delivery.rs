@@ -18,9 +18,9 @@ use nodeport_watch::state::{Commit, DeliveryState, RoutedAlert, SqliteStore, Sta
 use tokio_util::sync::CancellationToken;
 
 use crate::support::daemon::run;
+use crate::support::eventually;
 use crate::support::fixtures;
 use crate::support::receiver::{Receiver, Reply};
-use crate::support::eventually;
 
 const WAIT: Duration = Duration::from_secs(3600);
 
@@ -92,7 +92,10 @@ async fn outage_then_recovery_delivers_each_alert_once_in_order() {
                 .deliveries(&[DeliveryState::Pending], Some("hook"), 100)
                 .await
                 .unwrap();
-            rows.iter().find(|r| r.alert.id == "alert-00").unwrap().attempts
+            rows.iter()
+                .find(|r| r.alert.id == "alert-00")
+                .unwrap()
+                .attempts
         }
     };
     while first_attempts().await < 4 {
@@ -101,7 +104,9 @@ async fn outage_then_recovery_delivers_each_alert_once_in_order() {
 
     // Phase 2: the receiver is back on that port but answers 503 three times, then 429 with
     // Retry-After twice, then accepts everything except alert-04 (400, for good).
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
     let rx = Receiver::on(listener).await;
     let answered = Arc::new(Mutex::new(0usize));
     let count = Arc::clone(&answered);
@@ -140,9 +145,7 @@ async fn outage_then_recovery_delivers_each_alert_once_in_order() {
     let accepted: Vec<&str> = requests
         .iter()
         .enumerate()
-        .filter(|(i, r)| {
-            *i >= 5 && !(r.header("idempotency-key") == Some("alert-04"))
-        })
+        .filter(|(i, r)| *i >= 5 && !(r.header("idempotency-key") == Some("alert-04")))
         .map(|(_, r)| r.header("idempotency-key").unwrap())
         .collect();
     let expected: Vec<&str> = ids
@@ -152,9 +155,11 @@ async fn outage_then_recovery_delivers_each_alert_once_in_order() {
         .collect();
     assert_eq!(accepted, expected, "each alert once, in outbox order");
     // Every failed attempt was about the head of the queue: order is never broken.
-    assert!(requests[..5]
-        .iter()
-        .all(|r| r.header("idempotency-key") == Some("alert-00")));
+    assert!(
+        requests[..5]
+            .iter()
+            .all(|r| r.header("idempotency-key") == Some("alert-00"))
+    );
     // Retry-After: 3 was honoured after each 429 (virtual time).
     for i in [3, 4] {
         let gap = requests[i + 1].at - requests[i].at;
@@ -178,7 +183,10 @@ async fn outage_then_recovery_delivers_each_alert_once_in_order() {
     let listed = run(&["alerts", "--db", db_arg, "--status", "dead"]);
     assert!(listed.status.success());
     let listed = String::from_utf8_lossy(&listed.stdout);
-    assert!(listed.contains("alert-04") && listed.contains("HTTP 400"), "{listed}");
+    assert!(
+        listed.contains("alert-04") && listed.contains("HTTP 400"),
+        "{listed}"
+    );
     assert!(listed.contains("hook: 1 dead, 11 delivered"), "{listed}");
 
     *rejecting.lock().unwrap() = false;

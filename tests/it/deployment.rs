@@ -18,14 +18,24 @@ fn manifests() -> BTreeMap<String, Yaml> {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
-        let docs = YamlLoader::load_from_str(&text)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let docs =
+            YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(docs.len(), 1, "{}: one document per file", path.display());
         let doc = docs.into_iter().next().unwrap();
-        let kind = doc["kind"].as_str().unwrap_or_else(|| panic!("{}: no kind", path.display()));
-        assert!(doc["apiVersion"].as_str().is_some(), "{}: no apiVersion", path.display());
+        let kind = doc["kind"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: no kind", path.display()));
+        assert!(
+            doc["apiVersion"].as_str().is_some(),
+            "{}: no apiVersion",
+            path.display()
+        );
         if kind != "Kustomization" {
-            assert!(doc["metadata"]["name"].as_str().is_some(), "{}: no name", path.display());
+            assert!(
+                doc["metadata"]["name"].as_str().is_some(),
+                "{}: no name",
+                path.display()
+            );
         }
         out.insert(kind.to_owned(), doc);
     }
@@ -33,7 +43,8 @@ fn manifests() -> BTreeMap<String, Yaml> {
 }
 
 fn s(y: &Yaml) -> &str {
-    y.as_str().unwrap_or_else(|| panic!("expected a string, got {y:?}"))
+    y.as_str()
+        .unwrap_or_else(|| panic!("expected a string, got {y:?}"))
 }
 
 #[test]
@@ -74,8 +85,14 @@ fn kubernetes_manifests_fit_together() {
     // Probes on the server's port.
     let port_name = s(&container["ports"][0]["name"]);
     let port = container["ports"][0]["containerPort"].as_i64().unwrap();
-    assert_eq!(s(&container["livenessProbe"]["httpGet"]["path"]), "/healthz");
-    assert_eq!(s(&container["readinessProbe"]["httpGet"]["path"]), "/readyz");
+    assert_eq!(
+        s(&container["livenessProbe"]["httpGet"]["path"]),
+        "/healthz"
+    );
+    assert_eq!(
+        s(&container["readinessProbe"]["httpGet"]["path"]),
+        "/readyz"
+    );
     for probe in ["livenessProbe", "readinessProbe"] {
         assert_eq!(s(&container[probe]["httpGet"]["port"]), port_name);
     }
@@ -144,7 +161,11 @@ fn kubernetes_manifests_fit_together() {
     for var in container["env"].as_vec().unwrap() {
         let r = &var["valueFrom"]["secretKeyRef"];
         assert_eq!(s(&r["name"]), s(&m["Secret"]["metadata"]["name"]));
-        assert!(secret_keys.contains(s(&r["key"])), "missing key {:?}", r["key"]);
+        assert!(
+            secret_keys.contains(s(&r["key"])),
+            "missing key {:?}",
+            r["key"]
+        );
         env.push(s(&var["name"]).to_owned());
     }
 

@@ -49,7 +49,10 @@ async fn readyz_follows_sources_and_the_state_store() {
     let source = ScriptedSource::new(Arc::clone(&clock_dyn));
     let pipeline = Pipeline::new(
         "flaky",
-        Arc::new(Detector::new(Detector::default_rules(), Exceptions::default())),
+        Arc::new(Detector::new(
+            Detector::default_rules(),
+            Exceptions::default(),
+        )),
         Arc::new(Router::default()),
         false,
         Arc::clone(&clock_dyn),
@@ -112,7 +115,10 @@ async fn readyz_follows_sources_and_the_state_store() {
     let (status, body) = get(&client, &readyz).await;
     assert_eq!(status, 503, "{body}");
     assert!(body.starts_with("not ready"), "{body}");
-    assert!(body.contains("STALE") && body.contains("simulated outage"), "{body}");
+    assert!(
+        body.contains("STALE") && body.contains("simulated outage"),
+        "{body}"
+    );
     // Liveness is not readiness: the process still answers.
     assert_eq!(get(&client, &format!("{base}/healthz")).await.0, 200);
 
@@ -152,7 +158,10 @@ async fn readyz_follows_sources_and_the_state_store() {
         .unwrap();
     assert_eq!(last, clock.now().timestamp() as f64);
     assert_eq!(
-        metrics.value("nodeport_watch_checkpoint_lag_seconds", &[("source", "flaky")]),
+        metrics.value(
+            "nodeport_watch_checkpoint_lag_seconds",
+            &[("source", "flaky")]
+        ),
         Some(0.0)
     );
     stop.cancel();
@@ -232,7 +241,10 @@ url = "{url}"
         }
         found
     };
-    assert_eq!(v("nodeport_watch_records_total", &[("source", "audit")]), Some(4.0));
+    assert_eq!(
+        v("nodeport_watch_records_total", &[("source", "audit")]),
+        Some(4.0)
+    );
     assert_eq!(
         v(
             "nodeport_watch_records_skipped_total",
@@ -240,7 +252,10 @@ url = "{url}"
         ),
         Some(1.0)
     );
-    assert_eq!(v("nodeport_watch_alerts_total", &[("source", "audit")]), Some(3.0));
+    assert_eq!(
+        v("nodeport_watch_alerts_total", &[("source", "audit")]),
+        Some(3.0)
+    );
     assert_eq!(
         v(
             "nodeport_watch_outbox_alerts_total",
@@ -273,7 +288,10 @@ url = "{url}"
     // /healthz, /readyz, and the `health` subcommand the container image uses.
     let (status, body) = get(&client, &format!("{base}/readyz")).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(get(&client, &format!("{base}/healthz")).await, (200, "ok\n".into()));
+    assert_eq!(
+        get(&client, &format!("{base}/healthz")).await,
+        (200, "ok\n".into())
+    );
     let config_arg = config.to_str().unwrap();
     assert!(run(&["health", "--config", config_arg]).status.success());
     assert!(run(&["health", "--url", &base, "--ready"]).status.success());
@@ -298,7 +316,10 @@ async fn eventually_http(
                 return parsed;
             }
         }
-        assert!(tokio::time::Instant::now() < deadline, "metrics never matched");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "metrics never matched"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -36,7 +36,11 @@ async fn a_scheduled_scan_finds_what_the_live_poller_never_read_and_resends_noth
     // so only a scan can see it.
     std::fs::write(
         &log,
-        nodeport_line("behind-checkpoint", "old-svc", now - chrono::Duration::minutes(10)),
+        nodeport_line(
+            "behind-checkpoint",
+            "old-svc",
+            now - chrono::Duration::minutes(10),
+        ),
     )
     .unwrap();
     let rx = Receiver::start().await;
@@ -99,7 +103,11 @@ sources = ["audit"]
     .unwrap();
     drop(f);
     let got = rx.wait_for(1, WAIT).await;
-    assert_eq!(got[0].json()["audit_id"], "seen-live", "the live poller found the new line");
+    assert_eq!(
+        got[0].json()["audit_id"],
+        "seen-live",
+        "the live poller found the new line"
+    );
     let live_cursor = services.store.load_cursor("live/audit").await.unwrap();
 
     // The scan runs a minute after start and finds the line behind the checkpoint.
@@ -166,7 +174,10 @@ async fn open_with_checkpoint(
         .unwrap();
     let pipeline = Pipeline::new(
         "timed",
-        Arc::new(Detector::new(Detector::default_rules(), Exceptions::default())),
+        Arc::new(Detector::new(
+            Detector::default_rules(),
+            Exceptions::default(),
+        )),
         Arc::new(Router::default()),
         false,
         Arc::clone(&clock_dyn),
@@ -210,7 +221,10 @@ async fn a_checkpoint_older_than_max_catchup_is_skipped_forward_loudly() {
     assert!(line.contains("ERROR"), "{line}");
     assert!(line.contains(&old.to_rfc3339()), "{line}");
     assert!(line.contains(&kept_from.to_rfc3339()), "{line}");
-    assert!(line.contains("nodeport-watch scan --source timed"), "{line}");
+    assert!(
+        line.contains("nodeport-watch scan --source timed"),
+        "{line}"
+    );
 
     // Without max_catchup the whole backlog is read.
     let driver = open_with_checkpoint(old, None, &clock).await;

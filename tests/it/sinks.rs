@@ -65,7 +65,10 @@ headers = {{ "X-Team" = "platform", Authorization = {{ file = "auth" }} }}
     let mut mac = Hmac::<Sha256>::new_from_slice(b"k3y-for-hmac").unwrap();
     mac.update(&got.body);
     let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-    assert_eq!(got.header("x-nodeport-watch-signature"), Some(expected.as_str()));
+    assert_eq!(
+        got.header("x-nodeport-watch-signature"),
+        Some(expected.as_str())
+    );
 
     // Secrets stay out of Debug output.
     let debug = format!("{s:?}");
@@ -167,7 +170,11 @@ async fn webhook_ocsf_format_is_a_detection_finding() {
 async fn slack_posts_block_kit_with_escaped_text_and_the_runbook() {
     let rx = Receiver::start().await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("slack-url"), rx.url("/services/T000/B000/XXXX")).unwrap();
+    std::fs::write(
+        dir.path().join("slack-url"),
+        rx.url("/services/T000/B000/XXXX"),
+    )
+    .unwrap();
     let s = settings(
         dir.path(),
         "[[sinks]]\ntype = \"slack\"\nname = \"chat\"\nwebhook_url = { file = \"slack-url\" }\n",
@@ -206,7 +213,11 @@ async fn slack_posts_block_kit_with_escaped_text_and_the_runbook() {
 async fn splunk_hec_sends_an_event_envelope_with_the_token() {
     let rx = Receiver::start().await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("hec"), "11111111-2222-3333-4444-555555555555").unwrap();
+    std::fs::write(
+        dir.path().join("hec"),
+        "11111111-2222-3333-4444-555555555555",
+    )
+    .unwrap();
     let s = settings(
         dir.path(),
         &format!(
@@ -293,14 +304,20 @@ async fn http_statuses_are_classified_and_errors_never_show_secrets() {
 
     rx.script(|_| Reply::With(429, vec![("retry-after", "17".into())]));
     match chat.deliver(&alert).await {
-        Err(DeliveryError::Retriable { retry_after, message }) => {
+        Err(DeliveryError::Retriable {
+            retry_after,
+            message,
+        }) => {
             assert_eq!(retry_after, Some(Duration::from_secs(17)));
             assert!(message.contains("429"), "{message}");
         }
         other => panic!("429 must be retriable, got {other:?}"),
     }
     rx.script(|_| Reply::Status(503));
-    assert!(matches!(chat.deliver(&alert).await, Err(DeliveryError::Retriable { .. })));
+    assert!(matches!(
+        chat.deliver(&alert).await,
+        Err(DeliveryError::Retriable { .. })
+    ));
     rx.script(|_| Reply::Status(400));
     match chat.deliver(&alert).await {
         Err(DeliveryError::Rejected { message }) => {
@@ -378,4 +395,47 @@ token = { file = "missing-token-file" }
         assert!(err.contains(key), "no problem reported for {key}:\n{err}");
     }
     assert!(!err.contains("inline-secret"), "{err}");
+}
+
+#[tokio::test]
+async fn sinks_filter_by_rule_and_severity_and_the_file_sink_writes_ocsf() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(
+        dir.path(),
+        r#"
+[[sinks]]
+type = "file"
+name = "lake"
+path = "alerts.ocsf.jsonl"
+format = "ocsf"
+
+[[sinks]]
+type = "stdout"
+name = "pager-worthy"
+min_severity = "critical"
+
+[[sinks]]
+type = "stdout"
+name = "external-ips-only"
+rules = ["external-ips"]
+"#,
+    );
+    let services = nodeport_watch::runtime::Services::open(&s).unwrap();
+    let alert = fixtures::alert("route-1"); // nodeport, high
+    assert_eq!(services.router.route(&alert), ["lake"]);
+    let mut critical = fixtures::alert("route-2");
+    critical.severity = nodeport_watch::model::Severity::Critical;
+    assert_eq!(services.router.route(&critical), ["lake", "pager-worthy"]);
+
+    sink(&s, "lake").deliver(&alert).await.unwrap();
+    sink(&s, "lake").deliver(&critical).await.unwrap();
+    let text = std::fs::read_to_string(dir.path().join("alerts.ocsf.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["class_uid"], 2004);
+    assert_eq!(lines[0]["finding_info"]["uid"], "route-1");
+    assert_eq!(lines[1]["severity_id"], 5);
 }

@@ -12,11 +12,7 @@ pub struct Daemon {
 impl Daemon {
     /// `nodeport-watch run --config CONFIG`, its stderr appended to `log`.
     pub fn start(config: &Path, log: &Path) -> Daemon {
-        let stderr = File::options()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
+        let stderr = File::options().create(true).append(true).open(log).unwrap();
         let child = Command::new(super::binary())
             .args(["run", "--config"])
             .arg(config)

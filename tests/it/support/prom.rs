@@ -116,7 +116,9 @@ pub fn parse(text: &str) -> Result<Exposition, String> {
             }
             continue;
         }
-        let name_end = line.find(['{', ' ']).ok_or_else(|| err("no value".into()))?;
+        let name_end = line
+            .find(['{', ' '])
+            .ok_or_else(|| err("no value".into()))?;
         let name = &line[..name_end];
         if !is_name(name, true) {
             return Err(err(format!("bad metric name `{name}`")));
@@ -126,8 +128,8 @@ pub fn parse(text: &str) -> Result<Exposition, String> {
             None => (BTreeMap::new(), &line[name_end..]),
         };
         let mut fields = rest.split_whitespace();
-        let value = parse_value(fields.next().ok_or_else(|| err("no value".into()))?)
-            .map_err(err)?;
+        let value =
+            parse_value(fields.next().ok_or_else(|| err("no value".into()))?).map_err(err)?;
         if let Some(ts) = fields.next() {
             ts.parse::<i64>()
                 .map_err(|_| err(format!("bad timestamp `{ts}`")))?;

@@ -139,9 +139,7 @@ async fn handle(
         Reply::With(code, headers) => {
             let mut response = StatusCode::from_u16(code).unwrap().into_response();
             for (name, value) in headers {
-                response
-                    .headers_mut()
-                    .insert(name, value.parse().unwrap());
+                response.headers_mut().insert(name, value.parse().unwrap());
             }
             response
         }
