@@ -16,9 +16,9 @@ use crate::state::{DeliveryRecord, DeliveryState, SqliteStore, StateStore};
 #[derive(Debug, clap::Args)]
 pub struct AlertsArgs {
     /// The configuration file (its `[state] path` names the database).
-    #[arg(long, short, env = "NODEPORT_WATCH_CONFIG", conflicts_with = "db")]
+    #[arg(long, short, env = "NODEPORT_WATCH_CONFIG")]
     config: Option<PathBuf>,
-    /// Open this state database directly instead of reading a configuration.
+    /// Open this state database directly (takes precedence over `--config`).
     #[arg(long)]
     db: Option<PathBuf>,
     /// Which deliveries to list (comma-separated).

@@ -17,9 +17,9 @@ use crate::config::server::parse_listen;
 #[derive(Debug, clap::Args)]
 pub struct HealthArgs {
     /// Read `[server] listen` from this configuration file.
-    #[arg(long, short, env = "NODEPORT_WATCH_CONFIG", conflicts_with = "url")]
+    #[arg(long, short, env = "NODEPORT_WATCH_CONFIG")]
     config: Option<PathBuf>,
-    /// The daemon's base URL, e.g. `http://127.0.0.1:9090`.
+    /// The daemon's base URL, e.g. `http://127.0.0.1:9090` (takes precedence over `--config`).
     #[arg(long)]
     url: Option<String>,
     /// Ask `/readyz` instead of `/healthz`.
@@ -82,7 +82,14 @@ pub async fn health(args: HealthArgs) -> anyhow::Result<ExitCode> {
             })
         }
         Err(e) => {
-            println!("{url}: {}", e.without_url());
+            let e = e.without_url();
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                text.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            println!("{url}: {text}");
             Ok(ExitCode::FAILURE)
         }
     }
