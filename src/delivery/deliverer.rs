@@ -82,6 +82,7 @@ impl Deliverer {
     /// Delivers until `stop` is cancelled. On stop, what is pending is still delivered as long as
     /// the sink accepts it; the first failure ends the run and leaves the rest for next start.
     pub async fn run(mut self, stop: CancellationToken) {
+        let mut signal_alive = true;
         loop {
             match self.deliver_pending(&stop).await {
                 Ok(0) if stop.is_cancelled() => return,
@@ -96,7 +97,9 @@ impl Deliverer {
             }
             tokio::select! {
                 _ = stop.cancelled() => {}
-                _ = self.wake.changed() => {}
+                // Once every signal sender is gone `changed` returns at once, forever: stop
+                // listening to it (a busy loop otherwise) and rely on the idle poll.
+                changed = self.wake.changed(), if signal_alive => signal_alive = changed.is_ok(),
                 _ = tokio::time::sleep(self.policy.idle_poll) => {}
             }
         }
