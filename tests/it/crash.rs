@@ -15,9 +15,9 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::support::daemon::Daemon;
-use crate::support::eventually;
 use crate::support::fixtures::{nodeport_line, quiet_line};
 use crate::support::receiver::{Receiver, Reply};
+use crate::support::wait::eventually;
 
 const WAIT: Duration = Duration::from_secs(60);
 

@@ -18,9 +18,9 @@ use nodeport_watch::state::{Commit, DeliveryState, RoutedAlert, SqliteStore, Sta
 use tokio_util::sync::CancellationToken;
 
 use crate::support::daemon::run;
-use crate::support::eventually;
 use crate::support::fixtures;
 use crate::support::receiver::{Receiver, Reply};
+use crate::support::wait::eventually;
 
 const WAIT: Duration = Duration::from_secs(3600);
 

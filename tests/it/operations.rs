@@ -26,8 +26,9 @@ use tokio_util::sync::CancellationToken;
 use crate::support::daemon::{Daemon, free_port, run};
 use crate::support::doubles::{ScriptedSource, SwitchableStore};
 use crate::support::fixtures::nodeport_line;
+use crate::support::prom;
 use crate::support::receiver::{Receiver, Reply};
-use crate::support::{eventually, prom};
+use crate::support::wait::eventually;
 
 const WAIT: Duration = Duration::from_secs(600);
 

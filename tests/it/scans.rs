@@ -20,9 +20,9 @@ use nodeport_watch::state::{Commit, SqliteStore, StateStore};
 use nodeport_watch::telemetry::Health;
 
 use crate::support::doubles::{ScriptedSource, TimeCursor};
-use crate::support::eventually;
 use crate::support::fixtures::nodeport_line;
 use crate::support::receiver::Receiver;
+use crate::support::wait::eventually;
 
 const WAIT: Duration = Duration::from_secs(3600);
 
