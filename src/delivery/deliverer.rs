@@ -201,3 +201,149 @@ impl std::fmt::Debug for Deliverer {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::model::{Alert, StoredCursor};
+    use crate::state::{Commit, DeliveryState, RoutedAlert, SqliteStore};
+
+    /// Answers from a script, then succeeds.
+    struct Scripted {
+        replies: Mutex<Vec<DeliveryError>>,
+        calls: Mutex<u32>,
+    }
+
+    #[async_trait]
+    impl Sink for Scripted {
+        async fn deliver(&self, _alert: &Alert) -> Result<(), DeliveryError> {
+            *self.calls.lock().unwrap() += 1;
+            match self.replies.lock().unwrap().pop() {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        }
+    }
+
+    async fn setup(replies: Vec<DeliveryError>) -> (Arc<SqliteStore>, Arc<Scripted>, Pending) {
+        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/corpus/raw-k8s/falco-create-service-nodeport.json"
+        ))
+        .unwrap();
+        let mut alerts = Vec::new();
+        crate::normalize::normalize(text.as_bytes(), &Default::default(), &mut |n| {
+            if let crate::normalize::Normalized::Event(e) = n {
+                let detector = crate::detect::Detector::new(
+                    crate::detect::Detector::default_rules(),
+                    Default::default(),
+                );
+                let v = detector.inspect(&e, chrono::Utc::now());
+                for d in &v.detections {
+                    let ctx = crate::alert::AlertContext {
+                        source: "t",
+                        detected_at: chrono::Utc::now(),
+                        include_raw: false,
+                    };
+                    alerts.push(crate::alert::build(&e, v.change.as_ref().unwrap(), d, &ctx));
+                }
+            }
+        });
+        store
+            .commit(Commit {
+                cursor_key: "live/t".into(),
+                cursor: StoredCursor {
+                    kind: "t".into(),
+                    version: 1,
+                    json: "{}".into(),
+                },
+                alerts: vec![RoutedAlert {
+                    alert: alerts.remove(0),
+                    sinks: vec!["s".into()],
+                }],
+                seen: Default::default(),
+            })
+            .await
+            .unwrap();
+        let pending = store.pending("s", 1).await.unwrap().remove(0);
+        let sink = Arc::new(Scripted {
+            replies: Mutex::new(replies),
+            calls: Mutex::new(0),
+        });
+        (store, sink, pending)
+    }
+
+    fn deliverer(store: Arc<SqliteStore>, sink: Arc<Scripted>, policy: RetryPolicy) -> Deliverer {
+        Deliverer::new("s", sink, store, &OutboxSignal::default(), policy)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_is_honoured_up_to_max_backoff() {
+        let (store, sink, pending) = setup(vec![DeliveryError::Retriable {
+            message: "busy".into(),
+            retry_after: Some(Duration::from_secs(3600)),
+        }])
+        .await;
+        let policy = RetryPolicy {
+            min_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_secs(2),
+            ..RetryPolicy::default()
+        };
+        let d = deliverer(Arc::clone(&store), Arc::clone(&sink), policy);
+        let start = tokio::time::Instant::now();
+        let outcome = d
+            .deliver_one(&pending, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert!(matches!(outcome, Attempt::Delivered));
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(2) && waited < Duration::from_secs(3),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn out_of_attempts_and_rejections_are_dead_letters() {
+        let retriable = || DeliveryError::retriable("down");
+        let (store, sink, pending) = setup(vec![retriable(), retriable(), retriable()]).await;
+        let policy = RetryPolicy {
+            max_attempts: Some(3),
+            ..RetryPolicy::default()
+        };
+        let d = deliverer(Arc::clone(&store), Arc::clone(&sink), policy);
+        let outcome = d
+            .deliver_one(&pending, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert!(matches!(outcome, Attempt::DeadLettered));
+        assert_eq!(*sink.calls.lock().unwrap(), 3);
+        let dead = store
+            .deliveries(&[DeliveryState::Dead], Some("s"), 10)
+            .await
+            .unwrap();
+        assert_eq!(dead[0].attempts, 3);
+
+        let (store, sink, pending) = setup(vec![DeliveryError::rejected("HTTP 400")]).await;
+        let d = deliverer(
+            Arc::clone(&store),
+            Arc::clone(&sink),
+            RetryPolicy::default(),
+        );
+        let outcome = d
+            .deliver_one(&pending, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert!(matches!(outcome, Attempt::DeadLettered));
+        assert_eq!(
+            *sink.calls.lock().unwrap(),
+            1,
+            "a rejection is never retried"
+        );
+    }
+}
