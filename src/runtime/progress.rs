@@ -108,14 +108,17 @@ async fn log_lines(
 
 async fn bars(health: &Health, sources: &[String], range: &TimeRange, done: &CancellationToken) {
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template("{prefix:>16} [{bar:32}] {percent:>3}% {msg}")
+    // Sources without a time axis (files) get a spinner; a bar once a position is known.
+    let spinner = ProgressStyle::with_template("{prefix:>16} {spinner} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let bar_style = ProgressStyle::with_template("{prefix:>16} [{bar:32}] {percent:>3}% {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
     let bars: Vec<ProgressBar> = sources
         .iter()
         .map(|s| {
-            let bar = multi.add(ProgressBar::new(BAR_LENGTH));
-            bar.set_style(style.clone());
+            let bar = multi.add(ProgressBar::new_spinner());
+            bar.set_style(spinner.clone());
             bar.set_prefix(s.clone());
             bar
         })
@@ -124,10 +127,18 @@ async fn bars(health: &Health, sources: &[String], range: &TimeRange, done: &Can
         let snapshot = health.snapshot();
         for (source, bar) in sources.iter().zip(&bars) {
             let Some(h) = snapshot.get(source) else {
+                bar.tick();
                 continue;
             };
-            if let Some(f) = fraction(range, h.position) {
-                bar.set_position((f * BAR_LENGTH as f64) as u64);
+            match fraction(range, h.position) {
+                Some(f) => {
+                    if bar.length() != Some(BAR_LENGTH) {
+                        bar.set_length(BAR_LENGTH);
+                        bar.set_style(bar_style.clone());
+                    }
+                    bar.set_position((f * BAR_LENGTH as f64) as u64);
+                }
+                None => bar.tick(),
             }
             bar.set_message(format!("{} batch(es)", h.batches));
         }
