@@ -1,6 +1,8 @@
 //! The command line: one file per subcommand. This is the only layer that uses `anyhow`.
 
+mod alerts;
 mod detect;
+mod health;
 mod run;
 mod scan;
 mod time_arg;
@@ -37,6 +39,10 @@ pub enum Command {
     Scan(scan::ScanArgs),
     /// Checks a configuration file and reports every problem with its key.
     Validate(validate::ValidateArgs),
+    /// Lists pending and dead-lettered alerts; re-queues dead letters.
+    Alerts(alerts::AlertsArgs),
+    /// Asks a running daemon's `/healthz` (or `/readyz`): exit 0 when it answers 200.
+    Health(health::HealthArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -61,6 +67,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args, log_format).await,
         Command::Scan(args) => scan::scan(args, log_format).await,
         Command::Validate(args) => validate::validate(args).await,
+        Command::Alerts(args) => alerts::alerts(args).await,
+        Command::Health(args) => health::health(args).await,
     }
 }
 

@@ -44,6 +44,21 @@ pub async fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if let Some(server) = &settings.server {
+        println!("server: {} (/healthz, /readyz, /metrics)", server.listen);
+    }
+    for scan in &settings.scans {
+        println!(
+            "scan {}: lookback {}, sources: {}",
+            scan.name,
+            humantime::format_duration(scan.lookback),
+            if scan.sources.is_empty() {
+                "all".to_owned()
+            } else {
+                scan.sources.join(", ")
+            }
+        );
+    }
     if !args.connect {
         return Ok(ExitCode::SUCCESS);
     }

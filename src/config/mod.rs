@@ -4,6 +4,9 @@
 //! use `__` between keys: `NODEPORT_WATCH__STATE__PATH=/data/state.db` sets `[state] path`.
 
 pub mod raw;
+pub mod scans;
+pub mod secret;
+pub mod server;
 pub mod settings;
 pub mod sinks;
 pub mod sources;
@@ -13,6 +16,9 @@ use std::path::Path;
 use thiserror::Error;
 
 pub use raw::RawConfig;
+pub use scans::{ScanSchedule, ScanTrigger};
+pub use secret::Secret;
+pub use server::ServerSettings;
 pub use settings::{DetectionSettings, Problem, Settings, StatePath};
 pub use sinks::{SinkKind, SinkSettings};
 pub use sources::{FileSourceSettings, SourceKind, SourceSettings, StartAt};

@@ -11,6 +11,8 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::raw::{RawConfig, RawDetection, RawException};
+use super::scans::{self, ScanSchedule};
+use super::server::{self, ServerSettings};
 use super::sinks::{self, SinkSettings};
 use super::sources::{self, SourceSettings};
 use crate::delivery::RetryPolicy;
@@ -57,6 +59,11 @@ impl Problems {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// How many problems so far: a builder compares before and after to know if its part failed.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,6 +82,9 @@ pub struct Settings {
     pub delivery: RetryPolicy,
     pub sources: Vec<SourceSettings>,
     pub sinks: Vec<SinkSettings>,
+    /// `None`: no health or metrics endpoint.
+    pub server: Option<ServerSettings>,
+    pub scans: Vec<ScanSchedule>,
 }
 
 #[derive(Clone, Debug)]
@@ -118,8 +128,22 @@ impl Settings {
             )
             .unwrap_or(RetryPolicy::default().max_backoff),
             max_attempts: raw.delivery.max_attempts,
-            ..RetryPolicy::default()
+            idle_poll: duration(
+                &mut p,
+                "delivery.poll_interval",
+                raw.delivery.poll_interval.as_deref(),
+            )
+            .unwrap_or(RetryPolicy::default().idle_poll),
         };
+        if delivery.max_attempts == Some(0) {
+            p.push(
+                "delivery.max_attempts",
+                "must be at least 1; remove it to retry forever",
+            );
+        }
+        if delivery.idle_poll.is_zero() {
+            p.push("delivery.poll_interval", "must be longer than zero");
+        }
 
         let mut names = HashSet::new();
         let mut sources = Vec::new();
@@ -137,6 +161,17 @@ impl Settings {
             check_name(&mut p, &key, sink.name(), &mut names);
             if let Some(s) = sinks::build(sink, &key, base_dir, &mut p) {
                 sinks.push(s);
+            }
+        }
+        let server = raw.server.as_ref().and_then(|s| server::build(s, &mut p));
+        let source_names: HashSet<&str> = raw.sources.iter().map(|s| s.name()).collect();
+        let mut names = HashSet::new();
+        let mut scans = Vec::new();
+        for (i, scan) in raw.scans.iter().enumerate() {
+            let key = format!("scans[{i}]");
+            check_name(&mut p, &key, &scan.name, &mut names);
+            if let Some(s) = scans::build(scan, &key, &source_names, &mut p) {
+                scans.push(s);
             }
         }
         if raw.sinks.is_empty() {
@@ -157,6 +192,8 @@ impl Settings {
             delivery,
             sources,
             sinks,
+            server,
+            scans,
         })
     }
 

@@ -1,11 +1,17 @@
 //! The delivery loop of one sink.
+//!
+//! One alert at a time, in outbox order: a later alert never overtakes an earlier one that is
+//! still being retried, so each sink sees alerts in the order they were detected. Failures are
+//! classified by the sink: retriable ones are retried with exponential backoff and jitter (at
+//! least as long as the receiver's `Retry-After`, up to `max_backoff`), rejected ones are
+//! dead-lettered at once, counted and logged, and the queue moves on.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, warn};
+use tracing::{debug, error, info, warn};
 
 use super::OutboxSignal;
 use crate::runtime::backoff;
@@ -20,6 +26,8 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// Give up on an alert after this many attempts and dead-letter it; `None` retries forever.
     pub max_attempts: Option<u32>,
+    // `Retry-After` is honoured up to `max_backoff`: a receiver asking for a day would otherwise
+    // silence the sink for a day.
     /// How often to look at the outbox even without a wake-up (alerts queued by another process,
     /// such as `alerts --requeue` or a `scan`).
     pub idle_poll: Duration,
@@ -74,6 +82,7 @@ impl Deliverer {
     /// Delivers until `stop` is cancelled. On stop, what is pending is still delivered as long as
     /// the sink accepts it; the first failure ends the run and leaves the rest for next start.
     pub async fn run(mut self, stop: CancellationToken) {
+        let mut signal_alive = true;
         loop {
             match self.deliver_pending(&stop).await {
                 Ok(0) if stop.is_cancelled() => return,
@@ -88,7 +97,9 @@ impl Deliverer {
             }
             tokio::select! {
                 _ = stop.cancelled() => {}
-                _ = self.wake.changed() => {}
+                // Once every signal sender is gone `changed` returns at once, forever: stop
+                // listening to it (a busy loop otherwise) and rely on the idle poll.
+                changed = self.wake.changed(), if signal_alive => signal_alive = changed.is_ok(),
                 _ = tokio::time::sleep(self.policy.idle_poll) => {}
             }
         }
@@ -126,7 +137,11 @@ impl Deliverer {
                 Ok(()) => {
                     self.store.mark_delivered(&self.name, pending.seq).await?;
                     metrics::record_delivery(&self.name, "delivered");
-                    debug!(sink = %self.name, alert = %pending.alert.id, "delivered");
+                    if attempts > pending.attempts {
+                        info!(sink = %self.name, alert = %pending.alert.id, attempts = attempts + 1, "delivered after retrying; the sink is back");
+                    } else {
+                        debug!(sink = %self.name, alert = %pending.alert.id, "delivered");
+                    }
                     return Ok(Attempt::Delivered);
                 }
                 Err(e) => e,
@@ -141,8 +156,7 @@ impl Deliverer {
                         .mark_failed(&self.name, pending.seq, &error.to_string(), false)
                         .await?;
                     metrics::record_delivery_retry(&self.name);
-                    let delay = delays.next().unwrap_or(self.policy.max_backoff);
-                    let delay = retry_after.map_or(delay, |at_least| delay.max(at_least));
+                    let delay = self.retry_delay(&mut delays, *retry_after);
                     warn!(sink = %self.name, alert = %pending.alert.id, error = %error, attempts, retry_in = ?delay, "delivery failed; will retry");
                     if stop.is_cancelled() {
                         return Ok(Attempt::Interrupted);
@@ -164,10 +178,172 @@ impl Deliverer {
     }
 }
 
+impl Deliverer {
+    /// The next backoff delay, stretched to the receiver's `Retry-After` (capped at
+    /// `max_backoff`).
+    fn retry_delay(
+        &self,
+        delays: &mut impl Iterator<Item = Duration>,
+        retry_after: Option<Duration>,
+    ) -> Duration {
+        let delay = delays.next().unwrap_or(self.policy.max_backoff);
+        match retry_after {
+            Some(asked) => delay.max(asked.min(self.policy.max_backoff)),
+            None => delay,
+        }
+    }
+}
+
 impl std::fmt::Debug for Deliverer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Deliverer")
             .field("name", &self.name)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::model::{Alert, StoredCursor};
+    use crate::state::{Commit, DeliveryState, RoutedAlert, SqliteStore};
+
+    /// Answers from a script, then succeeds.
+    struct Scripted {
+        replies: Mutex<Vec<DeliveryError>>,
+        calls: Mutex<u32>,
+    }
+
+    #[async_trait]
+    impl Sink for Scripted {
+        async fn deliver(&self, _alert: &Alert) -> Result<(), DeliveryError> {
+            *self.calls.lock().unwrap() += 1;
+            match self.replies.lock().unwrap().pop() {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        }
+    }
+
+    async fn setup(replies: Vec<DeliveryError>) -> (Arc<SqliteStore>, Arc<Scripted>, Pending) {
+        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/corpus/raw-k8s/falco-create-service-nodeport.json"
+        ))
+        .unwrap();
+        let mut alerts = Vec::new();
+        crate::normalize::normalize(text.as_bytes(), &Default::default(), &mut |n| {
+            if let crate::normalize::Normalized::Event(e) = n {
+                let detector = crate::detect::Detector::new(
+                    crate::detect::Detector::default_rules(),
+                    Default::default(),
+                );
+                let v = detector.inspect(&e, chrono::Utc::now());
+                for d in &v.detections {
+                    let ctx = crate::alert::AlertContext {
+                        source: "t",
+                        detected_at: chrono::Utc::now(),
+                        include_raw: false,
+                    };
+                    alerts.push(crate::alert::build(&e, v.change.as_ref().unwrap(), d, &ctx));
+                }
+            }
+        });
+        store
+            .commit(Commit {
+                cursor_key: "live/t".into(),
+                cursor: StoredCursor {
+                    kind: "t".into(),
+                    version: 1,
+                    json: "{}".into(),
+                },
+                alerts: vec![RoutedAlert {
+                    alert: alerts.remove(0),
+                    sinks: vec!["s".into()],
+                }],
+                seen: Default::default(),
+            })
+            .await
+            .unwrap();
+        let pending = store.pending("s", 1).await.unwrap().remove(0);
+        let sink = Arc::new(Scripted {
+            replies: Mutex::new(replies),
+            calls: Mutex::new(0),
+        });
+        (store, sink, pending)
+    }
+
+    fn deliverer(store: Arc<SqliteStore>, sink: Arc<Scripted>, policy: RetryPolicy) -> Deliverer {
+        Deliverer::new("s", sink, store, &OutboxSignal::default(), policy)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_is_honoured_up_to_max_backoff() {
+        let (store, sink, pending) = setup(vec![DeliveryError::Retriable {
+            message: "busy".into(),
+            retry_after: Some(Duration::from_secs(3600)),
+        }])
+        .await;
+        let policy = RetryPolicy {
+            min_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_secs(2),
+            ..RetryPolicy::default()
+        };
+        let d = deliverer(Arc::clone(&store), Arc::clone(&sink), policy);
+        let start = tokio::time::Instant::now();
+        let outcome = d
+            .deliver_one(&pending, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert!(matches!(outcome, Attempt::Delivered));
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(2) && waited < Duration::from_secs(3),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn out_of_attempts_and_rejections_are_dead_letters() {
+        let retriable = || DeliveryError::retriable("down");
+        let (store, sink, pending) = setup(vec![retriable(), retriable(), retriable()]).await;
+        let policy = RetryPolicy {
+            max_attempts: Some(3),
+            ..RetryPolicy::default()
+        };
+        let d = deliverer(Arc::clone(&store), Arc::clone(&sink), policy);
+        let outcome = d
+            .deliver_one(&pending, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert!(matches!(outcome, Attempt::DeadLettered));
+        assert_eq!(*sink.calls.lock().unwrap(), 3);
+        let dead = store
+            .deliveries(&[DeliveryState::Dead], Some("s"), 10)
+            .await
+            .unwrap();
+        assert_eq!(dead[0].attempts, 3);
+
+        let (store, sink, pending) = setup(vec![DeliveryError::rejected("HTTP 400")]).await;
+        let d = deliverer(
+            Arc::clone(&store),
+            Arc::clone(&sink),
+            RetryPolicy::default(),
+        );
+        let outcome = d
+            .deliver_one(&pending, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert!(matches!(outcome, Attempt::DeadLettered));
+        assert_eq!(
+            *sink.calls.lock().unwrap(),
+            1,
+            "a rejection is never retried"
+        );
     }
 }

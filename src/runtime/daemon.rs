@@ -1,8 +1,9 @@
 //! `run`: every configured source polled, every sink fed, until asked to stop.
 //!
-//! Stopping is ordered so that nothing is lost: sources stop first (each finishes and commits
-//! the batch in hand), then deliverers get a short while to empty the outbox; whatever is
-//! still pending is delivered at the next start.
+//! Stopping is ordered so that nothing is lost: sources and scheduled scans stop first (each
+//! finishes and commits the batch in hand), then deliverers get a short while to empty the
+//! outbox; whatever is still pending is delivered at the next start. The health and metrics
+//! server answers until the very end.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -15,10 +16,14 @@ use tracing::{error, info, warn};
 
 use super::Services;
 use super::launch::{SOURCE_GRACE, build_sink, launch_source};
-use crate::config::{Settings, SourceSettings};
+use super::scheduler::run_schedule;
+use crate::config::{ServerSettings, Settings, SourceSettings};
 use crate::delivery::Deliverer;
 use crate::runtime::backoff;
 use crate::sources::PollMode;
+use crate::telemetry::exporter::{self, ExporterError};
+use crate::telemetry::readiness::Readiness;
+use crate::telemetry::server::{self, ServerError, ServerState};
 
 /// How long stopping deliverers may keep emptying the outbox.
 const DELIVERY_GRACE: Duration = Duration::from_secs(10);
@@ -27,6 +32,10 @@ const DELIVERY_GRACE: Duration = Duration::from_secs(10);
 pub enum RunError {
     #[error("sink `{name}`: {message}")]
     Sink { name: String, message: String },
+    #[error("[server]: {0}")]
+    Server(#[from] ServerError),
+    #[error("[server]: {0}")]
+    Metrics(#[from] ExporterError),
 }
 
 /// Runs until `stop` resolves, then shuts down gracefully.
@@ -35,6 +44,13 @@ pub async fn run(
     services: &Services,
     stop: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
+    // Bind first: a port already taken is a configuration error worth failing fast on.
+    let server_stop = CancellationToken::new();
+    let server_task = match &settings.server {
+        Some(server) => Some(start_server(server, settings, services, &server_stop).await?),
+        None => None,
+    };
+    warn_about_orphans(settings, services).await;
     let deliverers = TaskTracker::new();
     let delivery_stop = CancellationToken::new();
     for sink in &settings.sinks {
@@ -63,10 +79,19 @@ pub async fn run(
             sources_stop.clone(),
         ));
     }
+    for schedule in &settings.scans {
+        sources.spawn(run_schedule(
+            schedule.clone(),
+            settings.clone(),
+            services.clone(),
+            sources_stop.clone(),
+        ));
+    }
     sources.close();
     info!(
         sources = settings.sources.len(),
         sinks = settings.sinks.len(),
+        scans = settings.scans.len(),
         "nodeport-watch running"
     );
 
@@ -86,8 +111,53 @@ pub async fn run(
     {
         warn!("some alerts are still pending; they will be delivered at the next start");
     }
+    server_stop.cancel();
+    if let Some(task) = server_task {
+        let _ = task.await;
+    }
     info!("stopped");
     Ok(())
+}
+
+/// Installs the metrics exporter, binds `[server] listen` and serves the endpoints.
+async fn start_server(
+    server: &ServerSettings,
+    settings: &Settings,
+    services: &Services,
+    stop: &CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>, RunError> {
+    let metrics = exporter::install()?;
+    let listener = server::bind(server.listen).await?;
+    let intervals = settings
+        .sources
+        .iter()
+        .map(|s| (s.name.clone(), s.interval))
+        .collect();
+    let state = ServerState {
+        readiness: Arc::new(Readiness::new(
+            Arc::clone(&services.health),
+            Arc::clone(&services.store),
+            intervals,
+            server.readiness_intervals,
+        )),
+        health: Arc::clone(&services.health),
+        store: Arc::clone(&services.store),
+        metrics,
+    };
+    Ok(tokio::spawn(server::serve(listener, state, stop.clone())))
+}
+
+/// Deliveries still pending for a sink that is no longer configured would wait forever.
+async fn warn_about_orphans(settings: &Settings, services: &Services) {
+    let Ok(counts) = services.store.delivery_counts().await else {
+        return;
+    };
+    for (sink, state, n) in counts {
+        let configured = settings.sinks.iter().any(|s| s.name == sink);
+        if !configured && state != crate::state::DeliveryState::Delivered && n > 0 {
+            warn!(sink = %sink, state = state.as_str(), count = n, "the outbox holds alerts for a sink that is no longer configured; restore the sink to deliver them, or inspect them with `nodeport-watch alerts --sink {sink}`");
+        }
+    }
 }
 
 /// Keeps one source running: builds it (retrying if its cloud client cannot be set up yet) and

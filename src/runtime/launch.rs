@@ -12,6 +12,10 @@ use tokio_util::task::TaskTracker;
 
 use super::Services;
 use crate::config::{SinkKind, SinkSettings, SourceKind, SourceSettings};
+use crate::sinks::pagerduty::PagerDutySink;
+use crate::sinks::slack::SlackSink;
+use crate::sinks::splunk_hec::SplunkHecSink;
+use crate::sinks::webhook::WebhookSink;
 use crate::sinks::{Sink, file::FileSink, stdout::StdoutSink};
 use crate::sources::azure_blob::AzureBlobSource;
 use crate::sources::azure_monitor::AzureMonitorSource;
@@ -136,7 +140,11 @@ pub async fn check_source(
 pub fn build_sink(settings: &SinkSettings) -> Result<Arc<dyn Sink>, String> {
     Ok(match &settings.kind {
         SinkKind::Stdout => Arc::new(StdoutSink::default()),
-        SinkKind::File { path } => Arc::new(FileSink::new(path)),
+        SinkKind::File(f) => Arc::new(FileSink::with_format(&f.path, f.format)),
+        SinkKind::Webhook(w) => Arc::new(WebhookSink::new(w)?),
+        SinkKind::Slack(s) => Arc::new(SlackSink::new(s)?),
+        SinkKind::SplunkHec(s) => Arc::new(SplunkHecSink::new(s)?),
+        SinkKind::PagerDuty(s) => Arc::new(PagerDutySink::new(s)?),
     })
 }
 

@@ -1,9 +1,12 @@
-//! Running the daemon: supervision of sources and deliverers, shutdown, catch-up scans.
+//! Running the daemon: supervision of sources and deliverers, shutdown, catch-up scans (on
+//! demand and scheduled) and their progress display.
 
 pub mod backoff;
 pub mod daemon;
 pub mod launch;
+pub mod progress;
 pub mod scan;
+pub mod scheduler;
 mod services;
 pub mod shutdown;
 

@@ -1,9 +1,12 @@
-//! `scan`: catch-up over a past time range.
+//! Catch-up over a past time range: the `scan` command and the daemon's `[[scans]]`.
 //!
 //! A scan reads through the same source code as the daemon but under its own checkpoint key
 //! (`scan/<source>/<range>`), so it never moves the live checkpoint, and a scan interrupted by
 //! a crash resumes where it stopped when run again with the same range. Its alerts go through
-//! the same outbox, so an alert already delivered is never sent again.
+//! the same outbox, so an alert already delivered (or already queued) is never sent again.
+//!
+//! Each scan has its own health registry: its progress is shown from it, and its successes
+//! never make a failing live source look ready.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,11 +18,13 @@ use tracing::{error, info};
 
 use super::Services;
 use super::launch::{build_sink, launch_source};
+use super::progress::{self, Display};
 use crate::config::Settings;
 use crate::delivery::Deliverer;
 use crate::sources::{PollMode, TimeRange};
+use crate::telemetry::Health;
 
-/// How long a finished scan waits for its alerts to be delivered.
+/// How long a finished `scan` command waits for its alerts to be delivered.
 const DELIVERY_GRACE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Error)]
@@ -32,8 +37,19 @@ pub enum ScanError {
     Failed { failed: usize, total: usize },
 }
 
+/// What a scan is asked to do.
+#[derive(Clone, Debug)]
+pub struct ScanRequest<'a> {
+    /// For log lines: `scan` for the command, the schedule's name in the daemon.
+    pub label: &'a str,
+    pub range: TimeRange,
+    /// Source names; empty means every source.
+    pub only: &'a [String],
+    pub display: Display,
+}
+
 /// Scans `range` on the named sources (all when `only` is empty), delivers the new alerts and
-/// returns once both are done.
+/// returns once both are done. This is the `scan` command: it runs its own deliverers.
 pub async fn scan(
     settings: &Settings,
     services: &Services,
@@ -41,15 +57,6 @@ pub async fn scan(
     only: &[String],
     cancel: CancellationToken,
 ) -> Result<(), ScanError> {
-    if let Some(unknown) = only.iter().find(|n| settings.source(n).is_none()) {
-        return Err(ScanError::UnknownSource(unknown.clone()));
-    }
-    let selected: Vec<_> = settings
-        .sources
-        .iter()
-        .filter(|s| only.is_empty() || only.contains(&s.name))
-        .collect();
-
     let deliverers = TaskTracker::new();
     let delivery_stop = CancellationToken::new();
     for sink in &settings.sinks {
@@ -68,41 +75,13 @@ pub async fn scan(
     }
     deliverers.close();
 
-    let mode = PollMode::Scan(range);
-    let tracker = TaskTracker::new();
-    let mut launched = Vec::new();
-    let mut failed = 0;
-    for source in &selected {
-        match launch_source(source, services, &mode, &tracker, &cancel).await {
-            Ok(l) => launched.push(l),
-            Err(e) => {
-                error!(source = %source.name, error = %e, "scan could not start");
-                failed += 1;
-            }
-        }
-    }
-    tracker.close();
-    for l in launched {
-        match l.task.await {
-            Ok(Ok(())) if !cancel.is_cancelled() => {
-                if let Err(e) = services.store.delete_cursor(&l.cursor_key).await {
-                    error!(source = %l.name, error = %e, "scan finished but its checkpoint could not be removed");
-                }
-                info!(source = %l.name, "scan finished");
-            }
-            Ok(Ok(())) => {
-                info!(source = %l.name, "scan interrupted; run it again with the same range to resume")
-            }
-            Ok(Err(e)) => {
-                error!(source = %l.name, error = %e, "scan failed; run it again with the same range to resume");
-                failed += 1;
-            }
-            Err(e) => {
-                error!(source = %l.name, error = %e, "scan task failed");
-                failed += 1;
-            }
-        }
-    }
+    let request = ScanRequest {
+        label: "scan",
+        range,
+        only,
+        display: Display::for_stderr(),
+    };
+    let result = scan_sources(settings, services, &request, cancel).await;
 
     delivery_stop.cancel();
     if tokio::time::timeout(DELIVERY_GRACE, deliverers.wait())
@@ -111,6 +90,87 @@ pub async fn scan(
     {
         error!("some alerts are still pending; `nodeport-watch run` will deliver them");
     }
+    result
+}
+
+/// Reads the range on the selected sources and puts their alerts in the outbox; delivery is
+/// left to whoever runs deliverers (the daemon's, or [`scan`]'s).
+pub async fn scan_sources(
+    settings: &Settings,
+    services: &Services,
+    request: &ScanRequest<'_>,
+    cancel: CancellationToken,
+) -> Result<(), ScanError> {
+    if let Some(unknown) = request.only.iter().find(|n| settings.source(n).is_none()) {
+        return Err(ScanError::UnknownSource(unknown.clone()));
+    }
+    let selected: Vec<_> = settings
+        .sources
+        .iter()
+        .filter(|s| request.only.is_empty() || request.only.contains(&s.name))
+        .collect();
+    let health = Arc::new(Health::new(Arc::clone(&services.clock)));
+    let services = Services {
+        health: Arc::clone(&health),
+        ..services.clone()
+    };
+    let range = request.range;
+    info!(
+        scan = request.label,
+        since = %range.since.to_rfc3339(),
+        until = %range.until.to_rfc3339(),
+        sources = selected.len(),
+        "scan started"
+    );
+
+    let mode = PollMode::Scan(range);
+    let tracker = TaskTracker::new();
+    let mut launched = Vec::new();
+    let mut failed = 0;
+    for source in &selected {
+        match launch_source(source, &services, &mode, &tracker, &cancel).await {
+            Ok(l) => launched.push(l),
+            Err(e) => {
+                error!(scan = request.label, source = %source.name, error = %e, "scan could not start");
+                failed += 1;
+            }
+        }
+    }
+    tracker.close();
+    let progress_done = CancellationToken::new();
+    let progress = progress::watch(
+        request.label.to_owned(),
+        Arc::clone(&health),
+        launched.iter().map(|l| l.name.clone()).collect(),
+        range,
+        request.display,
+        progress_done.clone(),
+    );
+
+    for l in launched {
+        match l.task.await {
+            Ok(Ok(())) if !cancel.is_cancelled() => {
+                if let Err(e) = services.store.delete_cursor(&l.cursor_key).await {
+                    error!(source = %l.name, error = %e, "scan finished but its checkpoint could not be removed");
+                }
+                let batches = health.snapshot().get(&l.name).map_or(0, |h| h.batches);
+                info!(scan = request.label, source = %l.name, batches, "scan finished");
+            }
+            Ok(Ok(())) => {
+                info!(scan = request.label, source = %l.name, "scan interrupted; run it again with the same range to resume")
+            }
+            Ok(Err(e)) => {
+                error!(scan = request.label, source = %l.name, error = %e, "scan failed; run it again with the same range to resume");
+                failed += 1;
+            }
+            Err(e) => {
+                error!(scan = request.label, source = %l.name, error = %e, "scan task failed");
+                failed += 1;
+            }
+        }
+    }
+    progress_done.cancel();
+    let _ = progress.await;
     if failed > 0 {
         return Err(ScanError::Failed {
             failed,

@@ -9,19 +9,26 @@ use tokio::fs::{File, OpenOptions};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 
+use super::format::{OutputFormat, render};
 use super::{DeliveryError, Sink};
 use crate::model::Alert;
 
 #[derive(Debug)]
 pub struct FileSink {
     path: PathBuf,
+    format: OutputFormat,
     file: Mutex<Option<File>>,
 }
 
 impl FileSink {
     pub fn new(path: &Path) -> Self {
+        Self::with_format(path, OutputFormat::Native)
+    }
+
+    pub fn with_format(path: &Path, format: OutputFormat) -> Self {
         FileSink {
             path: path.to_owned(),
+            format,
             file: Mutex::new(None),
         }
     }
@@ -71,8 +78,7 @@ async fn ends_with_newline(file: &mut File) -> std::io::Result<bool> {
 #[async_trait]
 impl Sink for FileSink {
     async fn deliver(&self, alert: &Alert) -> Result<(), DeliveryError> {
-        let mut line = serde_json::to_vec(alert)
-            .map_err(|e| DeliveryError::rejected(format!("alert not serializable: {e}")))?;
+        let mut line = render(alert, self.format)?;
         line.push(b'\n');
         let mut guard = self.file.lock().await;
         let file = match guard.as_mut() {

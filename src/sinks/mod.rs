@@ -1,8 +1,25 @@
 //! Where alerts go. Each sink says how to deliver one alert and which failures are worth
-//! retrying; ordering, retries, backoff and dead letters are the deliverer's job.
+//! retrying (its classifier); ordering, retries, backoff and dead letters are the deliverer's
+//! job.
+//!
+//! | sink         | body                                   | retried                         |
+//! |--------------|----------------------------------------|---------------------------------|
+//! | `stdout`     | alert JSON line                        | write errors                    |
+//! | `file`       | alert JSON or OCSF line, synced        | I/O errors                      |
+//! | `webhook`    | alert JSON or OCSF, signed             | network, timeout, 408, 429, 5xx |
+//! | `slack`      | Block Kit message                      | same                            |
+//! | `splunk_hec` | HEC event envelope                     | same                            |
+//! | `pagerduty`  | Events API v2 trigger                  | same                            |
 
 pub mod file;
+pub mod format;
+pub mod http;
+pub mod ocsf;
+pub mod pagerduty;
+pub mod slack;
+pub mod splunk_hec;
 pub mod stdout;
+pub mod webhook;
 
 use std::time::Duration;
 
@@ -10,6 +27,8 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::model::Alert;
+
+pub use format::OutputFormat;
 
 #[derive(Debug, Error)]
 pub enum DeliveryError {

@@ -187,4 +187,17 @@ pub trait StateStore: Send + Sync + 'static {
 
     /// Proves the store accepts writes (for readiness).
     async fn check_writable(&self) -> Result<(), StateError>;
+
+    /// Alerts ever written to the outbox, by rule and source (for metrics). Stores that cannot
+    /// count cheaply may report nothing.
+    async fn alert_counts(&self) -> Result<Vec<AlertCount>, StateError> {
+        Ok(Vec::new())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertCount {
+    pub rule: String,
+    pub source: String,
+    pub count: u64,
 }

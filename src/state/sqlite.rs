@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{
-    Commit, CommitReport, DeliveryRecord, DeliveryState, Pending, StateError, StateStore, schema,
+    AlertCount, Commit, CommitReport, DeliveryRecord, DeliveryState, Pending, StateError,
+    StateStore, schema,
 };
 use crate::model::{Alert, StoredCursor};
 
@@ -248,14 +249,27 @@ impl StateStore for SqliteStore {
                     r.get::<_, String>(2)?,
                 ))
             })?;
+            let rows = rows.collect::<Result<Vec<_>, _>>()?;
+            drop(stmt);
             let mut pending = Vec::new();
-            for row in rows {
-                let (seq, attempts, body) = row?;
-                pending.push(Pending {
-                    seq,
-                    attempts,
-                    alert: decode_alert(&body)?,
-                });
+            for (seq, attempts, body) in rows {
+                match decode_alert(&body) {
+                    Ok(alert) => pending.push(Pending {
+                        seq,
+                        attempts,
+                        alert,
+                    }),
+                    // One unreadable row must not block the sink's queue forever: it becomes a
+                    // dead letter that `alerts` shows, and the rest of the queue moves on.
+                    Err(e) => {
+                        tracing::error!(sink = %sink, seq, error = %e, "an alert in the outbox cannot be read; dead-lettered");
+                        conn.execute(
+                            "UPDATE deliveries SET state = 'dead', last_error = ?3, updated_at = ?4
+                             WHERE sink = ?1 AND alert_seq = ?2",
+                            params![sink, seq, format!("stored alert unreadable: {e}"), now_ms()],
+                        )?;
+                    }
+                }
             }
             Ok(pending)
         })
@@ -387,6 +401,24 @@ impl StateStore for SqliteStore {
                 }
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn alert_counts(&self) -> Result<Vec<AlertCount>, StateError> {
+        self.run(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT rule, COALESCE(json_extract(body, '$.source'), ''), COUNT(*) FROM alerts
+                 GROUP BY 1, 2 ORDER BY 1, 2",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(AlertCount {
+                    rule: r.get(0)?,
+                    source: r.get(1)?,
+                    count: r.get::<_, i64>(2)?.max(0) as u64,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
     }

@@ -1,4 +1,8 @@
-//! Per-source liveness, for readiness checks and the lag metric.
+//! Per-source liveness, for readiness checks, the lag and last-success metrics, and scan
+//! progress.
+//!
+//! The daemon's live sources share one registry; every scan gets its own, so a scan's
+//! successes never make a failing live source look healthy.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -14,6 +18,10 @@ pub struct SourceHealth {
     pub consecutive_failures: u32,
     /// How far the source has read, in event time.
     pub position: Option<DateTime<Utc>>,
+    /// When the source was registered: readiness gives a new source its grace from here.
+    pub since: Option<DateTime<Utc>>,
+    /// Batches committed (scans report progress with it).
+    pub batches: u64,
 }
 
 /// Shared by the source drivers (writers) and the health endpoints (readers).
@@ -32,8 +40,14 @@ impl Health {
     }
 
     fn update(&self, source: &str, f: impl FnOnce(&mut SourceHealth)) {
+        let now = self.clock.now();
         let mut sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
-        f(sources.entry(source.to_owned()).or_default());
+        f(sources
+            .entry(source.to_owned())
+            .or_insert_with(|| SourceHealth {
+                since: Some(now),
+                ..SourceHealth::default()
+            }));
     }
 
     /// Registers a source before its first poll, so readiness can see it has not succeeded yet.
@@ -45,6 +59,7 @@ impl Health {
         let now = self.clock.now();
         self.update(source, |h| {
             h.last_success = Some(now);
+            h.batches += 1;
             h.consecutive_failures = 0;
             h.last_error = None;
         });
@@ -59,7 +74,6 @@ impl Health {
 
     pub fn record_position(&self, source: &str, position: DateTime<Utc>) {
         self.update(source, |h| h.position = Some(position));
-        super::metrics::record_position(source, position, self.clock.now());
     }
 
     pub fn snapshot(&self) -> BTreeMap<String, SourceHealth> {

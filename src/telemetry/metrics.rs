@@ -1,12 +1,16 @@
 //! Metric names and recording helpers, in one place so names cannot drift apart.
 //!
 //! Recording goes through the `metrics` facade: without an installed exporter it costs nothing,
-//! and `[server]` installs the Prometheus one.
+//! and `[server]` installs the Prometheus one ([`super::exporter`]). Per-source gauges (lag,
+//! last success) and outbox totals are computed when `/metrics` is scraped, from the health
+//! registry and the state store, so they are never stale.
 
 use chrono::{DateTime, Utc};
+
 use metrics::{counter, gauge};
 
 use crate::pipeline::BatchStats;
+use crate::state::AlertCount;
 
 pub const RECORDS: &str = "nodeport_watch_records_total";
 pub const SKIPPED: &str = "nodeport_watch_records_skipped_total";
@@ -22,6 +26,110 @@ pub const LAST_SUCCESS: &str = "nodeport_watch_last_success_timestamp_seconds";
 pub const DELIVERIES: &str = "nodeport_watch_deliveries_total";
 pub const DELIVERY_RETRIES: &str = "nodeport_watch_delivery_retries_total";
 pub const DEAD_LETTERS: &str = "nodeport_watch_dead_letters_total";
+pub const SOURCE_FAILURES: &str = "nodeport_watch_source_consecutive_failures";
+pub const OUTBOX_ALERTS: &str = "nodeport_watch_outbox_alerts_total";
+pub const OUTBOX_DELIVERIES: &str = "nodeport_watch_outbox_deliveries";
+pub const SCAN_RUNS: &str = "nodeport_watch_scan_runs_total";
+
+/// Every metric with its type and help text, for the exporter's `# HELP` lines and the README.
+pub const CATALOG: &[(&str, MetricType, &str)] = &[
+    (
+        RECORDS,
+        MetricType::Counter,
+        "Audit records fetched, by source.",
+    ),
+    (
+        API_CALLS,
+        MetricType::Counter,
+        "Requests to provider log APIs, by source and API.",
+    ),
+    (
+        THROTTLES,
+        MetricType::Counter,
+        "Provider API calls answered with a throttling error, by source.",
+    ),
+    (
+        SKIPPED,
+        MetricType::Counter,
+        "Records that could not be read, by source and reason.",
+    ),
+    (
+        DEGRADED,
+        MetricType::Counter,
+        "Audit events read only in part, by source.",
+    ),
+    (
+        ALREADY_SEEN,
+        MetricType::Counter,
+        "Records dropped because an overlapping poll window already read them, by source.",
+    ),
+    (
+        ALERTS,
+        MetricType::Counter,
+        "Alerts new to the outbox since this process started, by source.",
+    ),
+    (
+        OUTBOX_ALERTS,
+        MetricType::Counter,
+        "Alerts ever written to the outbox (counted from the state database, so kept across restarts), by rule and source.",
+    ),
+    (
+        SUPPRESSED,
+        MetricType::Counter,
+        "Detections silenced by an exception, by source.",
+    ),
+    (
+        OUTBOX_DUPLICATES,
+        MetricType::Counter,
+        "Alerts whose id was already in the outbox (other stages, re-reads, scans), by source.",
+    ),
+    (
+        DELIVERIES,
+        MetricType::Counter,
+        "Alerts that left a sink's queue, by sink and outcome (delivered, dead).",
+    ),
+    (
+        DELIVERY_RETRIES,
+        MetricType::Counter,
+        "Failed delivery attempts that will be retried, by sink.",
+    ),
+    (
+        DEAD_LETTERS,
+        MetricType::Counter,
+        "Alerts dead-lettered (rejected by the receiver or out of attempts), by sink.",
+    ),
+    (
+        OUTBOX_DELIVERIES,
+        MetricType::Gauge,
+        "Deliveries in the outbox, by sink and state (pending, delivered, dead).",
+    ),
+    (
+        CHECKPOINT_LAG,
+        MetricType::Gauge,
+        "Seconds between now and how far the source has read (sources with a time axis), by source.",
+    ),
+    (
+        LAST_SUCCESS,
+        MetricType::Gauge,
+        "Unix time of the source's last successful poll, by source.",
+    ),
+    (
+        SOURCE_FAILURES,
+        MetricType::Gauge,
+        "Failed polls in a row, by source.",
+    ),
+    (
+        SCAN_RUNS,
+        MetricType::Counter,
+        "Scheduled scan runs, by scan and outcome (finished, failed, skipped).",
+    ),
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricType {
+    Counter,
+    Gauge,
+}
 
 pub fn record_batch(source: &str, stats: &BatchStats) {
     let source = source.to_owned();
@@ -42,8 +150,7 @@ pub fn record_commit(source: &str, inserted: usize, duplicates: usize, already_s
     let source = source.to_owned();
     counter!(ALERTS, "source" => source.clone()).increment(inserted as u64);
     counter!(OUTBOX_DUPLICATES, "source" => source.clone()).increment(duplicates as u64);
-    counter!(ALREADY_SEEN, "source" => source.clone()).increment(already_seen as u64);
-    gauge!(LAST_SUCCESS, "source" => source).set(Utc::now().timestamp() as f64);
+    counter!(ALREADY_SEEN, "source" => source).increment(already_seen as u64);
 }
 
 pub fn record_throttle(source: &str) {
@@ -70,4 +177,35 @@ pub fn record_delivery_retry(sink: &str) {
 
 pub fn record_dead_letter(sink: &str) {
     counter!(DEAD_LETTERS, "sink" => sink.to_owned()).increment(1);
+}
+
+pub fn record_scan_run(scan: &str, outcome: &'static str) {
+    counter!(SCAN_RUNS, "scan" => scan.to_owned(), "outcome" => outcome).increment(1);
+}
+
+/// Per-source gauges, from the health registry at scrape time.
+pub fn record_source_health(
+    source: &str,
+    health: &super::health::SourceHealth,
+    now: DateTime<Utc>,
+) {
+    if let Some(position) = health.position {
+        record_position(source, position, now);
+    }
+    if let Some(at) = health.last_success {
+        gauge!(LAST_SUCCESS, "source" => source.to_owned())
+            .set(at.timestamp_millis() as f64 / 1000.0);
+    }
+    gauge!(SOURCE_FAILURES, "source" => source.to_owned()).set(health.consecutive_failures);
+}
+
+/// Outbox totals, from the state store at scrape time.
+pub fn record_outbox(alerts: &[AlertCount], deliveries: &[(String, &'static str, u64)]) {
+    for a in alerts {
+        counter!(OUTBOX_ALERTS, "rule" => a.rule.clone(), "source" => a.source.clone())
+            .absolute(a.count);
+    }
+    for (sink, state, n) in deliveries {
+        gauge!(OUTBOX_DELIVERIES, "sink" => sink.clone(), "state" => *state).set(*n as f64);
+    }
 }

@@ -1,7 +1,10 @@
-//! What operators see: logs, metrics and health.
+//! What operators see: logs, metrics, health and readiness, and the endpoints serving them.
 
+pub mod exporter;
 pub mod health;
 pub mod logging;
 pub mod metrics;
+pub mod readiness;
+pub mod server;
 
 pub use health::Health;

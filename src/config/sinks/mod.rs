@@ -1,11 +1,26 @@
-//! `[[sinks]]`: the raw tables and their validated settings.
+//! `[[sinks]]`: the raw tables and their validated settings, one file per sink type with options.
 //!
-//! A new sink type adds a variant to [`RawSink`] and [`SinkKind`]; a sink with many options
-//! keeps its raw table and settings in a file of its own here.
+//! A new sink type adds a variant to [`RawSink`] and [`SinkKind`] and a file holding its raw
+//! table, its settings and the function that builds one from the other. Every sink table also
+//! takes `rules` and `min_severity` (which alerts it receives).
 
-use std::path::{Path, PathBuf};
+pub mod file;
+pub mod http;
+pub mod pagerduty;
+pub mod slack;
+pub mod splunk_hec;
+pub mod webhook;
+
+use std::path::Path;
 
 use serde::Deserialize;
+
+pub use file::{FileSinkSettings, RawFileSink};
+pub use http::HttpSettings;
+pub use pagerduty::{PagerDutySettings, RawPagerDutySink};
+pub use slack::{RawSlackSink, SlackSettings};
+pub use splunk_hec::{RawSplunkHecSink, SplunkHecSettings};
+pub use webhook::{RawWebhookSink, WebhookSettings};
 
 use super::settings::{Problems, rule_set};
 use crate::alert::SinkRoute;
@@ -16,6 +31,11 @@ use crate::model::Severity;
 pub enum RawSink {
     Stdout(RawStdoutSink),
     File(RawFileSink),
+    Webhook(RawWebhookSink),
+    Slack(RawSlackSink),
+    SplunkHec(RawSplunkHecSink),
+    #[serde(rename = "pagerduty")]
+    PagerDuty(RawPagerDutySink),
 }
 
 /// Which alerts a sink receives. Every sink table repeats these keys: serde cannot flatten a
@@ -31,6 +51,10 @@ impl RawSink {
         match self {
             RawSink::Stdout(s) => &s.name,
             RawSink::File(s) => &s.name,
+            RawSink::Webhook(s) => &s.name,
+            RawSink::Slack(s) => &s.name,
+            RawSink::SplunkHec(s) => &s.name,
+            RawSink::PagerDuty(s) => &s.name,
         }
     }
 
@@ -38,6 +62,10 @@ impl RawSink {
         let (rules, min_severity) = match self {
             RawSink::Stdout(s) => (&s.rules, &s.min_severity),
             RawSink::File(s) => (&s.rules, &s.min_severity),
+            RawSink::Webhook(s) => (&s.rules, &s.min_severity),
+            RawSink::Slack(s) => (&s.rules, &s.min_severity),
+            RawSink::SplunkHec(s) => (&s.rules, &s.min_severity),
+            RawSink::PagerDuty(s) => (&s.rules, &s.min_severity),
         };
         SinkFilter {
             rules: rules.as_deref(),
@@ -54,15 +82,6 @@ pub struct RawStdoutSink {
     pub min_severity: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawFileSink {
-    pub name: String,
-    pub path: String,
-    pub rules: Option<Vec<String>>,
-    pub min_severity: Option<String>,
-}
-
 #[derive(Clone, Debug)]
 pub struct SinkSettings {
     pub name: String,
@@ -73,14 +92,22 @@ pub struct SinkSettings {
 #[derive(Clone, Debug)]
 pub enum SinkKind {
     Stdout,
-    File { path: PathBuf },
+    File(FileSinkSettings),
+    Webhook(WebhookSettings),
+    Slack(SlackSettings),
+    SplunkHec(SplunkHecSettings),
+    PagerDuty(PagerDutySettings),
 }
 
 impl SinkKind {
     pub fn type_name(&self) -> &'static str {
         match self {
             SinkKind::Stdout => "stdout",
-            SinkKind::File { .. } => "file",
+            SinkKind::File(_) => "file",
+            SinkKind::Webhook(_) => "webhook",
+            SinkKind::Slack(_) => "slack",
+            SinkKind::SplunkHec(_) => "splunk_hec",
+            SinkKind::PagerDuty(_) => "pagerduty",
         }
     }
 }
@@ -94,11 +121,13 @@ pub(super) fn build(
 ) -> Option<SinkSettings> {
     let route = route(p, key, raw.name(), raw.filter());
     let kind = match raw {
-        RawSink::Stdout(_) => SinkKind::Stdout,
-        RawSink::File(f) => SinkKind::File {
-            path: base.join(&f.path),
-        },
-    };
+        RawSink::Stdout(_) => Some(SinkKind::Stdout),
+        RawSink::File(f) => file::build(f, key, base, p).map(SinkKind::File),
+        RawSink::Webhook(w) => webhook::build(w, key, base, p).map(SinkKind::Webhook),
+        RawSink::Slack(s) => slack::build(s, key, base, p).map(SinkKind::Slack),
+        RawSink::SplunkHec(s) => splunk_hec::build(s, key, base, p).map(SinkKind::SplunkHec),
+        RawSink::PagerDuty(s) => pagerduty::build(s, key, base, p).map(SinkKind::PagerDuty),
+    }?;
     Some(SinkSettings {
         name: raw.name().to_owned(),
         route,
@@ -118,11 +147,19 @@ fn route(p: &mut Problems, key: &str, name: &str, filter: SinkFilter<'_>) -> Sin
             )
         })
         .unwrap_or(Severity::Info);
+    let rules = filter.rules.map(|r| {
+        let set = rule_set(p, &format!("{key}.rules"), r);
+        if r.is_empty() {
+            p.push(
+                format!("{key}.rules"),
+                "an empty list would send nothing: remove the key to receive every rule",
+            );
+        }
+        set
+    });
     SinkRoute {
         sink: name.to_owned(),
-        rules: filter
-            .rules
-            .map(|r| rule_set(p, &format!("{key}.rules"), r)),
+        rules,
         min_severity,
     }
 }

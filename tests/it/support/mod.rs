@@ -6,7 +6,13 @@ pub mod azure_blob_kit;
 pub mod azure_harness;
 pub mod azure_monitor_kit;
 pub mod azurite;
+pub mod daemon;
+pub mod doubles;
 pub mod fake_log_analytics;
+pub mod fixtures;
+pub mod prom;
+pub mod receiver;
+pub mod wait;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,187 @@
+//! `nodeport-watch alerts`: what is waiting in the outbox, what was dead-lettered, and
+//! re-queueing dead letters once the cause is fixed.
+//!
+//! It opens the same state database as the daemon (SQLite in WAL mode lets both work at once);
+//! a running daemon picks re-queued alerts up within `delivery.poll_interval`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::ValueEnum;
+
+use crate::config::{self, StatePath};
+use crate::state::{DeliveryRecord, DeliveryState, SqliteStore, StateStore};
+
+#[derive(Debug, clap::Args)]
+pub struct AlertsArgs {
+    /// The configuration file (its `[state] path` names the database).
+    #[arg(long, short, env = "NODEPORT_WATCH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Open this state database directly (takes precedence over `--config`).
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Which deliveries to list (comma-separated).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "pending,dead"
+    )]
+    status: Vec<StatusArg>,
+    /// Only this sink.
+    #[arg(long)]
+    sink: Option<String>,
+    /// Only this alert id (with `--requeue`).
+    #[arg(long)]
+    id: Option<String>,
+    /// At most this many rows, newest first.
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Move dead letters (of `--sink`, or of alert `--id`, or all) back to pending.
+    #[arg(long)]
+    requeue: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum StatusArg {
+    Pending,
+    Dead,
+    Delivered,
+    All,
+}
+
+fn states(args: &[StatusArg]) -> Vec<DeliveryState> {
+    let mut out = Vec::new();
+    for s in args {
+        match s {
+            StatusArg::Pending => out.push(DeliveryState::Pending),
+            StatusArg::Dead => out.push(DeliveryState::Dead),
+            StatusArg::Delivered => out.push(DeliveryState::Delivered),
+            StatusArg::All => out.extend([
+                DeliveryState::Pending,
+                DeliveryState::Dead,
+                DeliveryState::Delivered,
+            ]),
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn open(args: &AlertsArgs) -> anyhow::Result<SqliteStore> {
+    let path = match (&args.db, &args.config) {
+        (Some(db), _) => db.clone(),
+        (None, Some(config)) => match config::load(config)
+            .with_context(|| format!("configuration {}", config.display()))?
+            .state
+        {
+            StatePath::File(path) => path,
+            StatePath::Memory => {
+                bail!("the configuration keeps its state in memory: there is no outbox to read")
+            }
+        },
+        (None, None) => bail!("give --config FILE or --db STATE_DATABASE"),
+    };
+    if !path.exists() {
+        bail!(
+            "no state database at {}: has the daemon run yet?",
+            path.display()
+        );
+    }
+    SqliteStore::open(&path).context("opening the state database")
+}
+
+pub async fn alerts(args: AlertsArgs) -> anyhow::Result<ExitCode> {
+    let store = open(&args)?;
+    if args.requeue {
+        let n = store
+            .requeue_dead(args.sink.as_deref(), args.id.as_deref())
+            .await?;
+        println!(
+            "re-queued {n} dead letter(s); a running daemon delivers them within its \
+             delivery.poll_interval, otherwise the next `run` does"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let mut rows = store
+        .deliveries(&states(&args.status), args.sink.as_deref(), args.limit)
+        .await?;
+    if let Some(id) = &args.id {
+        rows.retain(|r| &r.alert.id == id);
+    }
+    if args.json {
+        for row in &rows {
+            println!("{}", serde_json::to_string(&json_row(row))?);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (sink, counts) in summary(&store.delivery_counts().await?) {
+        println!("{sink}: {counts}");
+    }
+    if rows.is_empty() {
+        println!("no matching deliveries");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!();
+    for row in &rows {
+        println!("{}", text_row(row));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary(counts: &[(String, DeliveryState, u64)]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (sink, state, n) in counts {
+        let part = format!("{n} {}", state.as_str());
+        match out.last_mut() {
+            Some((s, text)) if s == sink => {
+                text.push_str(", ");
+                text.push_str(&part);
+            }
+            _ => out.push((sink.clone(), part)),
+        }
+    }
+    out
+}
+
+fn json_row(r: &DeliveryRecord) -> serde_json::Value {
+    serde_json::json!({
+        "seq": r.seq,
+        "sink": r.sink,
+        "state": r.state.as_str(),
+        "attempts": r.attempts,
+        "last_error": r.last_error,
+        "updated_at": r.updated_at.to_rfc3339(),
+        "alert": r.alert,
+    })
+}
+
+fn text_row(r: &DeliveryRecord) -> String {
+    let a = &r.alert;
+    let service = match (&a.namespace, &a.service) {
+        (Some(ns), Some(s)) => format!("{ns}/{s}"),
+        (None, Some(s)) => s.clone(),
+        _ => "-".to_owned(),
+    };
+    let mut line = format!(
+        "{sink}\t{state}\tattempts={attempts}\t{updated}\t{severity}\t{rule}\t{id}\t{cluster}\t{service}",
+        sink = r.sink,
+        state = r.state.as_str(),
+        attempts = r.attempts,
+        updated = r.updated_at.format("%Y-%m-%dT%H:%M:%SZ"),
+        severity = a.severity,
+        rule = a.rule,
+        id = a.id,
+        cluster = a.cluster.as_deref().unwrap_or("-"),
+    );
+    if let Some(e) = &r.last_error {
+        line.push_str(&format!("\tlast error: {e}"));
+    }
+    line
+}

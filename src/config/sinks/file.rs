@@ -1,0 +1,42 @@
+//! `type = "file"`: alerts appended to a JSON Lines file.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::http::output_format;
+use crate::config::settings::Problems;
+use crate::sinks::OutputFormat;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFileSink {
+    pub name: String,
+    pub path: String,
+    /// `native` (the alert document, default) or `ocsf` (an OCSF Detection Finding).
+    pub format: Option<String>,
+    pub rules: Option<Vec<String>>,
+    pub min_severity: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct FileSinkSettings {
+    pub path: PathBuf,
+    pub format: OutputFormat,
+}
+
+pub(super) fn build(
+    raw: &RawFileSink,
+    key: &str,
+    base: &Path,
+    p: &mut Problems,
+) -> Option<FileSinkSettings> {
+    if raw.path.trim().is_empty() {
+        p.push(format!("{key}.path"), "name the file to append alerts to");
+        return None;
+    }
+    Some(FileSinkSettings {
+        path: base.join(&raw.path),
+        format: output_format(p, key, raw.format.as_deref()),
+    })
+}

@@ -1,0 +1,58 @@
+//! `type = "pagerduty"`: an Events API v2 `trigger` per alert.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use url::Url;
+
+use super::http::{HttpSettings, check_url, http};
+use crate::config::secret::{Inline, RawSecret, Secret, resolve};
+use crate::config::settings::Problems;
+
+pub const DEFAULT_ENDPOINT: &str = "https://events.pagerduty.com/v2/enqueue";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPagerDutySink {
+    pub name: String,
+    /// The integration's routing key: `{ env = … }` or `{ file = … }` only.
+    pub routing_key: RawSecret,
+    /// Events API endpoint; `https://events.eu.pagerduty.com/v2/enqueue` for EU accounts.
+    pub url: Option<String>,
+    pub timeout: Option<String>,
+    pub rules: Option<Vec<String>>,
+    pub min_severity: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PagerDutySettings {
+    pub routing_key: Secret,
+    pub endpoint: Url,
+    pub http: HttpSettings,
+}
+
+pub(super) fn build(
+    raw: &RawPagerDutySink,
+    key: &str,
+    base: &Path,
+    p: &mut Problems,
+) -> Option<PagerDutySettings> {
+    let endpoint = check_url(
+        p,
+        &format!("{key}.url"),
+        &Secret::new(raw.url.as_deref().unwrap_or(DEFAULT_ENDPOINT)),
+    );
+    let routing_key = resolve(
+        p,
+        &format!("{key}.routing_key"),
+        &raw.routing_key,
+        Inline::Refused,
+        base,
+    );
+    let http = http(p, key, raw.timeout.as_deref());
+    Some(PagerDutySettings {
+        routing_key: routing_key?,
+        endpoint: endpoint?,
+        http,
+    })
+}

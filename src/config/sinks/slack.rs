@@ -1,0 +1,41 @@
+//! `type = "slack"`: a Block Kit message posted to a Slack incoming webhook.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::http::{HttpSettings, check_url, http};
+use crate::config::secret::{Inline, RawSecret, Secret, resolve};
+use crate::config::settings::Problems;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlackSink {
+    pub name: String,
+    /// The incoming-webhook URL is itself the credential: `{ env = … }` or `{ file = … }` only.
+    pub webhook_url: RawSecret,
+    pub timeout: Option<String>,
+    pub rules: Option<Vec<String>>,
+    pub min_severity: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SlackSettings {
+    pub webhook_url: Secret,
+    pub http: HttpSettings,
+}
+
+pub(super) fn build(
+    raw: &RawSlackSink,
+    key: &str,
+    base: &Path,
+    p: &mut Problems,
+) -> Option<SlackSettings> {
+    let url_key = format!("{key}.webhook_url");
+    let webhook_url = resolve(p, &url_key, &raw.webhook_url, Inline::Refused, base)?;
+    check_url(p, &url_key, &webhook_url)?;
+    Some(SlackSettings {
+        webhook_url,
+        http: http(p, key, raw.timeout.as_deref()),
+    })
+}

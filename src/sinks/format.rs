@@ -1,0 +1,32 @@
+//! The body a sink writes for an alert: our own document, or an OCSF Detection Finding.
+
+use super::{DeliveryError, ocsf};
+use crate::model::Alert;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// The alert document, schema `nodeport-watch.alert.v1`.
+    #[default]
+    Native,
+    /// OCSF Detection Finding (class 2004), for SIEMs and data lakes that speak OCSF.
+    Ocsf,
+}
+
+impl OutputFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::Native => "native",
+            OutputFormat::Ocsf => "ocsf",
+        }
+    }
+}
+
+/// The alert as compact JSON in `format`.
+pub fn render(alert: &Alert, format: OutputFormat) -> Result<Vec<u8>, DeliveryError> {
+    let body = match format {
+        OutputFormat::Native => serde_json::to_vec(alert),
+        OutputFormat::Ocsf => serde_json::to_vec(&ocsf::detection_finding(alert)),
+    };
+    // Serializing plain data cannot fail in practice; if it ever does, retrying cannot help.
+    body.map_err(|e| DeliveryError::rejected(format!("alert not serializable: {e}")))
+}

@@ -1,0 +1,190 @@
+//! `slack`: a Block Kit message to an incoming webhook — the essentials at a glance, the
+//! runbook below, the ids in a footer for the analyst who opens a ticket.
+//!
+//! Everything taken from the audit event (user names, service names, user agents) is escaped
+//! for Slack's mrkdwn (`&`, `<`, `>`), so a crafted name cannot turn into a mention or a link.
+//! Texts are cut to Block Kit's limits (header 150, field 2000, section 3000 characters).
+
+use async_trait::async_trait;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+use url::Url;
+
+use super::http::{JsonPoster, Redactor};
+use super::{DeliveryError, Sink};
+use crate::config::sinks::SlackSettings;
+use crate::model::{Alert, ServicePort};
+
+const HEADER_MAX: usize = 150;
+const FIELD_MAX: usize = 2000;
+const SECTION_MAX: usize = 3000;
+
+#[derive(Debug)]
+pub struct SlackSink {
+    poster: JsonPoster,
+}
+
+impl SlackSink {
+    pub fn new(settings: &SlackSettings) -> Result<Self, String> {
+        let mut redactor = Redactor::default();
+        redactor.add(&settings.webhook_url);
+        let url =
+            Url::parse(settings.webhook_url.expose()).map_err(|_| "invalid URL".to_owned())?;
+        Ok(SlackSink {
+            poster: JsonPoster::new("Slack", url, settings.http.timeout, redactor)?,
+        })
+    }
+}
+
+#[async_trait]
+impl Sink for SlackSink {
+    async fn deliver(&self, alert: &Alert) -> Result<(), DeliveryError> {
+        let body = serde_json::to_vec(&message(alert))
+            .map_err(|e| DeliveryError::rejected(format!("message not serializable: {e}")))?;
+        self.poster.post(HeaderMap::new(), body).await
+    }
+
+    async fn healthcheck(&self) -> Result<(), DeliveryError> {
+        super::http::reachable(&self.poster).await
+    }
+}
+
+/// Escapes text for mrkdwn.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+fn or_unknown(value: Option<&str>) -> String {
+    value.map_or_else(|| "_unknown_".to_owned(), escape)
+}
+
+fn port_text(p: &ServicePort) -> String {
+    let port = p.port.map_or("?".to_owned(), |n| n.to_string());
+    let node = p.node_port.map_or("auto".to_owned(), |n| n.to_string());
+    let proto = p.protocol.as_deref().unwrap_or("TCP");
+    format!("{port} → node {node}/{}", escape(proto))
+}
+
+fn field(label: &str, value: String) -> Value {
+    json!({"type": "mrkdwn", "text": cut(&format!("*{label}*\n{value}"), FIELD_MAX)})
+}
+
+/// The webhook payload: a plain `text` (notifications and old clients) and the blocks.
+pub fn message(alert: &Alert) -> Value {
+    let service = match (&alert.namespace, &alert.service) {
+        (Some(ns), Some(name)) => format!("`{}/{}`", escape(ns), escape(name)),
+        (None, Some(name)) => format!("`{}`", escape(name)),
+        _ => "_unknown_".to_owned(),
+    };
+    let mut user = or_unknown(alert.user.username.as_deref());
+    if let Some(imp) = &alert.user.impersonated {
+        user.push_str(&format!(" (as {})", or_unknown(imp.username.as_deref())));
+    }
+    let where_ = [
+        Some(alert.provider.as_str()),
+        alert.account.as_deref(),
+        alert.region.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(escape)
+    .collect::<Vec<_>>()
+    .join(" · ");
+    let ports = if alert.ports.is_empty() {
+        "_none logged_".to_owned()
+    } else {
+        alert
+            .ports
+            .iter()
+            .map(port_text)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let list = |items: &[String]| {
+        if items.is_empty() {
+            "_none_".to_owned()
+        } else {
+            items
+                .iter()
+                .map(|s| escape(s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let risks: Vec<String> = alert
+        .risk_factors
+        .iter()
+        .filter_map(|r| serde_json::to_value(r).ok())
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    let mitre: Vec<String> = alert
+        .mitre
+        .iter()
+        .map(|m| format!("{} {}", m.technique_id, m.technique))
+        .collect();
+    let event_time = alert
+        .event_time
+        .map_or("_unknown_".to_owned(), |t| t.to_rfc3339());
+
+    let fields = vec![
+        field("Severity", alert.severity.as_str().to_uppercase()),
+        field("Rule", format!("`{}`", alert.rule)),
+        field("Cluster", or_unknown(alert.cluster.as_deref())),
+        field("Service", service),
+        field("User", user),
+        field("Source IPs", list(&alert.source_ips)),
+        field("Ports", ports),
+        field("Where", where_),
+        field("Event time", event_time),
+        field("Risk factors", list(&risks)),
+    ];
+    let footer = format!(
+        "alert `{}` · audit `{}` · source `{}` · MITRE {}",
+        escape(&alert.id),
+        or_unknown(alert.audit_id.as_deref()),
+        escape(&alert.source),
+        escape(&mitre.join(", "))
+    );
+    json!({
+        "text": cut(&format!("[{}] {}", alert.severity.as_str().to_uppercase(), escape(&alert.title)), SECTION_MAX),
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": cut(&alert.title, HEADER_MAX)}},
+            {"type": "section", "fields": fields},
+            {"type": "section", "text": {"type": "mrkdwn", "text": cut(&format!("*Runbook*\n{}", escape(&alert.runbook)), SECTION_MAX)}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(&footer, SECTION_MAX)}]},
+        ],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_mrkdwn_control_characters() {
+        assert_eq!(
+            escape("<!channel> & <@U1>"),
+            "&lt;!channel&gt; &amp; &lt;@U1&gt;"
+        );
+    }
+
+    #[test]
+    fn cuts_to_the_limit() {
+        let long = "x".repeat(200);
+        let cut = cut(&long, HEADER_MAX);
+        assert_eq!(cut.chars().count(), HEADER_MAX);
+        assert!(cut.ends_with('…'));
+        assert_eq!(super::cut("short", HEADER_MAX), "short");
+    }
+}

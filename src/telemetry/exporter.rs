@@ -1,0 +1,72 @@
+//! The Prometheus exporter behind `/metrics`.
+//!
+//! The `metrics` facade has one global recorder per process; [`install`] sets ours once and
+//! hands out the same handle afterwards (tests and scans may ask again). Gauges that describe
+//! the present (lag, last success, outbox contents) are refreshed from the health registry and
+//! the state store right before each render.
+
+use std::sync::{Arc, OnceLock};
+
+use metrics::{describe_counter, describe_gauge};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use thiserror::Error;
+use tracing::warn;
+
+use super::Health;
+use super::metrics::{self as m, CATALOG, MetricType};
+use crate::state::StateStore;
+
+#[derive(Debug, Error)]
+pub enum ExporterError {
+    #[error("cannot install the Prometheus recorder: {0}")]
+    Install(String),
+}
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the Prometheus recorder (once per process) and describes every metric.
+pub fn install() -> Result<PrometheusHandle, ExporterError> {
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let handle = PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| ExporterError::Install(e.to_string()))?;
+    for (name, kind, help) in CATALOG {
+        match kind {
+            MetricType::Counter => describe_counter!(*name, *help),
+            MetricType::Gauge => describe_gauge!(*name, *help),
+        }
+    }
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+/// Renders the Prometheus text after refreshing the present-state gauges.
+pub async fn render(
+    handle: &PrometheusHandle,
+    health: &Health,
+    store: &Arc<dyn StateStore>,
+) -> String {
+    let now = health.now();
+    for (source, h) in health.snapshot() {
+        m::record_source_health(&source, &h, now);
+    }
+    // A store that cannot answer must not break the scrape: the other metrics still matter.
+    let alerts = store.alert_counts().await.unwrap_or_else(|e| {
+        warn!(error = %e, "cannot count outbox alerts for /metrics");
+        Vec::new()
+    });
+    let deliveries = match store.delivery_counts().await {
+        Ok(counts) => counts
+            .into_iter()
+            .map(|(sink, state, n)| (sink, state.as_str(), n))
+            .collect(),
+        Err(e) => {
+            warn!(error = %e, "cannot count outbox deliveries for /metrics");
+            Vec::new()
+        }
+    };
+    m::record_outbox(&alerts, &deliveries);
+    handle.run_upkeep();
+    handle.render()
+}
