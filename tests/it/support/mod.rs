@@ -7,11 +7,14 @@ pub mod azure_harness;
 pub mod azure_monitor_kit;
 pub mod azurite;
 pub mod daemon;
+pub mod detect;
 pub mod doubles;
 pub mod fake_log_analytics;
 pub mod fixtures;
 pub mod prom;
 pub mod receiver;
+pub mod shapes;
+pub mod sinks;
 pub mod wait;
 
 use std::path::{Path, PathBuf};
@@ -35,7 +38,3 @@ pub fn corpus_dir() -> PathBuf {
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_nodeport-watch"))
 }
-
-pub mod detect;
-pub mod shapes;
-pub mod sinks;
