@@ -14,6 +14,7 @@ use super::Services;
 use crate::config::{SinkKind, SinkSettings, SourceKind, SourceSettings};
 use crate::sinks::{Sink, file::FileSink, stdout::StdoutSink};
 use crate::sources::file::FileSource;
+use crate::sources::gcp_logging::GcpLoggingSource;
 use crate::sources::{DriverError, PollMode, Source, SourceDriver, SourceError};
 
 /// Something to do with a freshly built source, whatever its type.
@@ -28,12 +29,21 @@ pub async fn with_source<V: SourceVisitor>(
     services: &Services,
     visitor: V,
 ) -> Result<V::Output, SourceError> {
-    let _ = services;
     Ok(match &settings.kind {
         SourceKind::File(f) => {
             visitor
                 .visit(FileSource::new(&settings.name, f.clone()))
                 .await
+        }
+        SourceKind::GcpLogging(g) => {
+            let source = GcpLoggingSource::connect(
+                &settings.name,
+                g.clone(),
+                &services.rate_limits,
+                Arc::clone(&services.clock),
+            )
+            .await?;
+            visitor.visit(source).await
         }
     })
 }

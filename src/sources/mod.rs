@@ -8,6 +8,7 @@
 
 pub mod driver;
 pub mod file;
+pub mod gcp_logging;
 pub mod rate_limit;
 pub mod window;
 

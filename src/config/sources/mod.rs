@@ -4,6 +4,7 @@
 //! raw table, its settings and the function that builds one from the other.
 
 pub mod file;
+pub mod gcp_logging;
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use file::{FileSourceSettings, RawFileSource, StartAt};
+pub use gcp_logging::{GcpCredentials, GcpLoggingSettings, RawGcpLoggingSource};
 
 use super::settings::Problems;
 
@@ -18,12 +20,14 @@ use super::settings::Problems;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RawSource {
     File(RawFileSource),
+    GcpLogging(RawGcpLoggingSource),
 }
 
 impl RawSource {
     pub fn name(&self) -> &str {
         match self {
             RawSource::File(s) => &s.name,
+            RawSource::GcpLogging(s) => &s.name,
         }
     }
 }
@@ -41,12 +45,14 @@ pub struct SourceSettings {
 #[derive(Clone, Debug)]
 pub enum SourceKind {
     File(FileSourceSettings),
+    GcpLogging(GcpLoggingSettings),
 }
 
 impl SourceKind {
     pub fn type_name(&self) -> &'static str {
         match self {
             SourceKind::File(_) => "file",
+            SourceKind::GcpLogging(_) => "gcp_logging",
         }
     }
 }
@@ -60,5 +66,6 @@ pub(super) fn build(
 ) -> Option<SourceSettings> {
     match raw {
         RawSource::File(f) => file::build(f, key, base, p),
+        RawSource::GcpLogging(g) => gcp_logging::build(g, key, base, p),
     }
 }
