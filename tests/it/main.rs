@@ -7,7 +7,11 @@
 //! - `state`        the outbox survives crashes: re-delivers what was not delivered, never twice
 //! - `file_source`  following, rotation, partial lines, restart
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
+//! - `gcp_logging`  the GKE poller against a fake Cloud Logging: corpus verdicts = `detect`,
+//!                  projects and clusters, pagination; `gcp_resilience`: late entries, restart,
+//!                  quota, errors, scans; `gcp_fake`: the fake honours the API contract
 //!
 //! Shared helpers live in `support`.
 
+mod gcp_logging;
 mod support;

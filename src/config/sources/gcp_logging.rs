@@ -247,8 +247,7 @@ pub(super) fn build(
             format!("`{page_size}` must be between 1 and {MAX_PAGE_SIZE}"),
         );
     }
-    let max_span =
-        duration(p, &k("max_span"), raw.max_span.as_deref()).unwrap_or(DEFAULT_MAX_SPAN);
+    let max_span = duration(p, &k("max_span"), raw.max_span.as_deref()).unwrap_or(DEFAULT_MAX_SPAN);
     if max_span < Duration::from_secs(1) {
         p.push(k("max_span"), "must be at least 1s");
     }
@@ -322,11 +321,9 @@ mod tests {
 
     #[test]
     fn defaults_and_paths() {
-        let r = raw(
-            r#"name = "gke"
+        let r = raw(r#"name = "gke"
                projects = ["prod-1"]
-               credentials_file = "sa.json""#,
-        );
+               credentials_file = "sa.json""#);
         let mut p = Problems::default();
         let s = build(&r, "sources[0]", Path::new("/etc/npw"), &mut p).unwrap();
         assert!(p.is_empty());
@@ -345,12 +342,10 @@ mod tests {
 
     #[test]
     fn anonymous_needs_a_loopback_endpoint() {
-        let remote = raw(
-            r#"name = "gke"
+        let remote = raw(r#"name = "gke"
                projects = ["prod-1"]
                anonymous = true
-               endpoint = "https://logging.googleapis.com""#,
-        );
+               endpoint = "https://logging.googleapis.com""#);
         let found = problems(&remote);
         assert!(
             found
@@ -358,30 +353,24 @@ mod tests {
                 .any(|p| p.contains("sources[0].anonymous") && p.contains("loopback")),
             "{found:?}"
         );
-        let local = raw(
-            r#"name = "gke"
+        let local = raw(r#"name = "gke"
                projects = ["prod-1"]
                anonymous = true
-               endpoint = "http://127.0.0.1:5100""#,
-        );
+               endpoint = "http://127.0.0.1:5100""#);
         assert!(problems(&local).is_empty());
-        let missing = raw(
-            r#"name = "gke"
+        let missing = raw(r#"name = "gke"
                projects = ["prod-1"]
-               anonymous = true"#,
-        );
+               anonymous = true"#);
         assert!(!problems(&missing).is_empty());
     }
 
     #[test]
     fn api_limits_and_filter_injection_are_refused() {
-        let r = raw(
-            r#"name = "gke"
+        let r = raw(r#"name = "gke"
                projects = ["Prod", "ok-project", "ok-project"]
                clusters = ['a" OR "b']
                requests_per_minute = 61
-               page_size = 1001"#,
-        );
+               page_size = 1001"#);
         let found = problems(&r).join("\n");
         for key in [
             "sources[0].projects[0]",

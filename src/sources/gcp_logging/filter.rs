@@ -68,7 +68,10 @@ fn base_filter(projects: &[String], settings: &GcpLoggingSettings) -> String {
     }
     let log_names: Vec<String> = projects
         .iter()
-        .flat_map(|p| logs.iter().map(move |log| format!("projects/{p}/logs/{log}")))
+        .flat_map(|p| {
+            logs.iter()
+                .map(move |log| format!("projects/{p}/logs/{log}"))
+        })
         .collect();
     let mut terms = vec![
         format!("resource.type=\"{RESOURCE_TYPE}\""),

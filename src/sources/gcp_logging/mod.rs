@@ -54,6 +54,8 @@ pub struct GcpLoggingSource {
     clock: Arc<dyn Clock>,
     progress: ProgressLog,
     stats: Arc<PollStats>,
+    /// The `now` every window of the current cycle is planned against (see [`Self::cycle_now`]).
+    cycle: Option<DateTime<Utc>>,
 }
 
 /// What the next poll reads.
@@ -112,7 +114,23 @@ impl GcpLoggingSource {
             quota,
             clock,
             stats: Arc::default(),
+            cycle: None,
         })
+    }
+
+    /// The time windows are planned against. It stays fixed until every group has read up to
+    /// the horizon it gives: otherwise the seconds spent waiting for quota would always leave a
+    /// sliver of new time, and each sliver would cost a poll that re-reads the whole overlap.
+    /// A new cycle (a fresh `now`) starts on the poll after the source reported `CaughtUp`.
+    fn cycle_now(&mut self, cursor: &GcpCursor, until: Option<i64>) -> DateTime<Utc> {
+        if let Some(now) = self.cycle
+            && (cursor.resume.is_some() || self.next_step(cursor, now, until).is_some())
+        {
+            return now;
+        }
+        let now = self.clock.now();
+        self.cycle = Some(now);
+        now
     }
 
     /// The source's API counters (shared: they keep counting after this call).
@@ -132,9 +150,17 @@ impl GcpLoggingSource {
     }
 
     /// The half-read window if there is one, else the group furthest behind with time to read.
-    fn next_step(&self, cursor: &GcpCursor, now: DateTime<Utc>, until: Option<i64>) -> Option<Step> {
+    fn next_step(
+        &self,
+        cursor: &GcpCursor,
+        now: DateTime<Utc>,
+        until: Option<i64>,
+    ) -> Option<Step> {
         if let Some(resume) = &cursor.resume
-            && let Some(group) = self.groups.iter().position(|g| g.projects == resume.projects)
+            && let Some(group) = self
+                .groups
+                .iter()
+                .position(|g| g.projects == resume.projects)
         {
             return Some(Step {
                 group,
@@ -234,6 +260,9 @@ impl GcpLoggingSource {
     ) -> Batch<GcpCursor> {
         let until = scan_until(mode);
         let progress = self.progress_of(&cursor, now, until);
+        if progress != Progress::More {
+            self.cycle = None;
+        }
         let low = cursor.low_watermark();
         if let Some(low) = low {
             let stats = self.stats.snapshot();
@@ -283,14 +312,14 @@ impl Source for GcpLoggingSource {
         cursor: &GcpCursor,
         mode: &PollMode,
     ) -> Result<Batch<GcpCursor>, SourceError> {
-        let now = self.clock.now();
         let until = scan_until(mode);
         let mut cursor = cursor.clone();
         cursor.align(
             &self.settings.projects,
             &self.group_projects(),
-            self.start_ms(mode, now),
+            self.start_ms(mode, self.clock.now()),
         );
+        let now = self.cycle_now(&cursor, until);
         let Some(step) = self.next_step(&cursor, now, until) else {
             return Ok(self.batch(Vec::new(), cursor, mode, now));
         };

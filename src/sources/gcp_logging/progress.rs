@@ -45,7 +45,9 @@ impl ProgressLog {
 
     fn due(&mut self) -> bool {
         let now = Instant::now();
-        let due = self.last.is_none_or(|at| now.duration_since(at) >= self.every);
+        let due = self
+            .last
+            .is_none_or(|at| now.duration_since(at) >= self.every);
         if due {
             self.last = Some(now);
         }

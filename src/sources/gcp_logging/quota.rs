@@ -86,9 +86,16 @@ mod tests {
                 .iter()
                 .take_while(|u| **u < *t + Duration::from_secs(60))
                 .count();
-            assert!(in_minute <= 50, "{in_minute} requests in the minute from {t:?}");
+            assert!(
+                in_minute <= 50,
+                "{in_minute} requests in the minute from {t:?}"
+            );
         }
         // And the budget is used: 200 requests at 50/min take about 4 minutes.
-        assert!(start.elapsed() < Duration::from_secs(240), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(240),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }

@@ -145,7 +145,10 @@ mod tests {
     fn the_client_serializes_the_rest_shape() {
         let out: Value = serde_json::from_slice(&entry_json(&entry()).unwrap()).unwrap();
         let expected: Value = serde_json::from_str(ENTRY).unwrap();
-        assert_eq!(out, expected, "the record must be the entry exactly as served");
+        assert_eq!(
+            out, expected,
+            "the record must be the entry exactly as served"
+        );
     }
 
     #[test]

@@ -2,6 +2,10 @@
 
 #![allow(dead_code)]
 
+pub mod fake_filter;
+pub mod fake_logging;
+pub mod gcp;
+
 use std::path::{Path, PathBuf};
 
 /// The repository root.
