@@ -14,4 +14,5 @@
 //! Shared helpers live in `support`.
 
 mod gcp_logging;
+mod gcp_resilience;
 mod support;

@@ -69,7 +69,7 @@ impl ProgressLog {
         }
         info!(
             source,
-            done = format!("{:.1}%", percent(since_ms, at_ms, until_ms)),
+            done = %format!("{:.1}%", percent(since_ms, at_ms, until_ms)),
             position = %rfc3339(at_ms),
             until = %rfc3339(until_ms),
             requests = stats.requests,
@@ -104,7 +104,7 @@ impl ProgressLog {
                 if self.due() {
                     info!(
                         source,
-                        done = format!("{:.1}%", percent(from, at_ms, horizon_ms)),
+                        done = %format!("{:.1}%", percent(from, at_ms, horizon_ms)),
                         position = %rfc3339(at_ms),
                         behind = ?Duration::from_millis(u64::try_from(horizon_ms - at_ms).unwrap_or(0)),
                         requests = stats.requests,

@@ -156,11 +156,18 @@ impl FakeLogging {
         );
     }
 
-    /// The next `times` requests get HTTP `status` (429 or 5xx) instead of an answer.
+    /// The next `times` requests get HTTP `status` (429, 403 or 5xx) instead of an answer.
     pub fn fail_next(&self, status: u16, times: usize) {
         self.lock()
             .forced
             .extend(std::iter::repeat_n(status, times));
+    }
+
+    /// Answers `pass` requests normally, then one with HTTP `status`.
+    pub fn fail_after(&self, pass: usize, status: u16) {
+        let mut inner = self.lock();
+        inner.forced.extend(std::iter::repeat_n(0, pass));
+        inner.forced.push_back(status);
     }
 
     /// Every `n`th answer is an empty page that still carries a token.
@@ -172,6 +179,11 @@ impl FakeLogging {
     /// the last 60 s, like the real per-project quota.
     pub fn quota_per_minute(&self, n: Option<usize>) {
         self.lock().quota_per_minute = n;
+    }
+
+    /// Forgets every page token, as if they had outlived their 24 hours.
+    pub fn expire_tokens(&self) {
+        self.lock().tokens.clear();
     }
 
     pub fn requests(&self) -> Vec<SeenRequest> {
@@ -220,7 +232,7 @@ impl FakeLogging {
             inner.requests.push(seen);
             google_error(code, status, message)
         };
-        if let Some(code) = inner.forced.pop_front() {
+        if let Some(code) = inner.forced.pop_front().filter(|c| *c != 0) {
             let status = if code == 429 {
                 "RESOURCE_EXHAUSTED"
             } else {
