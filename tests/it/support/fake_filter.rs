@@ -168,6 +168,22 @@ impl Filter {
         Ok(Filter { terms })
     }
 
+    /// The closed time range the filter can match, to search a sorted store by range first.
+    pub fn time_bounds(&self) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        let mut bounds = (None, None);
+        for term in &self.terms {
+            if let Term::Time { op, at } = term {
+                if matches!(*op, ">" | ">=" | "=") {
+                    bounds.0 = bounds.0.max(Some(*at));
+                }
+                if matches!(*op, "<" | "<=" | "=") {
+                    bounds.1 = Some(bounds.1.map_or(*at, |u: DateTime<Utc>| u.min(*at)));
+                }
+            }
+        }
+        bounds
+    }
+
     pub fn matches(&self, entry: &Value, time: DateTime<Utc>) -> bool {
         self.terms.iter().all(|term| match term {
             Term::Equals { field, any_of } => {

@@ -144,7 +144,7 @@ impl FakeLogging {
         let key = (time, insert_id.clone());
         let at = inner
             .entries
-            .partition_point(|e| (e.time, e.insert_id.clone()) <= key);
+            .partition_point(|e| (e.time, e.insert_id.as_str()) <= (key.0, key.1.as_str()));
         inner.entries.insert(
             at,
             Stored {
@@ -328,18 +328,26 @@ impl FakeLogging {
         let empty = inner
             .empty_page_every
             .is_some_and(|n| inner.answered % n == 0);
-        let mut matching: Vec<&Stored> = inner
-            .entries
+        let (lower, upper) = filter.time_bounds();
+        let from = lower.map_or(0, |t| inner.entries.partition_point(|e| e.time < t));
+        let to = upper.map_or(inner.entries.len(), |t| {
+            inner.entries.partition_point(|e| e.time <= t)
+        });
+        let mut matching: Vec<&Stored> = inner.entries[from..to.max(from)]
             .iter()
             .filter(|e| projects.contains(&e.project) && filter.matches(&e.json, e.time))
             .collect();
         if descending {
             matching.reverse();
         }
-        let start = after.as_ref().map_or(0, |key| {
+        let start = after.as_ref().map_or(0, |(time, id)| {
             matching.partition_point(|e| {
-                let k = (e.time, e.insert_id.clone());
-                if descending { k >= *key } else { k <= *key }
+                let k = (e.time, e.insert_id.as_str());
+                if descending {
+                    k >= (*time, id.as_str())
+                } else {
+                    k <= (*time, id.as_str())
+                }
             })
         });
         let take = if empty { 0 } else { page_size };
