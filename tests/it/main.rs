@@ -13,6 +13,7 @@
 //!
 //! Shared helpers live in `support`.
 
+mod gcp_fake;
 mod gcp_logging;
 mod gcp_resilience;
 mod support;
