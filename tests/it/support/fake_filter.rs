@@ -7,7 +7,6 @@
 //! sends a term the fake cannot honour fails loudly instead of being matched silently.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 #[derive(Clone, Debug, PartialEq)]
 enum Token {
@@ -29,7 +28,7 @@ pub struct Filter {
     terms: Vec<Term>,
 }
 
-const TEXT_FIELDS: [&str; 6] = [
+pub const TEXT_FIELDS: [&str; 6] = [
     "resource.type",
     "logName",
     "protoPayload.methodName",
@@ -184,15 +183,17 @@ impl Filter {
         bounds
     }
 
-    pub fn matches(&self, entry: &Value, time: DateTime<Utc>) -> bool {
+    /// Whether an entry matches; `field` looks up one of the text fields by its dotted path.
+    pub fn matches<'a>(
+        &self,
+        field: impl Fn(&str) -> Option<&'a str>,
+        time: DateTime<Utc>,
+    ) -> bool {
         self.terms.iter().all(|term| match term {
-            Term::Equals { field, any_of } => {
-                let value = field
-                    .split('.')
-                    .try_fold(entry, |v, key| v.get(key))
-                    .and_then(Value::as_str);
-                value.is_some_and(|v| any_of.iter().any(|want| want == v))
-            }
+            Term::Equals {
+                field: name,
+                any_of,
+            } => field(name).is_some_and(|v| any_of.iter().any(|want| want == v)),
             Term::Time { op, at } => match *op {
                 "=" => time == *at,
                 "<" => time < *at,
