@@ -7,9 +7,9 @@
 //! - `state`        the outbox survives crashes: re-delivers what was not delivered, never twice
 //! - `file_source`  following, rotation, partial lines, restart
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
-//! - `gcp_logging`  the GKE poller against a fake Cloud Logging: corpus verdicts = `detect`,
-//!                  projects and clusters, pagination; `gcp_resilience`: late entries, restart,
-//!                  quota, errors, scans; `gcp_fake`: the fake honours the API contract
+//! - `gcp_fake`     the fake Cloud Logging honours the `entries.list` contract
+//! - `gcp_logging`  GKE poller vs the fake: corpus alerts = `detect`, projects, pagination
+//! - `gcp_resilience` late entries, restart and crash, shared quota, failed pages, scans
 //!
 //! Shared helpers live in `support`.
 

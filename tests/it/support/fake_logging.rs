@@ -345,7 +345,7 @@ impl FakeLogging {
         inner.answered += 1;
         let empty = inner
             .empty_page_every
-            .is_some_and(|n| inner.answered % n == 0);
+            .is_some_and(|n| inner.answered.is_multiple_of(n));
         let (lower, upper) = filter.time_bounds();
         let from = lower.map_or(0, |t| inner.entries.partition_point(|e| e.time < t));
         let to = upper.map_or(inner.entries.len(), |t| {
