@@ -20,6 +20,7 @@ use crate::sinks::{Sink, file::FileSink, stdout::StdoutSink};
 use crate::sources::azure_blob::AzureBlobSource;
 use crate::sources::azure_monitor::AzureMonitorSource;
 use crate::sources::file::FileSource;
+use crate::sources::gcp_logging::GcpLoggingSource;
 use crate::sources::{DriverError, PollMode, Source, SourceDriver, SourceError};
 
 /// Something to do with a freshly built source, whatever its type.
@@ -46,6 +47,16 @@ pub async fn with_source<V: SourceVisitor>(
         }
         SourceKind::AzureBlob(s) => {
             let source = AzureBlobSource::from_services(&settings.name, s, services)?;
+            visitor.visit(source).await
+        }
+        SourceKind::GcpLogging(g) => {
+            let source = GcpLoggingSource::connect(
+                &settings.name,
+                g.clone(),
+                &services.rate_limits,
+                Arc::clone(&services.clock),
+            )
+            .await?;
             visitor.visit(source).await
         }
     })

@@ -11,6 +11,7 @@ pub mod azure_blob;
 pub mod azure_monitor;
 pub mod driver;
 pub mod file;
+pub mod gcp_logging;
 pub mod rate_limit;
 pub mod window;
 

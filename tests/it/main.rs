@@ -6,6 +6,9 @@
 //! - `detection`    the cases other tools get wrong, in every provider shape
 //! - `robustness`   arbitrary bytes, truncation and wrong types never panic a normalizer
 //! - `file_source`  following, rotation, partial lines, restart
+//! - `gcp_fake`     the fake Cloud Logging honours the `entries.list` contract
+//! - `gcp_logging`  GKE poller vs the fake: corpus alerts = `detect`, projects, pagination
+//! - `gcp_resilience` late entries, restart and crash, shared quota, failed pages, scans
 //! - `azure_monitor` Log Analytics windows, late rows, splits, table styles (against a local fake)
 //! - `azure_monitor_failures` throttling, partial results, tokens, scans, config (same fake)
 //! - `azure_blob`   storage archives: appends, split lines, clusters, restart (against Azurite)
@@ -40,6 +43,9 @@ mod delivery;
 mod deployment;
 mod detection;
 mod file_source;
+mod gcp_fake;
+mod gcp_logging;
+mod gcp_resilience;
 mod measure;
 mod operations;
 mod robustness;

@@ -7,6 +7,7 @@ pub mod azure_blob;
 pub mod azure_credential;
 pub mod azure_monitor;
 pub mod file;
+pub mod gcp_logging;
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use serde::Deserialize;
 pub use azure_blob::{AzureBlobSettings, RawAzureBlobSource};
 pub use azure_monitor::{AzureMonitorSettings, RawAzureMonitorSource};
 pub use file::{FileSourceSettings, RawFileSource, StartAt};
+pub use gcp_logging::{GcpCredentials, GcpLoggingSettings, RawGcpLoggingSource};
 
 use super::settings::Problems;
 
@@ -25,6 +27,7 @@ pub enum RawSource {
     File(RawFileSource),
     AzureMonitor(RawAzureMonitorSource),
     AzureBlob(RawAzureBlobSource),
+    GcpLogging(RawGcpLoggingSource),
 }
 
 impl RawSource {
@@ -33,6 +36,7 @@ impl RawSource {
             RawSource::File(s) => &s.name,
             RawSource::AzureMonitor(s) => &s.name,
             RawSource::AzureBlob(s) => &s.name,
+            RawSource::GcpLogging(s) => &s.name,
         }
     }
 }
@@ -52,6 +56,7 @@ pub enum SourceKind {
     File(FileSourceSettings),
     AzureMonitor(AzureMonitorSettings),
     AzureBlob(AzureBlobSettings),
+    GcpLogging(GcpLoggingSettings),
 }
 
 impl SourceKind {
@@ -60,6 +65,7 @@ impl SourceKind {
             SourceKind::File(_) => "file",
             SourceKind::AzureMonitor(_) => "azure_monitor",
             SourceKind::AzureBlob(_) => "azure_blob",
+            SourceKind::GcpLogging(_) => "gcp_logging",
         }
     }
 }
@@ -75,5 +81,6 @@ pub(super) fn build(
         RawSource::File(f) => file::build(f, key, base, p),
         RawSource::AzureMonitor(s) => azure_monitor::build(s, key, p),
         RawSource::AzureBlob(s) => azure_blob::build(s, key, p),
+        RawSource::GcpLogging(g) => gcp_logging::build(g, key, base, p),
     }
 }
