@@ -234,7 +234,11 @@ impl<S: Source> SourceDriver<S> {
                     return Err(e);
                 }
                 Err(e) => {
-                    failures += 1;
+                    // Throttling is the API pacing us, not a failure: it never makes a scan
+                    // give up.
+                    if !e.is_throttle() {
+                        failures += 1;
+                    }
                     self.health.record_failure(&self.name, &e.to_string());
                     let delay = backoff.next().unwrap_or(MAX_BACKOFF);
                     let delay = e

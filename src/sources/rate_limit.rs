@@ -71,16 +71,18 @@ impl Budget {
     }
 }
 
+type Gcra = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Nanos>>;
+
+/// One quota's limiter. Its budget can only tighten, and every holder sees the tighter one.
 pub struct Limiter {
-    budget: Budget,
     clock: TokioClock,
-    gcra: RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Nanos>>,
+    current: Mutex<(Budget, Arc<Gcra>)>,
 }
 
 impl std::fmt::Debug for Limiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Limiter")
-            .field("budget", &self.budget)
+            .field("budget", &self.budget())
             .finish()
     }
 }
@@ -89,21 +91,45 @@ impl Limiter {
     pub fn new(budget: Budget) -> Self {
         let clock = TokioClock::default();
         Limiter {
-            budget,
             clock,
-            gcra: RateLimiter::direct_with_clock(budget.quota(), clock),
+            current: Mutex::new((
+                budget,
+                Arc::new(Gcra::direct_with_clock(budget.quota(), clock)),
+            )),
         }
     }
 
+    fn current(&self) -> std::sync::MutexGuard<'_, (Budget, Arc<Gcra>)> {
+        self.current.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn budget(&self) -> Budget {
-        self.budget
+        self.current().0
+    }
+
+    /// Lowers the budget if `budget` is stricter: the provider's quota is shared, so the
+    /// strictest setting of any source drawing on it wins.
+    fn tighten(&self, budget: Budget) {
+        let mut current = self.current();
+        if budget.rate() < current.0.rate() {
+            *current = (
+                budget,
+                Arc::new(Gcra::direct_with_clock(budget.quota(), self.clock)),
+            );
+        }
     }
 
     /// Waits until one more request fits the budget.
     pub async fn acquire(&self) {
-        while let Err(not_until) = self.gcra.check() {
-            let wait = not_until.wait_time_from(self.clock.now());
-            tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+        loop {
+            let gcra = Arc::clone(&self.current().1);
+            match gcra.check() {
+                Ok(()) => return,
+                Err(not_until) => {
+                    let wait = not_until.wait_time_from(self.clock.now());
+                    tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+                }
+            }
         }
     }
 }
@@ -115,26 +141,21 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
-    /// The shared limiter for `key`. The first caller's budget sets it; a later caller asking for
-    /// a smaller budget tightens it, since the quota is the provider's and the strictest wins.
+    /// The shared limiter for `key`, tightened to `budget` if that is stricter than what other
+    /// sources on the same quota asked for.
     pub fn get(&self, key: &str, budget: Budget) -> Arc<Limiter> {
         let mut limiters = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
-        match limiters.get(key) {
-            Some(existing) if existing.budget().quota_rate() <= budget.quota_rate() => {
-                Arc::clone(existing)
-            }
-            _ => {
-                let limiter = Arc::new(Limiter::new(budget));
-                limiters.insert(key.to_owned(), Arc::clone(&limiter));
-                limiter
-            }
-        }
+        let limiter = limiters
+            .entry(key.to_owned())
+            .or_insert_with(|| Arc::new(Limiter::new(budget)));
+        limiter.tighten(budget);
+        Arc::clone(limiter)
     }
 }
 
 impl Budget {
     /// Requests per second, for comparing budgets.
-    fn quota_rate(self) -> f64 {
+    fn rate(self) -> f64 {
         f64::from(self.requests.get()) / self.per.as_secs_f64().max(f64::MIN_POSITIVE)
     }
 }
@@ -168,7 +189,11 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b));
         let c = limits.get("aws:2:eu-west-1", Budget::per_second(n(5)));
         assert!(!Arc::ptr_eq(&a, &c));
+        // A stricter source tightens the limiter the others already hold; a looser one doesn't.
         let strict = limits.get("aws:1:eu-west-1", Budget::per_second(n(2)));
-        assert_eq!(strict.budget().requests.get(), 2);
+        assert!(Arc::ptr_eq(&a, &strict));
+        assert_eq!(a.budget().requests.get(), 2);
+        limits.get("aws:1:eu-west-1", Budget::per_second(n(9)));
+        assert_eq!(a.budget().requests.get(), 2);
     }
 }
