@@ -15,10 +15,9 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use super::Services;
-use super::launch::{SOURCE_GRACE, build_sink, launch_source};
+use super::launch::{SOURCE_GRACE, SinkError, launch_source, spawn_deliverers};
 use super::scheduler::run_schedule;
 use crate::config::{ServerSettings, Settings, SourceSettings};
-use crate::delivery::Deliverer;
 use crate::runtime::backoff;
 use crate::sources::PollMode;
 use crate::telemetry::exporter::{self, ExporterError};
@@ -30,8 +29,8 @@ const DELIVERY_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Error)]
 pub enum RunError {
-    #[error("sink `{name}`: {message}")]
-    Sink { name: String, message: String },
+    #[error(transparent)]
+    Sink(#[from] SinkError),
     #[error("[server]: {0}")]
     Server(#[from] ServerError),
     #[error("[server]: {0}")]
@@ -53,20 +52,7 @@ pub async fn run(
     warn_about_orphans(settings, services).await;
     let deliverers = TaskTracker::new();
     let delivery_stop = CancellationToken::new();
-    for sink in &settings.sinks {
-        let built = build_sink(sink).map_err(|message| RunError::Sink {
-            name: sink.name.clone(),
-            message,
-        })?;
-        let deliverer = Deliverer::new(
-            &sink.name,
-            built,
-            Arc::clone(&services.store),
-            &services.outbox,
-            settings.delivery,
-        );
-        deliverers.spawn(deliverer.run(delivery_stop.clone()));
-    }
+    spawn_deliverers(settings, services, &deliverers, &delivery_stop)?;
     deliverers.close();
 
     let sources = TaskTracker::new();

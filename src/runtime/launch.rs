@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::Services;
-use crate::config::{SinkKind, SinkSettings, SourceKind, SourceSettings};
+use crate::config::{Settings, SinkKind, SinkSettings, SourceKind, SourceSettings};
+use crate::delivery::Deliverer;
 use crate::sinks::pagerduty::PagerDutySink;
 use crate::sinks::slack::SlackSink;
 use crate::sinks::splunk_hec::SplunkHecSink;
@@ -161,3 +162,36 @@ pub fn build_sink(settings: &SinkSettings) -> Result<Arc<dyn Sink>, String> {
 
 /// How long a stopping daemon waits for a source to finish its batch.
 pub const SOURCE_GRACE: Duration = Duration::from_secs(30);
+
+/// A sink that could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("sink `{name}`: {message}")]
+pub struct SinkError {
+    pub name: String,
+    pub message: String,
+}
+
+/// Starts one deliverer per configured sink on `tracker`; they stop when `stop` is cancelled
+/// (after emptying the outbox as far as their sinks accept).
+pub fn spawn_deliverers(
+    settings: &Settings,
+    services: &Services,
+    tracker: &TaskTracker,
+    stop: &CancellationToken,
+) -> Result<(), SinkError> {
+    for sink in &settings.sinks {
+        let built = build_sink(sink).map_err(|message| SinkError {
+            name: sink.name.clone(),
+            message,
+        })?;
+        let deliverer = Deliverer::new(
+            &sink.name,
+            built,
+            Arc::clone(&services.store),
+            &services.outbox,
+            settings.delivery,
+        );
+        tracker.spawn(deliverer.run(stop.clone()));
+    }
+    Ok(())
+}

@@ -17,10 +17,9 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info};
 
 use super::Services;
-use super::launch::{build_sink, launch_source};
+use super::launch::{SinkError, launch_source, spawn_deliverers};
 use super::progress::{self, Display};
 use crate::config::Settings;
-use crate::delivery::Deliverer;
 use crate::sources::{PollMode, TimeRange};
 use crate::telemetry::Health;
 
@@ -31,8 +30,8 @@ const DELIVERY_GRACE: Duration = Duration::from_secs(60);
 pub enum ScanError {
     #[error("no source named `{0}` in the configuration")]
     UnknownSource(String),
-    #[error("sink `{name}`: {message}")]
-    Sink { name: String, message: String },
+    #[error(transparent)]
+    Sink(#[from] SinkError),
     #[error("{failed} of {total} sources failed; see the log")]
     Failed { failed: usize, total: usize },
 }
@@ -59,20 +58,7 @@ pub async fn scan(
 ) -> Result<(), ScanError> {
     let deliverers = TaskTracker::new();
     let delivery_stop = CancellationToken::new();
-    for sink in &settings.sinks {
-        let built = build_sink(sink).map_err(|message| ScanError::Sink {
-            name: sink.name.clone(),
-            message,
-        })?;
-        let deliverer = Deliverer::new(
-            &sink.name,
-            built,
-            Arc::clone(&services.store),
-            &services.outbox,
-            settings.delivery,
-        );
-        deliverers.spawn(deliverer.run(delivery_stop.clone()));
-    }
+    spawn_deliverers(settings, services, &deliverers, &delivery_stop)?;
     deliverers.close();
 
     let request = ScanRequest {
