@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use super::Services;
 use crate::config::{SinkKind, SinkSettings, SourceKind, SourceSettings};
 use crate::sinks::{Sink, file::FileSink, stdout::StdoutSink};
+use crate::sources::aws_cloudwatch::AwsCloudWatchSource;
 use crate::sources::file::FileSource;
 use crate::sources::{DriverError, PollMode, Source, SourceDriver, SourceError};
 
@@ -28,12 +29,22 @@ pub async fn with_source<V: SourceVisitor>(
     services: &Services,
     visitor: V,
 ) -> Result<V::Output, SourceError> {
-    let _ = services;
     Ok(match &settings.kind {
         SourceKind::File(f) => {
             visitor
                 .visit(FileSource::new(&settings.name, f.clone()))
                 .await
+        }
+        SourceKind::AwsCloudWatch(s) => {
+            let source = AwsCloudWatchSource::new(
+                &settings.name,
+                (**s).clone(),
+                services.rate_limits.clone(),
+                Arc::clone(&services.clock),
+                None,
+            )
+            .await;
+            visitor.visit(source).await
         }
     })
 }

@@ -6,6 +6,7 @@
 //! stopping cleanly. A source never writes state itself, so a failed fetch can never move its
 //! checkpoint.
 
+pub mod aws_cloudwatch;
 pub mod driver;
 pub mod file;
 pub mod rate_limit;

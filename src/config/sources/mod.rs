@@ -3,6 +3,7 @@
 //! A new source type adds a variant to [`RawSource`] and [`SourceKind`] and a file holding its
 //! raw table, its settings and the function that builds one from the other.
 
+pub mod aws_cloudwatch;
 pub mod file;
 
 use std::path::Path;
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use aws_cloudwatch::{AssumeRole, AwsCloudWatchSettings, RawAwsCloudWatchSource};
 pub use file::{FileSourceSettings, RawFileSource, StartAt};
 
 use super::settings::Problems;
@@ -18,12 +20,15 @@ use super::settings::Problems;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RawSource {
     File(RawFileSource),
+    #[serde(rename = "aws_cloudwatch")]
+    AwsCloudWatch(RawAwsCloudWatchSource),
 }
 
 impl RawSource {
     pub fn name(&self) -> &str {
         match self {
             RawSource::File(s) => &s.name,
+            RawSource::AwsCloudWatch(s) => &s.name,
         }
     }
 }
@@ -41,12 +46,14 @@ pub struct SourceSettings {
 #[derive(Clone, Debug)]
 pub enum SourceKind {
     File(FileSourceSettings),
+    AwsCloudWatch(Box<AwsCloudWatchSettings>),
 }
 
 impl SourceKind {
     pub fn type_name(&self) -> &'static str {
         match self {
             SourceKind::File(_) => "file",
+            SourceKind::AwsCloudWatch(_) => "aws_cloudwatch",
         }
     }
 }
@@ -60,5 +67,6 @@ pub(super) fn build(
 ) -> Option<SourceSettings> {
     match raw {
         RawSource::File(f) => file::build(f, key, base, p),
+        RawSource::AwsCloudWatch(s) => aws_cloudwatch::build(s, key, base, p),
     }
 }
