@@ -7,7 +7,10 @@
 //! - `state`        the outbox survives crashes: re-delivers what was not delivered, never twice
 //! - `file_source`  following, rotation, partial lines, restart
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
+//! - `aws_poller`   CloudWatch source against moto: alerts once per event, clusters, streams,
+//!                  pagination, window edges, late events, restarts, discovery (`aws_*`)
 //!
 //! Shared helpers live in `support`.
 
+mod aws_poller;
 mod support;

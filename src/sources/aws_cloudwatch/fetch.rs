@@ -27,19 +27,44 @@ pub const BATCH_BYTES: usize = 16 * 1024 * 1024;
 /// What a source has fetched since it started, for the measurement and for tests.
 #[derive(Debug, Default)]
 pub struct FetchStats {
+    requests: AtomicU64,
+    failed_requests: AtomicU64,
+    events: AtomicU64,
+    bytes: AtomicU64,
+    foreign_stream_events: AtomicU64,
+    skipped_messages: AtomicU64,
+}
+
+/// A copy of [`FetchStats`] at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FetchCounts {
     /// FilterLogEvents requests, failed ones included.
-    pub requests: AtomicU64,
-    pub failed_requests: AtomicU64,
+    pub requests: u64,
+    pub failed_requests: u64,
     /// Events AWS returned, and the bytes of their messages.
-    pub events: AtomicU64,
-    pub bytes: AtomicU64,
+    pub events: u64,
+    pub bytes: u64,
     /// Events returned from streams outside `stream_prefix` (dropped client-side).
-    pub foreign_stream_events: AtomicU64,
+    pub foreign_stream_events: u64,
+    /// Messages skipped as truncated or not JSON (each counted once).
+    pub skipped_messages: u64,
 }
 
 impl FetchStats {
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
+    pub fn counts(&self) -> FetchCounts {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        FetchCounts {
+            requests: get(&self.requests),
+            failed_requests: get(&self.failed_requests),
+            events: get(&self.events),
+            bytes: get(&self.bytes),
+            foreign_stream_events: get(&self.foreign_stream_events),
+            skipped_messages: get(&self.skipped_messages),
+        }
+    }
+
+    pub fn count_skipped(&self) {
+        Self::add(&self.skipped_messages, 1);
     }
 
     fn add(counter: &AtomicU64, n: u64) {

@@ -36,7 +36,7 @@ use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 pub use cursor::CloudWatchCursor;
-pub use fetch::FetchStats;
+pub use fetch::{FetchCounts, FetchStats};
 
 use self::client::Clients;
 use self::cursor::{Plan, WindowRead};
@@ -125,6 +125,13 @@ impl AwsCloudWatchSource {
         Arc::clone(&self.stats)
     }
 
+    /// The key of the request budget this source draws on (`aws:<account>:<region>`), once the
+    /// first poll resolved the account.
+    pub fn quota_key(&self) -> Option<String> {
+        let budgets = self.budgets.as_ref()?;
+        Some(format!("aws:{}:{}", budgets.account, self.settings.region))
+    }
+
     /// Resolves the account once, then the limiters shared under `aws:<account>:<region>`.
     async fn budgets(&mut self) -> Result<&Budgets, SourceError> {
         if self.budgets.is_none() {
@@ -194,6 +201,7 @@ impl AwsCloudWatchSource {
                 Made::Record(record) => records.push(record),
                 Made::Skipped(key, why) => {
                     if self.skipped.insert(key.key, key.event_ms).is_none() {
+                        self.stats.count_skipped();
                         maker.report_skip(event, why);
                     }
                 }
