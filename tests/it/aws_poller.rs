@@ -5,8 +5,8 @@ use nodeport_watch::clock::ManualClock;
 use nodeport_watch::sources::PollMode;
 
 use crate::support::cloudwatch::{
-    Harness, at, create_stream, drain, noise, nodeport, now_ms, put, seeding_client,
-    service_write, source_toml,
+    Harness, at, create_stream, drain, nodeport, noise, now_ms, put, seeding_client, service_write,
+    source_toml,
 };
 use crate::support::moto::Moto;
 
@@ -36,8 +36,14 @@ async fn aws_every_nodeport_event_alerts_exactly_once_across_clusters_and_stream
                 (base + 2, service_write(&id(3), "create", "ClusterIP", 201)),
                 (base + 3, service_write(&id(4), "create", "NodePort", 409)),
                 (base + 4, noise(&id(5), "get", "services")),
-                (base + 60_000, service_write(&id(6), "update", "NodePort", 200)),
-                (base + 120_000, service_write(&id(7), "patch", "NodePort", 200)),
+                (
+                    base + 60_000,
+                    service_write(&id(6), "update", "NodePort", 200),
+                ),
+                (
+                    base + 120_000,
+                    service_write(&id(7), "patch", "NodePort", 200),
+                ),
             ];
             expected.extend([id(1), id(6), id(7)]);
             put(&client, group, stream, &events).await;
@@ -62,10 +68,7 @@ async fn aws_every_nodeport_event_alerts_exactly_once_across_clusters_and_stream
         AUDIT_A,
         &[
             (t0 + 5, "E1122 12:00:00 not json".to_owned()),
-            (
-                t0 + 6,
-                format!("{}[Truncated...]", &nodeport("cut")[..200]),
-            ),
+            (t0 + 6, format!("{}[Truncated...]", &nodeport("cut")[..200])),
         ],
     )
     .await;
@@ -92,16 +95,26 @@ async fn aws_every_nodeport_event_alerts_exactly_once_across_clusters_and_stream
         assert_eq!(alert.cluster.as_deref(), Some(groups[g].1), "{id}");
         assert_eq!(alert.account.as_deref(), Some("123456789012"), "{id}");
         assert_eq!(alert.region.as_deref(), Some("us-east-1"), "{id}");
-        assert_eq!(alert.record_id.as_deref().map(|r| !r.is_empty()), Some(true));
+        assert_eq!(
+            alert.record_id.as_deref().map(|r| !r.is_empty()),
+            Some(true)
+        );
     }
     let counts = stats.counts();
     assert_eq!(counts.skipped_messages, 2, "{counts:?}");
-    assert!(counts.foreign_stream_events >= 2, "moto ignores the stream prefix: {counts:?}");
+    assert!(
+        counts.foreign_stream_events >= 2,
+        "moto ignores the stream prefix: {counts:?}"
+    );
 
     // Later polls re-read the overlap: nothing is processed or alerted twice.
     clock.advance(Duration::seconds(30));
     let again = drain(&mut driver, 50).await;
-    assert_eq!((again.inserted, again.duplicates, again.records), (0, 0, 0), "{again:?}");
+    assert_eq!(
+        (again.inserted, again.duplicates, again.records),
+        (0, 0, 0),
+        "{again:?}"
+    );
     assert!(again.already_seen > 0, "the overlap was re-read: {again:?}");
     assert_eq!(stats.counts().skipped_messages, 2, "skips are counted once");
     assert_eq!(h.alerts().await.len(), expected.len());

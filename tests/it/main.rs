@@ -8,9 +8,12 @@
 //! - `file_source`  following, rotation, partial lines, restart
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
 //! - `aws_poller`   CloudWatch source against moto: alerts once per event, clusters, streams,
-//!                  pagination, window edges, late events, restarts, discovery (`aws_*`)
+//!                  discovery, missing groups, assumed roles
+//! - `aws_windows`  CloudWatch windows: >10k events paginated in batches, same-millisecond
+//!                  edges, late ingestion, restart mid-window, scans
 //!
 //! Shared helpers live in `support`.
 
 mod aws_poller;
+mod aws_windows;
 mod support;

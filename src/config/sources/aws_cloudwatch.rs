@@ -143,7 +143,10 @@ pub(super) fn build(
     p: &mut Problems,
 ) -> Option<SourceSettings> {
     if raw.region.trim().is_empty() {
-        p.push(format!("{key}.region"), "name the AWS region, e.g. `eu-west-1`");
+        p.push(
+            format!("{key}.region"),
+            "name the AWS region, e.g. `eu-west-1`",
+        );
     }
     let mut log_groups = Vec::new();
     for (i, group) in raw.log_groups.iter().enumerate() {
@@ -284,11 +287,7 @@ pub(super) fn build(
     Some(SourceSettings {
         name: raw.name.clone(),
         interval: d(p, "interval", &raw.interval, DEFAULT_INTERVAL),
-        max_catchup: duration(
-            p,
-            &format!("{key}.max_catchup"),
-            raw.max_catchup.as_deref(),
-        ),
+        max_catchup: duration(p, &format!("{key}.max_catchup"), raw.max_catchup.as_deref()),
         kind: super::SourceKind::AwsCloudWatch(Box::new(settings)),
     })
 }

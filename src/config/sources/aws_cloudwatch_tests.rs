@@ -74,7 +74,10 @@ max_catchup = "6h"
 "#,
     )
     .unwrap();
-    assert_eq!(settings.sources[0].max_catchup, Some(Duration::from_secs(6 * 3600)));
+    assert_eq!(
+        settings.sources[0].max_catchup,
+        Some(Duration::from_secs(6 * 3600))
+    );
     let s = cloudwatch(&settings);
     assert_eq!(
         s.log_groups,
@@ -95,7 +98,8 @@ max_catchup = "6h"
 
 #[test]
 fn pushdown_can_be_turned_off() {
-    let settings = load("region = \"eu-west-1\"\nclusters = [\"a\"]\nfilter_pushdown = false").unwrap();
+    let settings =
+        load("region = \"eu-west-1\"\nclusters = [\"a\"]\nfilter_pushdown = false").unwrap();
     assert_eq!(cloudwatch(&settings).filter_pattern, None);
 }
 
@@ -136,12 +140,20 @@ lag = "soon"
 fn something_to_read_is_required_and_options_must_agree() {
     let problems = load("region = \"eu-west-1\"\nexternal_id = \"x\"").unwrap_err();
     assert!(problems.iter().any(|p| p.contains("name what to read")));
-    assert!(problems.iter().any(|p| p.starts_with("sources[0].role_arn:")));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("sources[0].role_arn:"))
+    );
     let problems = load(
         "region = \"eu-west-1\"\nclusters = [\"a\"]\nfilter_pushdown = false\nfilter_pattern = '{ $.a = 1 }'",
     )
     .unwrap_err();
-    assert!(problems.iter().any(|p| p.starts_with("sources[0].filter_pattern:")));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("sources[0].filter_pattern:"))
+    );
 }
 
 #[test]

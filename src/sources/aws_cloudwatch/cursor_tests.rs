@@ -47,7 +47,10 @@ fn a_paused_window_resumes_from_its_token_only_for_the_same_request() {
     let plan = live(T + 60_000);
     let read = plan.next_read("g", &pos).unwrap();
     pos.pause(&read, "tok".into(), plan.filter_pattern, plan.now);
-    assert_eq!(pos.watermark_ms, T, "a paused window does not move the watermark");
+    assert_eq!(
+        pos.watermark_ms, T,
+        "a paused window does not move the watermark"
+    );
 
     // Later, even when the horizon has moved, the same window continues.
     let later = live(T + 600_000).next_read("g", &pos).unwrap();
@@ -95,7 +98,11 @@ fn scans_stay_inside_their_range() {
 fn the_group_furthest_behind_goes_first_and_failing_ones_last() {
     let mut cursor = CloudWatchCursor::starting_at(T);
     cursor.follow(&[("a".into(), None), ("b".into(), Some(T + 10_000))]);
-    assert_eq!(cursor.groups["b"].watermark_ms, T + 10_000, "starts at creation");
+    assert_eq!(
+        cursor.groups["b"].watermark_ms,
+        T + 10_000,
+        "starts at creation"
+    );
     let plan = live(T + 60_000);
     assert_eq!(plan.pick(&cursor, |_| false).unwrap().group, "a");
     assert_eq!(plan.pick(&cursor, |g| g == "a").unwrap().group, "b");
@@ -110,7 +117,10 @@ fn the_group_furthest_behind_goes_first_and_failing_ones_last() {
 fn follow_adds_and_forgets_groups() {
     let mut cursor = CloudWatchCursor::starting_at(T);
     cursor.follow(&[("a".into(), Some(T - 5_000)), ("b".into(), None)]);
-    assert_eq!(cursor.groups["a"].watermark_ms, T, "never before the origin");
+    assert_eq!(
+        cursor.groups["a"].watermark_ms, T,
+        "never before the origin"
+    );
     cursor.groups.get_mut("a").unwrap().watermark_ms = T + 1;
     cursor.follow(&[("a".into(), None), ("c".into(), None)]);
     assert_eq!(cursor.groups.keys().collect::<Vec<_>>(), ["a", "c"]);
@@ -142,9 +152,7 @@ fn skip_backlog_moves_old_watermarks_and_reports_the_gap() {
     cursor.follow(&[("a".into(), None), ("b".into(), None)]);
     cursor.groups.get_mut("b").unwrap().watermark_ms = T + 7_200_000;
     let now = at_ms(T + 7_200_000);
-    let skipped = cursor
-        .skip_backlog(Duration::from_secs(3600), now)
-        .unwrap();
+    let skipped = cursor.skip_backlog(Duration::from_secs(3600), now).unwrap();
     assert_eq!(skipped.since, at_ms(T));
     assert_eq!(skipped.until, at_ms(T + 3_600_000));
     assert_eq!(cursor.groups["a"].watermark_ms, T + 3_600_000);

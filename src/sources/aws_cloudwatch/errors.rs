@@ -136,7 +136,10 @@ mod tests {
 
     #[test]
     fn throttling_in_a_400_or_a_429_is_throttling() {
-        assert_eq!(classify(Some("ThrottlingException"), 400), Failure::Throttled);
+        assert_eq!(
+            classify(Some("ThrottlingException"), 400),
+            Failure::Throttled
+        );
         assert_eq!(classify(Some("Throttling"), 400), Failure::Throttled);
         assert_eq!(classify(None, 429), Failure::Throttled);
         assert_eq!(classify(Some("SomethingNew"), 429), Failure::Throttled);
@@ -152,13 +155,19 @@ mod tests {
             Failure::Transient
         );
         assert_eq!(classify(Some("AccessDeniedException"), 400), Failure::Fatal);
-        assert_eq!(classify(Some("UnrecognizedClientException"), 400), Failure::Fatal);
+        assert_eq!(
+            classify(Some("UnrecognizedClientException"), 400),
+            Failure::Fatal
+        );
         assert_eq!(classify(None, 403), Failure::Fatal);
     }
 
     #[test]
     fn missing_groups_and_refused_tokens_are_told_apart() {
-        assert_eq!(classify(Some("ResourceNotFoundException"), 400), Failure::NotFound);
+        assert_eq!(
+            classify(Some("ResourceNotFoundException"), 400),
+            Failure::NotFound
+        );
         assert_eq!(
             classify(Some("InvalidParameterException"), 400),
             Failure::InvalidParameter

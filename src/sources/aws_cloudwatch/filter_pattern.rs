@@ -284,8 +284,7 @@ impl<'a> Parser<'a> {
         }
         let op = self.operator()?;
         let value = self.literal()?;
-        if matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge) && !matches!(value, Literal::Number(_))
-        {
+        if matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge) && !matches!(value, Literal::Number(_)) {
             return Err(self.error("a number after <, >, <= or >="));
         }
         Ok(Expr::Compare { path, op, value })
@@ -315,9 +314,7 @@ impl<'a> Parser<'a> {
         loop {
             let rest = self.rest();
             if let Some(after) = rest.strip_prefix('.') {
-                let len = after
-                    .find(|c: char| !is_key_char(c))
-                    .unwrap_or(after.len());
+                let len = after.find(|c: char| !is_key_char(c)).unwrap_or(after.len());
                 if len == 0 {
                     self.pos += 1;
                     return Err(self.error("a field name after `.`"));

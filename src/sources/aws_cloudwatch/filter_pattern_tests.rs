@@ -5,7 +5,9 @@ fn default() -> FilterPattern {
 }
 
 fn event(verb: &str, resource: &str) -> String {
-    format!(r#"{{"kind":"Event","verb":"{verb}","objectRef":{{"resource":"{resource}","namespace":"default","name":"web"}}}}"#)
+    format!(
+        r#"{{"kind":"Event","verb":"{verb}","objectRef":{{"resource":"{resource}","namespace":"default","name":"web"}}}}"#
+    )
 }
 
 #[test]
@@ -16,7 +18,14 @@ fn the_default_pattern_selects_service_writes_only() {
     for verb in ["create", "update", "patch"] {
         assert!(p.matches(&event(verb, "services")), "{verb} services");
     }
-    for verb in ["get", "list", "watch", "delete", "deletecollection", "Create"] {
+    for verb in [
+        "get",
+        "list",
+        "watch",
+        "delete",
+        "deletecollection",
+        "Create",
+    ] {
         assert!(!p.matches(&event(verb, "services")), "{verb} services");
     }
     for resource in ["pods", "endpoints", "servicesx", "Services"] {

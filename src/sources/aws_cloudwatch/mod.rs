@@ -156,10 +156,7 @@ impl AwsCloudWatchSource {
 
     async fn log_groups(&mut self) -> Result<Vec<(String, Option<i64>)>, SourceError> {
         let describe = Arc::clone(&self.budgets().await?.describe);
-        let groups = self
-            .discovery
-            .groups(&self.clients.logs, &describe)
-            .await?;
+        let groups = self.discovery.groups(&self.clients.logs, &describe).await?;
         Ok(groups.into_iter().map(|g| (g.name, g.created_ms)).collect())
     }
 
@@ -289,7 +286,9 @@ impl Source for AwsCloudWatchSource {
             filter_pattern: settings.filter_pattern.as_deref(),
         };
         let failing = &self.failing;
-        let next = plan.pick(&cursor, |g| failing.get(g).is_some_and(|until| *until > now));
+        let next = plan.pick(&cursor, |g| {
+            failing.get(g).is_some_and(|until| *until > now)
+        });
         let records = match next {
             Some(read) => self.read_group(&mut cursor, &read, now).await?,
             None => Vec::new(),

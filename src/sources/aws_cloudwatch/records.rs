@@ -113,7 +113,11 @@ impl<'a> RecordMaker<'a> {
                     .chain_update(stream)
                     .chain_update(event_ms.to_be_bytes())
                     .chain_update(message);
-                format!("{}/sha256:{}", self.origins.group, hex::encode(digest.finalize()))
+                format!(
+                    "{}/sha256:{}",
+                    self.origins.group,
+                    hex::encode(digest.finalize())
+                )
             }
         };
         let dedupe = SeenKey { key, event_ms };
@@ -193,7 +197,10 @@ mod tests {
         let Made::Record(again) = m.make(&event(Some("43"), "{}"), 0) else {
             panic!("expected a record");
         };
-        assert!(Arc::ptr_eq(&r.origin, &again.origin), "one origin per stream");
+        assert!(
+            Arc::ptr_eq(&r.origin, &again.origin),
+            "one origin per stream"
+        );
     }
 
     #[test]
@@ -206,12 +213,17 @@ mod tests {
             check_message("{\"a\":1}[Truncated...]\n"),
             Err(Unusable::Truncated)
         );
-        assert_eq!(check_message("I0101 12:00:00 plain text"), Err(Unusable::NotJson));
+        assert_eq!(
+            check_message("I0101 12:00:00 plain text"),
+            Err(Unusable::NotJson)
+        );
         assert_eq!(check_message(r#"{"kind":"Event""#), Err(Unusable::NotJson));
         assert_eq!(check_message(""), Err(Unusable::NotJson));
         assert_eq!(check_message(r#"{"msg":"[Truncated...] inside"}"#), Ok(()));
         let mut m = maker();
-        assert!(matches!(m.make(&event(Some("7"), "nope"), 0), Made::Skipped(k, Unusable::NotJson) if k.key.ends_with("/7")));
+        assert!(
+            matches!(m.make(&event(Some("7"), "nope"), 0), Made::Skipped(k, Unusable::NotJson) if k.key.ends_with("/7"))
+        );
     }
 
     #[test]

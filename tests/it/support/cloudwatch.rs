@@ -44,6 +44,10 @@ pub async fn create_stream(client: &aws_sdk_cloudwatchlogs::Client, group: &str,
         .expect("create log stream");
 }
 
+/// Stands for the event's own time in the audit event builders; [`put`] fills it in, so the
+/// audit event's timestamps agree with its CloudWatch timestamp as they do in EKS.
+pub const TIME: &str = "@TIME@";
+
 /// Puts events (timestamp ms, message) into a stream, in PutLogEvents-sized chunks.
 pub async fn put(
     client: &aws_sdk_cloudwatchlogs::Client,
@@ -56,6 +60,10 @@ pub async fn put(
     let mut chunk: Vec<InputLogEvent> = Vec::new();
     let mut bytes = 0;
     for (ts, message) in sorted {
+        let message = message.replace(
+            TIME,
+            &at(ts).to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        );
         if chunk.len() == 5_000 || bytes + message.len() + 26 > 900_000 {
             send(client, group, stream, std::mem::take(&mut chunk)).await;
             bytes = 0;
@@ -122,8 +130,8 @@ pub fn service_write(audit_id: &str, verb: &str, service_type: &str, code: u16) 
         "responseStatus": {"metadata": {}, "code": code},
         "requestObject": {"kind": "Service", "apiVersion": "v1", "metadata": {"name": format!("svc-{audit_id}")}, "spec": spec},
         "responseObject": {"kind": "Service", "apiVersion": "v1", "metadata": {"name": format!("svc-{audit_id}")}, "spec": response_spec},
-        "requestReceivedTimestamp": "2026-01-01T00:00:00.000000Z",
-        "stageTimestamp": "2026-01-01T00:00:00.010000Z",
+        "requestReceivedTimestamp": TIME,
+        "stageTimestamp": TIME,
         "annotations": {"authorization.k8s.io/decision": "allow", "authorization.k8s.io/reason": ""}
     })
     .to_string()
@@ -148,8 +156,8 @@ pub fn noise(audit_id: &str, verb: &str, resource: &str) -> String {
         "userAgent": "coredns/v1.11.1",
         "objectRef": {"resource": resource, "namespace": "kube-system", "apiVersion": "v1"},
         "responseStatus": {"metadata": {}, "code": 200},
-        "requestReceivedTimestamp": "2026-01-01T00:00:00.000000Z",
-        "stageTimestamp": "2026-01-01T00:00:00.001000Z",
+        "requestReceivedTimestamp": TIME,
+        "stageTimestamp": TIME,
         "annotations": {"authorization.k8s.io/decision": "allow", "authorization.k8s.io/reason": "RBAC"}
     })
     .to_string()
@@ -175,9 +183,7 @@ impl Harness {
     /// `source` is the body of the `[[sources]]` table; the state lives in `state` (a file, so a
     /// second harness on it is a restart).
     pub fn new(source: &str, state: &Path, clock: ManualClock) -> Harness {
-        let text = format!(
-            "[[sinks]]\ntype = \"stdout\"\nname = \"out\"\n\n[[sources]]\n{source}"
-        );
+        let text = format!("[[sinks]]\ntype = \"stdout\"\nname = \"out\"\n\n[[sources]]\n{source}");
         let raw: RawConfig = config::Config::builder()
             .add_source(config::File::from_str(&text, config::FileFormat::Toml))
             .build()
