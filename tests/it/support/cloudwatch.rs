@@ -248,20 +248,43 @@ impl Harness {
         .expect("open the driver")
     }
 
-    /// Every alert in the outbox, by audit ID (each must appear once).
+    /// Every `nodeport` alert in the outbox, by audit ID (each must appear once).
     pub async fn alerts(&self) -> BTreeMap<String, Alert> {
-        let records = self
-            .store
-            .deliveries(&[DeliveryState::Pending], Some("out"), 1_000_000)
-            .await
-            .expect("read the outbox");
         let mut by_audit_id = BTreeMap::new();
-        for r in records {
-            let id = r.alert.audit_id.clone().expect("alerts carry the audit ID");
-            let previous = by_audit_id.insert(id.clone(), r.alert);
+        for alert in self.every_alert().await {
+            if alert.rule.as_str() != "nodeport" {
+                continue;
+            }
+            let id = alert.audit_id.clone().expect("alerts carry the audit ID");
+            let previous = by_audit_id.insert(id.clone(), alert);
             assert!(previous.is_none(), "audit event {id} alerted twice");
         }
         by_audit_id
+    }
+
+    /// Every alert in the outbox as `(audit ID, rule)`, each asserted to appear once.
+    pub async fn alert_keys(&self) -> Vec<(String, String)> {
+        let mut keys: Vec<(String, String)> = self
+            .every_alert()
+            .await
+            .into_iter()
+            .map(|a| (a.audit_id.unwrap_or_default(), a.rule.as_str().to_owned()))
+            .collect();
+        keys.sort();
+        let before = keys.len();
+        keys.dedup();
+        assert_eq!(before, keys.len(), "an event alerted twice for one rule");
+        keys
+    }
+
+    async fn every_alert(&self) -> Vec<Alert> {
+        self.store
+            .deliveries(&[DeliveryState::Pending], Some("out"), 1_000_000)
+            .await
+            .expect("read the outbox")
+            .into_iter()
+            .map(|r| r.alert)
+            .collect()
     }
 }
 
