@@ -119,3 +119,119 @@ async fn aws_every_nodeport_event_alerts_exactly_once_across_clusters_and_stream
     assert_eq!(stats.counts().skipped_messages, 2, "skips are counted once");
     assert_eq!(h.alerts().await.len(), expected.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_log_groups_are_discovered_by_prefix_including_new_clusters() {
+    let moto = Moto::start();
+    let client = seeding_client(&moto.endpoint);
+    let t0 = now_ms() - 60_000;
+    for (group, id) in [
+        ("/aws/eks/alpha/cluster", "alpha-1"),
+        ("/aws/eks/beta/cluster", "beta-1"),
+        ("/other/team/audit", "other-1"),
+    ] {
+        create_stream(&client, group, AUDIT_A).await;
+        put(&client, group, AUDIT_A, &[(t0, nodeport(id))]).await;
+    }
+
+    let state = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(at(now_ms()));
+    let toml = source_toml(
+        &moto.endpoint,
+        "log_group_prefix = \"/aws/eks/\"\ndiscovery_interval = \"0s\"\nstart_lookback = \"5m\"",
+    );
+    let h = Harness::new(&toml, &state.path().join("state.db"), clock.clone());
+    let mut driver = h.driver(PollMode::Live).await;
+    drain(&mut driver, 20).await;
+    let alerts = h.alerts().await;
+    assert_eq!(alerts.keys().collect::<Vec<_>>(), ["alpha-1", "beta-1"]);
+    assert_eq!(alerts["beta-1"].cluster.as_deref(), Some("beta"));
+
+    // A cluster created later is found at the next listing and read from its creation.
+    create_stream(&client, "/aws/eks/gamma/cluster", AUDIT_B).await;
+    put(
+        &client,
+        "/aws/eks/gamma/cluster",
+        AUDIT_B,
+        &[(now_ms() - 1_000, nodeport("gamma-1"))],
+    )
+    .await;
+    clock.set(at(now_ms()));
+    drain(&mut driver, 20).await;
+    let alerts = h.alerts().await;
+    assert_eq!(
+        alerts.keys().collect::<Vec<_>>(),
+        ["alpha-1", "beta-1", "gamma-1"]
+    );
+    assert_eq!(alerts["gamma-1"].cluster.as_deref(), Some("gamma"));
+    let cursor: nodeport_watch::sources::aws_cloudwatch::CloudWatchCursor = driver.cursor().clone();
+    assert_eq!(
+        cursor.groups.keys().collect::<Vec<_>>(),
+        [
+            "/aws/eks/alpha/cluster",
+            "/aws/eks/beta/cluster",
+            "/aws/eks/gamma/cluster"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_a_role_is_assumed_per_source_and_the_account_keys_the_shared_budget() {
+    use nodeport_watch::clock::Clock;
+    use nodeport_watch::sources::Source;
+
+    let moto = Moto::start();
+    let proxy = crate::support::aws_proxy::Proxy::start(&moto.endpoint).await;
+    let client = seeding_client(&moto.endpoint);
+    create_stream(&client, "/aws/eks/prod/cluster", AUDIT_A).await;
+    put(
+        &client,
+        "/aws/eks/prod/cluster",
+        AUDIT_A,
+        &[(now_ms() - 10_000, nodeport("np"))],
+    )
+    .await;
+
+    let state = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(at(now_ms()));
+    let role = "clusters = [\"prod\"]\nstart_lookback = \"1m\"\n\
+                role_arn = \"arn:aws:iam::123456789012:role/nodeport-watch-reader\"\n\
+                external_id = \"shared-secret\"\nsession_name = \"npw-test\"";
+    let h = Harness::new(
+        &source_toml(&proxy.endpoint, role),
+        &state.path().join("a.db"),
+        clock.clone(),
+    );
+    let mut source = h.source().await;
+    let cursor = source.start(&PollMode::Live, clock.now());
+    let batch = source.poll(&cursor, &PollMode::Live).await.unwrap();
+    assert_eq!(batch.records.len(), 1);
+    assert_eq!(
+        batch.records[0].origin.account.as_deref(),
+        Some("123456789012")
+    );
+    assert_eq!(
+        proxy.sts_actions(),
+        ["AssumeRole"],
+        "the account comes from the role ARN"
+    );
+    assert_eq!(
+        source.quota_key().as_deref(),
+        Some("aws:123456789012:us-east-1")
+    );
+
+    // Without a role, the caller's account: the same quota key, so one budget for both.
+    let plain = Harness::new(
+        &source_toml(&proxy.endpoint, "clusters = [\"prod\"]"),
+        &state.path().join("b.db"),
+        clock.clone(),
+    );
+    let mut source = plain.source().await;
+    let cursor = source.start(&PollMode::Live, clock.now());
+    source.poll(&cursor, &PollMode::Live).await.unwrap();
+    assert_eq!(proxy.sts_actions(), ["AssumeRole", "GetCallerIdentity"]);
+    assert_eq!(
+        source.quota_key().as_deref(),
+        Some("aws:123456789012:us-east-1")
+    );
+}

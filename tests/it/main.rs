@@ -9,14 +9,20 @@
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
 //! - `aws_poller`   CloudWatch source against moto: alerts once per event, clusters, streams,
 //!                  discovery, missing groups, assumed roles
+//! - `aws_cli`      CloudWatch source through the binary: env credentials, `validate --connect`,
+//!                  `scan`
 //! - `aws_faults`   CloudWatch behind a throttling/failing proxy: nothing lost, checkpoint still;
 //!                  missing log groups, unreachable endpoints
+//! - `aws_pushdown` the pushed-down filter pattern never hides an alert (pattern model on the
+//!                  corpus; pushdown on and off end to end)
 //! - `aws_windows`  CloudWatch windows: >10k events paginated in batches, same-millisecond
 //!                  edges, late ingestion, restart mid-window, scans
 //!
 //! Shared helpers live in `support`.
 
+mod aws_cli;
 mod aws_faults;
 mod aws_poller;
+mod aws_pushdown;
 mod aws_windows;
 mod support;
