@@ -7,16 +7,11 @@
 //! - `state`        the outbox survives crashes: re-delivers what was not delivered, never twice
 //! - `file_source`  following, rotation, partial lines, restart
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
-//! - `aws_poller`   CloudWatch source against moto: alerts once per event, clusters, streams,
-//!                  discovery, missing groups, assumed roles
-//! - `aws_cli`      CloudWatch source through the binary: env credentials, `validate --connect`,
-//!                  `scan`
-//! - `aws_faults`   CloudWatch behind a throttling/failing proxy: nothing lost, checkpoint still;
-//!                  missing log groups, unreachable endpoints
-//! - `aws_pushdown` the pushed-down filter pattern never hides an alert (pattern model on the
-//!                  corpus; pushdown on and off end to end)
-//! - `aws_windows`  CloudWatch windows: >10k events paginated in batches, same-millisecond
-//!                  edges, late ingestion, restart mid-window, scans
+//! - `aws_poller`   CloudWatch on moto: one alert per event, clusters, streams, discovery, roles
+//! - `aws_windows`  CloudWatch windows: >10k events in batches, same-ms edges, late events, restarts
+//! - `aws_faults`   CloudWatch behind a throttling proxy: nothing lost, checkpoint never moves early
+//! - `aws_pushdown` the pushed-down filter pattern never hides an alert (model and end to end)
+//! - `aws_cli`      CloudWatch through the binary: env credentials, `validate --connect`, `scan`
 //!
 //! Shared helpers live in `support`.
 

@@ -16,6 +16,8 @@ pub use file::{FileSourceSettings, RawFileSource, StartAt};
 
 use super::settings::Problems;
 
+// Parsed once at startup: the size of the largest table does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RawSource {
