@@ -12,11 +12,13 @@
 //! - `aws_faults`   CloudWatch behind a throttling proxy: nothing lost, checkpoint never moves early
 //! - `aws_pushdown` the pushed-down filter pattern never hides an alert (model and end to end)
 //! - `aws_cli`      CloudWatch through the binary: env credentials, `validate --connect`, `scan`
+//! - `aws_measure`  (ignored: a measurement) one simulated cluster-day with and without pushdown
 //!
 //! Shared helpers live in `support`.
 
 mod aws_cli;
 mod aws_faults;
+mod aws_measure;
 mod aws_poller;
 mod aws_pushdown;
 mod aws_windows;

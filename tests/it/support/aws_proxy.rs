@@ -37,6 +37,8 @@ pub struct ProxyState {
     pub filter_calls: AtomicU64,
     pub faults_answered: AtomicU64,
     pub response_bytes: AtomicU64,
+    /// Time spent applying patterns (simulating AWS's server-side filter), in nanoseconds.
+    pub pattern_nanos: AtomicU64,
     /// STS actions seen (`AssumeRole`, `GetCallerIdentity`), in order.
     pub sts_actions: Mutex<Vec<String>>,
 }
@@ -100,6 +102,10 @@ impl Proxy {
         self.state.sts_actions.lock().unwrap().clone()
     }
 
+    pub fn pattern_time(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.state.pattern_nanos.load(Ordering::SeqCst))
+    }
+
     pub fn response_bytes(&self) -> u64 {
         self.state.response_bytes.load(Ordering::SeqCst)
     }
@@ -154,7 +160,11 @@ async fn forward(
     let content_type = upstream.headers().get("content-type").cloned();
     let mut answer = upstream.bytes().await.unwrap_or_default();
     if is_filter && status.is_success() && state.evaluate_patterns.load(Ordering::SeqCst) {
+        let started = std::time::Instant::now();
         answer = apply_pattern(&body, answer);
+        state
+            .pattern_nanos
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::SeqCst);
     }
     if is_filter {
         state
