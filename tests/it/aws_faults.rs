@@ -161,3 +161,54 @@ async fn aws_a_missing_log_group_or_an_unreachable_endpoint_is_reported_not_fata
     }
     assert_eq!(stored(&down).await, None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_a_log_group_denied_to_us_does_not_blind_the_source_to_the_others() {
+    let moto = Moto::start();
+    let proxy = Proxy::start(&moto.endpoint).await;
+    let client = seeding_client(&moto.endpoint);
+    let t = now_ms() - 30_000;
+    for (group, id) in [
+        ("/aws/eks/a/cluster", "a-np"),
+        ("/aws/eks/b/cluster", "b-np"),
+    ] {
+        create_stream(&client, group, STREAM).await;
+        put(&client, group, STREAM, &[(t, nodeport(id))]).await;
+    }
+    proxy.deny_group("/aws/eks/a/cluster");
+
+    let state = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(at(now_ms()));
+    let toml = source_toml(
+        &proxy.endpoint,
+        "clusters = [\"a\", \"b\"]\nstart_lookback = \"2m\"",
+    );
+    let h = Harness::new(&toml, &state.path().join("state.db"), clock);
+    let mut driver = h.driver(PollMode::Live).await;
+    // `a` goes first (same watermark, first name) and is refused: an error an operator must fix.
+    match driver.step().await {
+        Err(DriverError::Source(e)) => {
+            assert_eq!(e.kind, SourceErrorKind::Fatal);
+            assert!(e.message.contains("AccessDenied"), "{e}");
+        }
+        other => panic!("expected the access error, got {other:?}"),
+    }
+    // The next poll reads `b` instead of failing on `a` again.
+    let report = driver.step().await.unwrap();
+    assert_eq!(report.inserted, 1);
+    assert_eq!(
+        h.alerts().await.keys().cloned().collect::<Vec<_>>(),
+        ["b-np"]
+    );
+    // `a` is still retried, and still reported.
+    assert!(driver.step().await.is_err());
+    let cursor = stored(&h)
+        .await
+        .unwrap()
+        .decode::<nodeport_watch::sources::aws_cloudwatch::CloudWatchCursor>()
+        .unwrap();
+    assert_eq!(
+        cursor.groups["/aws/eks/a/cluster"].watermark_ms,
+        cursor.origin_ms
+    );
+}

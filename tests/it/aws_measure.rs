@@ -22,7 +22,6 @@ use serde_json::json;
 use crate::support::aws_proxy::Proxy;
 use crate::support::cloudwatch::{
     Harness, TIME, at, create_stream, drain, nodeport, now_ms, put, seeding_client, service_write,
-    source_toml,
 };
 use crate::support::moto::Moto;
 

@@ -33,6 +33,8 @@ pub struct ProxyState {
     client: reqwest::Client,
     /// FilterLogEvents call number (0-based) → the fault answered instead of forwarding.
     faults: Mutex<BTreeMap<u64, Fault>>,
+    /// Log groups whose FilterLogEvents calls are answered `AccessDeniedException`.
+    denied_groups: Mutex<Vec<String>>,
     pub evaluate_patterns: std::sync::atomic::AtomicBool,
     pub filter_calls: AtomicU64,
     pub faults_answered: AtomicU64,
@@ -86,6 +88,15 @@ impl Proxy {
         }
     }
 
+    /// Answers every FilterLogEvents call on `group` with `AccessDeniedException`.
+    pub fn deny_group(&self, group: &str) {
+        self.state
+            .denied_groups
+            .lock()
+            .unwrap()
+            .push(group.to_owned());
+    }
+
     pub fn evaluate_patterns(&self, on: bool) {
         self.state.evaluate_patterns.store(on, Ordering::SeqCst);
     }
@@ -136,6 +147,18 @@ async fn forward(
         if let Some(fault) = fault {
             state.faults_answered.fetch_add(1, Ordering::SeqCst);
             return fault_response(fault);
+        }
+        let group = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|r| r.get("logGroupName")?.as_str().map(str::to_owned));
+        if group.is_some_and(|g| state.denied_groups.lock().unwrap().contains(&g)) {
+            return Response::builder()
+                .status(StatusCode::BAD_REQUEST)
+                .header("content-type", "application/x-amz-json-1.1")
+                .body(Body::from(
+                    r#"{"__type":"AccessDeniedException","message":"not authorized to perform: logs:FilterLogEvents"}"#,
+                ))
+                .unwrap();
         }
     }
     let mut request = state
