@@ -280,3 +280,50 @@ async fn aws_stop_and_restart_mid_stream_misses_nothing_and_repeats_nothing() {
     assert_eq!(ids(&h2.alerts().await), expected);
     assert_eq!(inserted + rest.inserted, expected.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_a_checkpoint_older_than_max_catchup_jumps_forward_on_restart() {
+    use nodeport_watch::model::StoredCursor;
+    use nodeport_watch::state::{Commit, SeenUpdate};
+
+    let state = tempfile::tempdir().unwrap();
+    let db = state.path().join("state.db");
+    let now = now_ms();
+    let clock = ManualClock::new(at(now));
+    // Never polled: the endpoint is not contacted before the first poll.
+    let toml = source_toml(
+        "http://127.0.0.1:9",
+        "clusters = [\"prod\", \"dev\"]\nmax_catchup = \"1h\"",
+    );
+    let h = Harness::new(&toml, &db, clock.clone());
+    let mut old = CloudWatchCursor::starting_at(now - 6 * 3_600_000);
+    old.follow(&[
+        ("/aws/eks/prod/cluster".into(), None),
+        ("/aws/eks/dev/cluster".into(), None),
+    ]);
+    old.groups
+        .get_mut("/aws/eks/dev/cluster")
+        .unwrap()
+        .watermark_ms = now - 60_000;
+    h.store
+        .commit(Commit {
+            cursor_key: "live/eks".into(),
+            cursor: StoredCursor::encode(&old).unwrap(),
+            alerts: Vec::new(),
+            seen: SeenUpdate::default(),
+        })
+        .await
+        .unwrap();
+
+    let driver = h.driver(PollMode::Live).await;
+    let cursor = driver.cursor();
+    assert_eq!(
+        cursor.groups["/aws/eks/prod/cluster"].watermark_ms,
+        now - 3_600_000
+    );
+    assert_eq!(
+        cursor.groups["/aws/eks/dev/cluster"].watermark_ms,
+        now - 60_000
+    );
+    assert_eq!(cursor.origin_ms, now - 3_600_000);
+}
