@@ -212,6 +212,12 @@ impl AwsCloudWatchSource {
                 }
             }
         }
+        if let Some(failure) = &fetched.failure
+            && failure.failure == Failure::Fatal
+        {
+            self.failing
+                .insert(read.group.clone(), now + FAILING_GROUP_DEFERRAL);
+        }
         self.held_failure = fetched.failure.map(SourceError::from);
         Ok(records)
     }
