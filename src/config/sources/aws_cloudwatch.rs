@@ -73,7 +73,7 @@ pub struct RawAwsCloudWatchSource {
 }
 
 /// A role to assume for one source.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct AssumeRole {
     pub arn: String,
     /// The role's account, from its ARN: keys the shared rate limit without an STS call.
@@ -81,6 +81,21 @@ pub struct AssumeRole {
     /// Written by the role's trust policy owner; never logged.
     pub external_id: Option<String>,
     pub session_name: String,
+}
+
+// The external ID is a shared secret: debug output must not show it.
+impl std::fmt::Debug for AssumeRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssumeRole")
+            .field("arn", &self.arn)
+            .field("account", &self.account)
+            .field(
+                "external_id",
+                &self.external_id.as_ref().map(|_| "<redacted>"),
+            )
+            .field("session_name", &self.session_name)
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug)]

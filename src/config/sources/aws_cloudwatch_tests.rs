@@ -86,6 +86,10 @@ max_catchup = "6h"
     let role = s.role.as_ref().unwrap();
     assert_eq!(role.account, "210987654321");
     assert_eq!(role.external_id.as_deref(), Some("s3cr3t"));
+    assert!(
+        !format!("{settings:?}").contains("s3cr3t"),
+        "the external ID is redacted"
+    );
     assert_eq!(role.session_name, "npw");
     assert_eq!(
         s.filter_pattern.as_deref(),

@@ -8,10 +8,10 @@
 //! apart because the poller handles them itself.
 
 use std::error::Error as StdError;
-use std::fmt;
 
 use aws_sdk_cloudwatchlogs::config::http::HttpResponse;
 use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use thiserror::Error;
 
 use crate::sources::SourceError;
 
@@ -57,20 +57,13 @@ pub enum Failure {
     InvalidParameter,
 }
 
-/// A failed AWS call, classified.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A failed AWS call, classified; the message names the call and carries the SDK's context.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error("{message}")]
 pub struct ApiError {
     pub failure: Failure,
     pub message: String,
 }
-
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl StdError for ApiError {}
 
 impl ApiError {
     pub fn new(failure: Failure, message: impl Into<String>) -> Self {
