@@ -20,6 +20,7 @@ use crate::sinks::webhook::WebhookSink;
 use crate::sinks::{Sink, file::FileSink, stdout::StdoutSink};
 use crate::sources::azure_blob::AzureBlobSource;
 use crate::sources::azure_monitor::AzureMonitorSource;
+use crate::sources::aws_cloudwatch::AwsCloudWatchSource;
 use crate::sources::file::FileSource;
 use crate::sources::gcp_logging::GcpLoggingSource;
 use crate::sources::{DriverError, PollMode, Source, SourceDriver, SourceError};
@@ -58,6 +59,17 @@ pub async fn with_source<V: SourceVisitor>(
                 Arc::clone(&services.clock),
             )
             .await?;
+            visitor.visit(source).await
+        }
+        SourceKind::AwsCloudWatch(s) => {
+            let source = AwsCloudWatchSource::new(
+                &settings.name,
+                (**s).clone(),
+                services.rate_limits.clone(),
+                Arc::clone(&services.clock),
+                None,
+            )
+            .await;
             visitor.visit(source).await
         }
     })

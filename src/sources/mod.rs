@@ -9,6 +9,7 @@
 pub mod azure;
 pub mod azure_blob;
 pub mod azure_monitor;
+pub mod aws_cloudwatch;
 pub mod driver;
 pub mod file;
 pub mod gcp_logging;

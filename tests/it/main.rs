@@ -6,6 +6,11 @@
 //! - `detection`    the cases other tools get wrong, in every provider shape
 //! - `robustness`   arbitrary bytes, truncation and wrong types never panic a normalizer
 //! - `file_source`  following, rotation, partial lines, restart
+//! - `aws_poller`   CloudWatch on moto: one alert per event, clusters, streams, discovery, roles
+//! - `aws_windows`  CloudWatch windows: >10k events in batches, same-ms edges, late events, restarts
+//! - `aws_faults`   CloudWatch behind a throttling proxy: nothing lost, checkpoint never moves early
+//! - `aws_pushdown` the pushed-down filter pattern never hides an alert (model and end to end)
+//! - `aws_cli`      CloudWatch through the binary: env credentials, `validate --connect`, `scan`
 //! - `gcp_fake`     the fake Cloud Logging honours the `entries.list` contract
 //! - `gcp_logging`  GKE poller vs the fake: corpus alerts = `detect`, projects, pagination
 //! - `gcp_resilience` late entries, restart and crash, shared quota, failed pages, scans
@@ -28,9 +33,16 @@
 //! - `deployment`   Kubernetes manifests parse and fit together; the ConfigMap validates; the
 //!   Dockerfile runs the daemon non-root with a HEALTHCHECK
 //! - `measure`      (ignored; run explicitly) detection latency p50/p99 and RSS with 100 sources
+//! - `aws_measure`  (ignored; run explicitly) one simulated cluster-day with and without pushdown
 //!
 //! Shared helpers live in `support`.
 
+mod aws_cli;
+mod aws_faults;
+mod aws_measure;
+mod aws_poller;
+mod aws_pushdown;
+mod aws_windows;
 mod azure_blob;
 mod azure_blob_lifecycle;
 mod azure_monitor;

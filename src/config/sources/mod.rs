@@ -6,6 +6,7 @@
 pub mod azure_blob;
 pub mod azure_credential;
 pub mod azure_monitor;
+pub mod aws_cloudwatch;
 pub mod file;
 pub mod gcp_logging;
 
@@ -16,11 +17,14 @@ use serde::Deserialize;
 
 pub use azure_blob::{AzureBlobSettings, RawAzureBlobSource};
 pub use azure_monitor::{AzureMonitorSettings, RawAzureMonitorSource};
+pub use aws_cloudwatch::{AssumeRole, AwsCloudWatchSettings, RawAwsCloudWatchSource};
 pub use file::{FileSourceSettings, RawFileSource, StartAt};
 pub use gcp_logging::{GcpCredentials, GcpLoggingSettings, RawGcpLoggingSource};
 
 use super::settings::Problems;
 
+// Parsed once at startup: the size of the largest table does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RawSource {
@@ -28,6 +32,8 @@ pub enum RawSource {
     AzureMonitor(RawAzureMonitorSource),
     AzureBlob(RawAzureBlobSource),
     GcpLogging(RawGcpLoggingSource),
+    #[serde(rename = "aws_cloudwatch")]
+    AwsCloudWatch(RawAwsCloudWatchSource),
 }
 
 impl RawSource {
@@ -37,6 +43,7 @@ impl RawSource {
             RawSource::AzureMonitor(s) => &s.name,
             RawSource::AzureBlob(s) => &s.name,
             RawSource::GcpLogging(s) => &s.name,
+            RawSource::AwsCloudWatch(s) => &s.name,
         }
     }
 }
@@ -57,6 +64,7 @@ pub enum SourceKind {
     AzureMonitor(AzureMonitorSettings),
     AzureBlob(AzureBlobSettings),
     GcpLogging(GcpLoggingSettings),
+    AwsCloudWatch(Box<AwsCloudWatchSettings>),
 }
 
 impl SourceKind {
@@ -66,6 +74,7 @@ impl SourceKind {
             SourceKind::AzureMonitor(_) => "azure_monitor",
             SourceKind::AzureBlob(_) => "azure_blob",
             SourceKind::GcpLogging(_) => "gcp_logging",
+            SourceKind::AwsCloudWatch(_) => "aws_cloudwatch",
         }
     }
 }
@@ -82,5 +91,6 @@ pub(super) fn build(
         RawSource::AzureMonitor(s) => azure_monitor::build(s, key, p),
         RawSource::AzureBlob(s) => azure_blob::build(s, key, p),
         RawSource::GcpLogging(g) => gcp_logging::build(g, key, base, p),
+        RawSource::AwsCloudWatch(s) => aws_cloudwatch::build(s, key, base, p),
     }
 }

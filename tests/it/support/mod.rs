@@ -22,6 +22,10 @@ pub mod wait;
 
 use std::path::{Path, PathBuf};
 
+pub mod aws_proxy;
+pub mod cloudwatch;
+pub mod moto;
+
 /// The repository root.
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

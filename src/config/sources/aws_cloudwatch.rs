@@ -1,0 +1,319 @@
+//! `type = "aws_cloudwatch"`: EKS audit logs read from CloudWatch Logs with FilterLogEvents.
+
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::SourceSettings;
+use crate::config::settings::{Problems, duration};
+use crate::sources::aws_cloudwatch::filter_pattern::{DEFAULT_PATTERN, FilterPattern};
+
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
+const DEFAULT_LAG: Duration = Duration::from_secs(30);
+const DEFAULT_OVERLAP: Duration = Duration::from_secs(120);
+const DEFAULT_MAX_WINDOW: Duration = Duration::from_secs(3600);
+const DEFAULT_DISCOVERY_INTERVAL: Duration = Duration::from_secs(300);
+const DEFAULT_STREAM_PREFIX: &str = "kube-apiserver-audit-";
+const DEFAULT_SESSION_NAME: &str = "nodeport-watch";
+const DEFAULT_BATCH_SIZE: usize = 5_000;
+const DEFAULT_MAX_PAGES: u32 = 10;
+/// FilterLogEvents: 5 requests per second per account and region, not raisable.
+const DEFAULT_REQUESTS_PER_SECOND: u32 = 5;
+/// FilterLogEvents returns at most 10,000 events per page.
+const MAX_PAGE_EVENTS: usize = 10_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAwsCloudWatchSource {
+    pub name: String,
+    pub region: String,
+    /// Log group names read as they are.
+    #[serde(default)]
+    pub log_groups: Vec<String>,
+    /// EKS cluster names, read from `/aws/eks/<name>/cluster`.
+    #[serde(default)]
+    pub clusters: Vec<String>,
+    /// Every log group whose name starts with this (DescribeLogGroups), e.g. `/aws/eks/`.
+    pub log_group_prefix: Option<String>,
+    /// How often `log_group_prefix` is listed again.
+    pub discovery_interval: Option<String>,
+    /// Only streams whose name starts with this are read.
+    pub stream_prefix: Option<String>,
+    /// An AWS profile of the shared config files (SSO, credential_process, source_profile…).
+    pub profile: Option<String>,
+    /// A role assumed for this source (cross-account).
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+    pub session_name: Option<String>,
+    /// Another CloudWatch Logs endpoint (VPC endpoint, FIPS, an emulator).
+    pub endpoint: Option<String>,
+    /// Let CloudWatch return Service writes only (default `true`).
+    pub filter_pushdown: Option<bool>,
+    /// The JSON filter pattern pushed down; the default selects Service create/update/patch.
+    pub filter_pattern: Option<String>,
+    pub interval: Option<String>,
+    /// How far behind now a window's upper edge stays.
+    pub lag: Option<String>,
+    /// How far before the checkpoint every window starts again.
+    pub overlap: Option<String>,
+    /// The longest time window read in one go.
+    pub max_window: Option<String>,
+    /// Most events handed over per batch.
+    pub batch_size: Option<usize>,
+    /// Most FilterLogEvents pages per batch.
+    pub max_pages: Option<u32>,
+    /// Client-side budget shared by every source on the same account and region.
+    pub requests_per_second: Option<u32>,
+    /// How far back a source without a checkpoint starts.
+    pub start_lookback: Option<String>,
+    /// On restart, a checkpoint further behind than this jumps forward (the gap is logged).
+    pub max_catchup: Option<String>,
+}
+
+/// A role to assume for one source.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AssumeRole {
+    pub arn: String,
+    /// The role's account, from its ARN: keys the shared rate limit without an STS call.
+    pub account: String,
+    /// Written by the role's trust policy owner; never logged.
+    pub external_id: Option<String>,
+    pub session_name: String,
+}
+
+// The external ID is a shared secret: debug output must not show it.
+impl std::fmt::Debug for AssumeRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssumeRole")
+            .field("arn", &self.arn)
+            .field("account", &self.account)
+            .field(
+                "external_id",
+                &self.external_id.as_ref().map(|_| "<redacted>"),
+            )
+            .field("session_name", &self.session_name)
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct AwsCloudWatchSettings {
+    pub region: String,
+    /// Configured log groups (`log_groups` and the groups of `clusters`), deduplicated.
+    pub log_groups: Vec<String>,
+    pub log_group_prefix: Option<String>,
+    pub discovery_interval: Duration,
+    pub stream_prefix: String,
+    pub profile: Option<String>,
+    pub role: Option<AssumeRole>,
+    pub endpoint: Option<String>,
+    /// `None`: pushdown off, every event of the audit streams is fetched.
+    pub filter_pattern: Option<String>,
+    pub lag: Duration,
+    pub overlap: Duration,
+    pub max_window: Duration,
+    pub batch_size: usize,
+    pub max_pages: u32,
+    pub requests_per_second: NonZeroU32,
+    pub start_lookback: Duration,
+}
+
+/// The log group EKS writes a cluster's control-plane logs to.
+pub fn cluster_log_group(cluster: &str) -> String {
+    format!("/aws/eks/{cluster}/cluster")
+}
+
+/// The account of an IAM role ARN (`arn:aws:iam::123456789012:role/name`).
+pub fn role_account(arn: &str) -> Result<String, String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", partition, "iam", "", account, resource]
+            if !partition.is_empty()
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && resource.starts_with("role/")
+                && resource.len() > "role/".len() =>
+        {
+            Ok((*account).to_owned())
+        }
+        _ => Err(format!(
+            "`{arn}` is not an IAM role ARN like `arn:aws:iam::123456789012:role/name`"
+        )),
+    }
+}
+
+fn is_log_group_name(name: &str) -> bool {
+    (1..=512).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'/' | b'#'))
+}
+
+pub(super) fn build(
+    raw: &RawAwsCloudWatchSource,
+    key: &str,
+    _base: &Path,
+    p: &mut Problems,
+) -> Option<SourceSettings> {
+    if raw.region.trim().is_empty() {
+        p.push(
+            format!("{key}.region"),
+            "name the AWS region, e.g. `eu-west-1`",
+        );
+    }
+    let mut log_groups = Vec::new();
+    for (i, group) in raw.log_groups.iter().enumerate() {
+        if is_log_group_name(group) {
+            log_groups.push(group.clone());
+        } else {
+            p.push(
+                format!("{key}.log_groups[{i}]"),
+                format!("`{group}` is not a log group name (1-512 of `A-Za-z0-9._-/#`)"),
+            );
+        }
+    }
+    for (i, cluster) in raw.clusters.iter().enumerate() {
+        let group = cluster_log_group(cluster);
+        if cluster.is_empty() || cluster.contains('/') || !is_log_group_name(&group) {
+            p.push(
+                format!("{key}.clusters[{i}]"),
+                format!("`{cluster}` is not an EKS cluster name"),
+            );
+        } else {
+            log_groups.push(group);
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    log_groups.retain(|g| seen.insert(g.clone()));
+    let log_group_prefix = raw.log_group_prefix.clone().filter(|prefix| {
+        let ok = is_log_group_name(prefix);
+        if !ok {
+            p.push(
+                format!("{key}.log_group_prefix"),
+                format!("`{prefix}` is not the start of a log group name"),
+            );
+        }
+        ok
+    });
+    if raw.log_groups.is_empty() && raw.clusters.is_empty() && raw.log_group_prefix.is_none() {
+        p.push(
+            key,
+            "name what to read: `clusters`, `log_groups` and/or `log_group_prefix`",
+        );
+    }
+
+    let role = raw.role_arn.as_ref().and_then(|arn| {
+        let account = p.check(format!("{key}.role_arn"), role_account(arn))?;
+        Some(AssumeRole {
+            arn: arn.clone(),
+            account,
+            external_id: raw.external_id.clone(),
+            session_name: raw
+                .session_name
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SESSION_NAME.to_owned()),
+        })
+    });
+    if raw.role_arn.is_none() && (raw.external_id.is_some() || raw.session_name.is_some()) {
+        p.push(
+            format!("{key}.role_arn"),
+            "`external_id` and `session_name` only apply with `role_arn`",
+        );
+    }
+    if let Some(endpoint) = &raw.endpoint
+        && url::Url::parse(endpoint).map_or(true, |u| !matches!(u.scheme(), "http" | "https"))
+    {
+        p.push(
+            format!("{key}.endpoint"),
+            format!("`{endpoint}` is not an http(s) URL"),
+        );
+    }
+
+    let filter_pattern = match (raw.filter_pushdown.unwrap_or(true), &raw.filter_pattern) {
+        (false, Some(_)) => {
+            p.push(
+                format!("{key}.filter_pattern"),
+                "a `filter_pattern` with `filter_pushdown = false` would be ignored; remove one",
+            );
+            None
+        }
+        (false, None) => None,
+        (true, None) => Some(DEFAULT_PATTERN.to_owned()),
+        (true, Some(text)) => p
+            .check(
+                format!("{key}.filter_pattern"),
+                FilterPattern::parse(text).map_err(|e| e.to_string()),
+            )
+            .map(|pattern| pattern.text().to_owned()),
+    };
+
+    let batch_size = raw.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
+    if batch_size == 0 {
+        p.push(format!("{key}.batch_size"), "must be at least 1");
+    }
+    let max_pages = raw.max_pages.unwrap_or(DEFAULT_MAX_PAGES);
+    if max_pages == 0 {
+        p.push(format!("{key}.max_pages"), "must be at least 1");
+    }
+    let requests_per_second = p.check(
+        format!("{key}.requests_per_second"),
+        NonZeroU32::new(
+            raw.requests_per_second
+                .unwrap_or(DEFAULT_REQUESTS_PER_SECOND),
+        )
+        .ok_or_else(|| "must be at least 1".to_owned()),
+    );
+    let d = |p: &mut Problems, field: &str, value: &Option<String>, default: Duration| {
+        duration(p, &format!("{key}.{field}"), value.as_deref()).unwrap_or(default)
+    };
+    let max_window = d(p, "max_window", &raw.max_window, DEFAULT_MAX_WINDOW);
+    if max_window < Duration::from_secs(1) {
+        p.push(format!("{key}.max_window"), "must be at least 1s");
+    }
+
+    let settings = AwsCloudWatchSettings {
+        region: raw.region.trim().to_owned(),
+        log_groups,
+        log_group_prefix,
+        discovery_interval: d(
+            p,
+            "discovery_interval",
+            &raw.discovery_interval,
+            DEFAULT_DISCOVERY_INTERVAL,
+        ),
+        stream_prefix: raw
+            .stream_prefix
+            .clone()
+            .unwrap_or_else(|| DEFAULT_STREAM_PREFIX.to_owned()),
+        profile: raw.profile.clone(),
+        role,
+        endpoint: raw.endpoint.clone(),
+        filter_pattern,
+        lag: d(p, "lag", &raw.lag, DEFAULT_LAG),
+        overlap: d(p, "overlap", &raw.overlap, DEFAULT_OVERLAP),
+        max_window,
+        batch_size: batch_size.max(1),
+        max_pages: max_pages.max(1),
+        requests_per_second: requests_per_second.unwrap_or(NonZeroU32::MIN),
+        start_lookback: d(p, "start_lookback", &raw.start_lookback, Duration::ZERO),
+    };
+    Some(SourceSettings {
+        name: raw.name.clone(),
+        interval: d(p, "interval", &raw.interval, DEFAULT_INTERVAL),
+        max_catchup: duration(p, &format!("{key}.max_catchup"), raw.max_catchup.as_deref()),
+        kind: super::SourceKind::AwsCloudWatch(Box::new(settings)),
+    })
+}
+
+impl AwsCloudWatchSettings {
+    /// Events asked for per FilterLogEvents page: never more than a batch still has room for.
+    pub fn page_limit(&self, room: usize) -> i32 {
+        i32::try_from(room.clamp(1, MAX_PAGE_EVENTS)).unwrap_or(1)
+    }
+}
+
+#[cfg(test)]
+#[path = "aws_cloudwatch_tests.rs"]
+mod tests;
