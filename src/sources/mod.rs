@@ -6,10 +6,10 @@
 //! stopping cleanly. A source never writes state itself, so a failed fetch can never move its
 //! checkpoint.
 
+pub mod aws_cloudwatch;
 pub mod azure;
 pub mod azure_blob;
 pub mod azure_monitor;
-pub mod aws_cloudwatch;
 pub mod driver;
 pub mod file;
 pub mod gcp_logging;

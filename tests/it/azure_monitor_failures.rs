@@ -5,12 +5,11 @@ use std::time::Duration;
 
 use azure_core::http::RetryOptions;
 use chrono::Duration as Span;
-use nodeport_watch::config::SourceKind;
 use nodeport_watch::model::Cursor;
 use nodeport_watch::runtime::launch::check_source;
 use nodeport_watch::sources::{DriverError, PollMode, Progress, SourceErrorKind, TimeRange};
 
-use crate::support::azure_harness::{Harness, alerts, service_event, start_time};
+use crate::support::azure_harness::{alerts, service_event, start_time};
 use crate::support::azure_monitor_kit::{
     WS, WS2, aks_row, fast_retry, harness, harness_with, minutes, source,
 };
@@ -227,42 +226,6 @@ async fn azure_monitor_max_catchup_moves_an_old_checkpoint_forward() {
         <nodeport_watch::sources::azure_monitor::AzureMonitorCursor as Cursor>::KIND,
         "azure_monitor"
     );
-}
-
-#[test]
-fn azure_example_config_sources_are_valid() {
-    let example =
-        std::fs::read_to_string(crate::support::root().join("config/example.toml")).unwrap();
-    let start = example
-        .find("# AKS, from a Log Analytics workspace")
-        .unwrap();
-    let end = start + example[start..].find("# <!-- section").unwrap();
-    let uncommented: String = example[start..end]
-        .lines()
-        .filter_map(|l| l.strip_prefix("# "))
-        .filter(|l| {
-            l.starts_with("[[")
-                || l.split_once(" = ")
-                    .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let h = Harness::new(&uncommented);
-    let kinds: Vec<&str> = h
-        .settings
-        .sources
-        .iter()
-        .map(|s| s.kind.type_name())
-        .collect();
-    assert_eq!(kinds, ["azure_monitor", "azure_blob"]);
-    match h.kind() {
-        SourceKind::AzureMonitor(s) => {
-            assert_eq!(s.clusters.len(), 2);
-            assert_eq!(s.max_rows, 50_000);
-            assert_eq!(s.window.overlap, Duration::from_secs(300));
-        }
-        other => panic!("{other:?}"),
-    }
 }
 
 #[test]

@@ -3,7 +3,10 @@
 
 use std::process::Command;
 
-use nodeport_watch::config::{self, ConfigError, StatePath};
+use std::time::Duration;
+
+use nodeport_watch::config::sinks::RawSink;
+use nodeport_watch::config::{self, ConfigError, Settings, SourceKind, StatePath};
 
 use crate::support::{binary, root};
 
@@ -24,12 +27,83 @@ fn write(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
     path
 }
 
+/// The secrets `config/example.toml` references, as its header lists them.
+const EXAMPLE_SECRETS: [(&str, &str); 6] = [
+    ("SOC_WEBHOOK_URL", "https://soc.example.com/hooks/nodeport"),
+    ("SOC_WEBHOOK_AUTH", "Bearer example"),
+    ("SOC_WEBHOOK_HMAC", "example-hmac-key"),
+    (
+        "SLACK_WEBHOOK_URL",
+        "https://hooks.slack.com/services/T000/B000/example",
+    ),
+    ("SPLUNK_HEC_TOKEN", "example-token"),
+    ("PAGERDUTY_ROUTING_KEY", "example-routing-key"),
+];
+
 #[test]
 fn the_shipped_configurations_are_valid() {
-    for name in ["config/demo.toml", "config/example.toml"] {
-        let (code, text) = validate(&root().join(name));
-        assert_eq!(code, Some(0), "{name}: {text}");
+    let (code, text) = validate(&root().join("config/demo.toml"));
+    assert_eq!(code, Some(0), "demo: {text}");
+
+    let out = Command::new(binary())
+        .args(["validate", "--config"])
+        .arg(root().join("config/example.toml"))
+        .envs(EXAMPLE_SECRETS)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "example: {text}");
+    assert!(
+        text.contains("(5 sources, 6 sinks"),
+        "every source and sink type is shown: {text}"
+    );
+}
+
+/// The example's settings, without its secret-bearing sinks (so no environment is needed).
+fn example_settings() -> Settings {
+    let path = root().join("config/example.toml");
+    let mut raw = config::load_raw(&path).unwrap();
+    raw.sinks
+        .retain(|s| matches!(s, RawSink::Stdout(_) | RawSink::File(_)));
+    Settings::from_raw(raw, path.parent().unwrap()).expect("the example is valid")
+}
+
+#[test]
+fn the_example_shows_every_source_type_as_documented() {
+    let settings = example_settings();
+    let kinds: Vec<&str> = settings
+        .sources
+        .iter()
+        .map(|s| s.kind.type_name())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "file",
+            "aws_cloudwatch",
+            "gcp_logging",
+            "azure_monitor",
+            "azure_blob"
+        ]
+    );
+    for source in &settings.sources {
+        match &source.kind {
+            SourceKind::AwsCloudWatch(s) => {
+                assert_eq!(s.log_groups.len(), 3);
+                assert_eq!(s.role.as_ref().unwrap().account, "210987654321");
+                assert_eq!(source.max_catchup, Some(Duration::from_secs(24 * 3600)));
+            }
+            SourceKind::AzureMonitor(s) => {
+                assert_eq!(s.clusters.len(), 2);
+                assert_eq!(s.max_rows, 50_000);
+                assert_eq!(s.window.overlap, Duration::from_secs(300));
+            }
+            SourceKind::GcpLogging(s) => assert_eq!(s.projects.len(), 2),
+            SourceKind::AzureBlob(_) | SourceKind::File(_) => {}
+        }
     }
+    assert_eq!(settings.detection.exceptions.len(), 3);
 }
 
 #[test]

@@ -175,30 +175,3 @@ fn role_arns() {
         assert!(role_account(bad).is_err(), "{bad}");
     }
 }
-
-#[test]
-fn the_commented_example_is_valid() {
-    let example =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml"))
-            .unwrap();
-    let section: String = example
-        .lines()
-        .skip_while(|l| *l != "# [[sources]]")
-        .take_while(|l| l.starts_with('#') && !l.starts_with("# <!--"))
-        .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap_or(l)))
-        .collect();
-    let body = section
-        .strip_prefix("[[sources]]\ntype = \"aws_cloudwatch\"\nname = ")
-        .and_then(|rest| rest.split_once('\n'))
-        .map(|(_, rest)| rest)
-        .expect("the example starts with type and name");
-    let settings = load(body).unwrap();
-    let s = cloudwatch(&settings);
-    assert_eq!(s.log_groups.len(), 3);
-    assert_eq!(s.role.as_ref().unwrap().account, "210987654321");
-    assert_eq!(s.filter_pattern.as_deref(), Some(DEFAULT_PATTERN));
-    assert_eq!(
-        settings.sources[0].max_catchup,
-        Some(Duration::from_secs(24 * 3600))
-    );
-}

@@ -3,10 +3,10 @@
 //! A new source type adds a variant to [`RawSource`] and [`SourceKind`] and a file holding its
 //! raw table, its settings and the function that builds one from the other.
 
+pub mod aws_cloudwatch;
 pub mod azure_blob;
 pub mod azure_credential;
 pub mod azure_monitor;
-pub mod aws_cloudwatch;
 pub mod file;
 pub mod gcp_logging;
 
@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use aws_cloudwatch::{AssumeRole, AwsCloudWatchSettings, RawAwsCloudWatchSource};
 pub use azure_blob::{AzureBlobSettings, RawAzureBlobSource};
 pub use azure_monitor::{AzureMonitorSettings, RawAzureMonitorSource};
-pub use aws_cloudwatch::{AssumeRole, AwsCloudWatchSettings, RawAwsCloudWatchSource};
 pub use file::{FileSourceSettings, RawFileSource, StartAt};
 pub use gcp_logging::{GcpCredentials, GcpLoggingSettings, RawGcpLoggingSource};
 

@@ -2,10 +2,12 @@
 
 #![allow(dead_code)]
 
+pub mod aws_proxy;
 pub mod azure_blob_kit;
 pub mod azure_harness;
 pub mod azure_monitor_kit;
 pub mod azurite;
+pub mod cloudwatch;
 pub mod daemon;
 pub mod detect;
 pub mod doubles;
@@ -14,6 +16,7 @@ pub mod fake_log_analytics;
 pub mod fake_logging;
 pub mod fixtures;
 pub mod gcp;
+pub mod moto;
 pub mod prom;
 pub mod receiver;
 pub mod shapes;
@@ -21,10 +24,6 @@ pub mod sinks;
 pub mod wait;
 
 use std::path::{Path, PathBuf};
-
-pub mod aws_proxy;
-pub mod cloudwatch;
-pub mod moto;
 
 /// The repository root.
 pub fn root() -> &'static Path {
