@@ -53,7 +53,7 @@ async fn aws_throttling_and_server_errors_lose_nothing_and_never_move_the_checkp
     let clock = ManualClock::new(at(now_ms()));
     let toml = source_toml(
         &proxy.endpoint,
-        "clusters = [\"prod\"]\nstart_lookback = \"5m\"\nbatch_size = 1000\nmax_pages = 2",
+        "clusters = [\"prod\"]\nlookback = \"5m\"\nmax_batch_entries = 1000\nmax_pages = 2",
     );
     let h = Harness::new(&toml, &state.path().join("state.db"), clock.clone());
     let mut driver = h.driver(PollMode::Live).await;
@@ -137,7 +137,7 @@ async fn aws_a_missing_log_group_or_an_unreachable_endpoint_is_reported_not_fata
     // `ghost` has no log group (audit logging off): it must not hold `prod` back.
     let toml = source_toml(
         &moto.endpoint,
-        "clusters = [\"ghost\", \"prod\"]\nstart_lookback = \"2m\"",
+        "clusters = [\"ghost\", \"prod\"]\nlookback = \"2m\"",
     );
     let h = Harness::new(&toml, &state.path().join("state.db"), clock.clone());
     let mut driver = h.driver(PollMode::Live).await;
@@ -181,7 +181,7 @@ async fn aws_a_log_group_denied_to_us_does_not_blind_the_source_to_the_others() 
     let clock = ManualClock::new(at(now_ms()));
     let toml = source_toml(
         &proxy.endpoint,
-        "clusters = [\"a\", \"b\"]\nstart_lookback = \"2m\"",
+        "clusters = [\"a\", \"b\"]\nlookback = \"2m\"",
     );
     let h = Harness::new(&toml, &state.path().join("state.db"), clock);
     let mut driver = h.driver(PollMode::Live).await;

@@ -199,7 +199,7 @@ async fn aws_measure_a_cluster_day_with_and_without_pushdown() {
         // Defaults but the endpoint, the window lag (the clock is frozen at `end`) and the start.
         let source = format!(
             "type = \"aws_cloudwatch\"\nname = \"eks\"\nregion = \"us-east-1\"\nendpoint = \"{}\"\n\
-             clusters = [\"measure\"]\nlag = \"0s\"\nstart_lookback = \"24h\"\nfilter_pushdown = {pushdown}\n",
+             clusters = [\"measure\"]\nlag = \"0s\"\nlookback = \"24h\"\nfilter_pushdown = {pushdown}\n",
             proxy.endpoint
         );
         let h = Harness::new(&source, &state.path().join("state.db"), clock);

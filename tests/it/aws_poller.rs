@@ -77,7 +77,7 @@ async fn aws_every_nodeport_event_alerts_exactly_once_across_clusters_and_stream
     let clock = ManualClock::new(at(now_ms()));
     let toml = source_toml(
         &moto.endpoint,
-        "clusters = [\"alpha\", \"beta\"]\nlog_groups = [\"/custom/gamma-audit\"]\nstart_lookback = \"15m\"\nbatch_size = 4",
+        "clusters = [\"alpha\", \"beta\"]\nlog_groups = [\"/custom/gamma-audit\"]\nlookback = \"15m\"\nmax_batch_entries = 4",
     );
     let h = Harness::new(&toml, &state.path().join("state.db"), clock.clone());
     let source = h.source().await;
@@ -138,7 +138,7 @@ async fn aws_log_groups_are_discovered_by_prefix_including_new_clusters() {
     let clock = ManualClock::new(at(now_ms()));
     let toml = source_toml(
         &moto.endpoint,
-        "log_group_prefix = \"/aws/eks/\"\ndiscovery_interval = \"0s\"\nstart_lookback = \"5m\"",
+        "log_group_prefix = \"/aws/eks/\"\ndiscovery_interval = \"0s\"\nlookback = \"5m\"",
     );
     let h = Harness::new(&toml, &state.path().join("state.db"), clock.clone());
     let mut driver = h.driver(PollMode::Live).await;
@@ -194,7 +194,7 @@ async fn aws_a_role_is_assumed_per_source_and_the_account_keys_the_shared_budget
 
     let state = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(at(now_ms()));
-    let role = "clusters = [\"prod\"]\nstart_lookback = \"1m\"\n\
+    let role = "clusters = [\"prod\"]\nlookback = \"1m\"\n\
                 role_arn = \"arn:aws:iam::123456789012:role/nodeport-watch-reader\"\n\
                 external_id = \"shared-secret\"\nsession_name = \"npw-test\"";
     let h = Harness::new(

@@ -187,7 +187,7 @@ async fn aws_filter_pushdown_on_and_off_give_the_same_alerts() {
         let clock = ManualClock::new(at(now_ms()));
         let source = source_toml(
             &proxy.endpoint,
-            &format!("{extra}clusters = [\"prod\"]\nstart_lookback = \"5m\""),
+            &format!("{extra}clusters = [\"prod\"]\nlookback = \"5m\""),
         );
         let every_rule = "[detection]\nrules = [\"nodeport\", \"external-ips\", \"loadbalancer\", \"denied-attempts\"]";
         let h = Harness::new(

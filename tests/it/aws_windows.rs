@@ -50,7 +50,7 @@ async fn aws_a_window_of_more_than_10k_events_is_paginated_in_batches_across_a_r
     let state = tempfile::tempdir().unwrap();
     let db = state.path().join("state.db");
     let clock = ManualClock::new(at(now_ms()));
-    let small = "clusters = [\"prod\"]\nstart_lookback = \"5m\"\nbatch_size = 3000\nmax_pages = 1";
+    let small = "clusters = [\"prod\"]\nlookback = \"5m\"\nmax_batch_entries = 3000\nmax_pages = 1";
     let h = Harness::new(&source_toml(&moto.endpoint, small), &db, clock.clone());
     let mut driver = h.driver(PollMode::Live).await;
     let mut records = 0;
@@ -75,7 +75,7 @@ async fn aws_a_window_of_more_than_10k_events_is_paginated_in_batches_across_a_r
 
     // Restart with larger batches: the window resumes from its page token, pages of 10,000.
     let large =
-        "clusters = [\"prod\"]\nstart_lookback = \"5m\"\nbatch_size = 20000\nmax_pages = 10";
+        "clusters = [\"prod\"]\nlookback = \"5m\"\nmax_batch_entries = 20000\nmax_pages = 10";
     let h2 = Harness::new(&source_toml(&moto.endpoint, large), &db, clock.clone());
     let mut driver = h2.driver(PollMode::Live).await;
     let rest = drain(&mut driver, 10).await;
@@ -115,10 +115,7 @@ async fn aws_events_sharing_a_millisecond_on_both_sides_of_a_window_edge_are_rea
     // The first window ends just after `edge` (windows are half-open, FilterLogEvents' endTime
     // inclusive): the events at `edge` are in, the one at `edge + 1` is not.
     let clock = ManualClock::new(at(edge + 1));
-    let toml = source_toml(
-        &moto.endpoint,
-        "clusters = [\"prod\"]\nstart_lookback = \"1m\"",
-    );
+    let toml = source_toml(&moto.endpoint, "clusters = [\"prod\"]\nlookback = \"1m\"");
     let h = Harness::new(&toml, &state.path().join("state.db"), clock.clone());
     let mut driver = h.driver(PollMode::Live).await;
     let first = drain(&mut driver, 10).await;
@@ -175,10 +172,7 @@ async fn aws_a_late_event_is_caught_within_the_overlap_and_a_scan_finds_older_on
 
     let state = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(at(now));
-    let toml = source_toml(
-        &moto.endpoint,
-        "clusters = [\"prod\"]\nstart_lookback = \"10m\"",
-    );
+    let toml = source_toml(&moto.endpoint, "clusters = [\"prod\"]\nlookback = \"10m\"");
     let h = Harness::new(&toml, &state.path().join("state.db"), clock.clone());
     let mut driver = h.driver(PollMode::Live).await;
     drain(&mut driver, 10).await;
@@ -251,7 +245,7 @@ async fn aws_stop_and_restart_mid_stream_misses_nothing_and_repeats_nothing() {
     let clock = ManualClock::new(at(now - 100_000));
     let toml = source_toml(
         &moto.endpoint,
-        "clusters = [\"prod\"]\nstart_lookback = \"3m\"\nbatch_size = 5\nmax_pages = 1",
+        "clusters = [\"prod\"]\nlookback = \"3m\"\nmax_batch_entries = 5\nmax_pages = 1",
     );
     let h = Harness::new(&toml, &db, clock.clone());
     let mut driver = h.driver(PollMode::Live).await;

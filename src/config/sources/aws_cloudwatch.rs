@@ -13,11 +13,11 @@ use crate::sources::aws_cloudwatch::filter_pattern::{DEFAULT_PATTERN, FilterPatt
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 const DEFAULT_LAG: Duration = Duration::from_secs(30);
 const DEFAULT_OVERLAP: Duration = Duration::from_secs(120);
-const DEFAULT_MAX_WINDOW: Duration = Duration::from_secs(3600);
+const DEFAULT_MAX_SPAN: Duration = Duration::from_secs(3600);
 const DEFAULT_DISCOVERY_INTERVAL: Duration = Duration::from_secs(300);
 const DEFAULT_STREAM_PREFIX: &str = "kube-apiserver-audit-";
 const DEFAULT_SESSION_NAME: &str = "nodeport-watch";
-const DEFAULT_BATCH_SIZE: usize = 5_000;
+const DEFAULT_MAX_BATCH_ENTRIES: usize = 5_000;
 const DEFAULT_MAX_PAGES: u32 = 10;
 /// FilterLogEvents: 5 requests per second per account and region, not raisable.
 const DEFAULT_REQUESTS_PER_SECOND: u32 = 5;
@@ -59,15 +59,15 @@ pub struct RawAwsCloudWatchSource {
     /// How far before the checkpoint every window starts again.
     pub overlap: Option<String>,
     /// The longest time window read in one go.
-    pub max_window: Option<String>,
+    pub max_span: Option<String>,
     /// Most events handed over per batch.
-    pub batch_size: Option<usize>,
+    pub max_batch_entries: Option<usize>,
     /// Most FilterLogEvents pages per batch.
     pub max_pages: Option<u32>,
     /// Client-side budget shared by every source on the same account and region.
     pub requests_per_second: Option<u32>,
     /// How far back a source without a checkpoint starts.
-    pub start_lookback: Option<String>,
+    pub lookback: Option<String>,
     /// On restart, a checkpoint further behind than this jumps forward (the gap is logged).
     pub max_catchup: Option<String>,
 }
@@ -113,11 +113,11 @@ pub struct AwsCloudWatchSettings {
     pub filter_pattern: Option<String>,
     pub lag: Duration,
     pub overlap: Duration,
-    pub max_window: Duration,
-    pub batch_size: usize,
+    pub max_span: Duration,
+    pub max_batch_entries: usize,
     pub max_pages: u32,
     pub requests_per_second: NonZeroU32,
-    pub start_lookback: Duration,
+    pub lookback: Duration,
 }
 
 /// The log group EKS writes a cluster's control-plane logs to.
@@ -249,9 +249,9 @@ pub(super) fn build(
             .map(|pattern| pattern.text().to_owned()),
     };
 
-    let batch_size = raw.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
-    if batch_size == 0 {
-        p.push(format!("{key}.batch_size"), "must be at least 1");
+    let max_batch_entries = raw.max_batch_entries.unwrap_or(DEFAULT_MAX_BATCH_ENTRIES);
+    if max_batch_entries == 0 {
+        p.push(format!("{key}.max_batch_entries"), "must be at least 1");
     }
     let max_pages = raw.max_pages.unwrap_or(DEFAULT_MAX_PAGES);
     if max_pages == 0 {
@@ -268,9 +268,9 @@ pub(super) fn build(
     let d = |p: &mut Problems, field: &str, value: &Option<String>, default: Duration| {
         duration(p, &format!("{key}.{field}"), value.as_deref()).unwrap_or(default)
     };
-    let max_window = d(p, "max_window", &raw.max_window, DEFAULT_MAX_WINDOW);
-    if max_window < Duration::from_secs(1) {
-        p.push(format!("{key}.max_window"), "must be at least 1s");
+    let max_span = d(p, "max_span", &raw.max_span, DEFAULT_MAX_SPAN);
+    if max_span < Duration::from_secs(1) {
+        p.push(format!("{key}.max_span"), "must be at least 1s");
     }
 
     let settings = AwsCloudWatchSettings {
@@ -293,11 +293,11 @@ pub(super) fn build(
         filter_pattern,
         lag: d(p, "lag", &raw.lag, DEFAULT_LAG),
         overlap: d(p, "overlap", &raw.overlap, DEFAULT_OVERLAP),
-        max_window,
-        batch_size: batch_size.max(1),
+        max_span,
+        max_batch_entries: max_batch_entries.max(1),
         max_pages: max_pages.max(1),
         requests_per_second: requests_per_second.unwrap_or(NonZeroU32::MIN),
-        start_lookback: d(p, "start_lookback", &raw.start_lookback, Duration::ZERO),
+        lookback: d(p, "lookback", &raw.lookback, Duration::ZERO),
     };
     Some(SourceSettings {
         name: raw.name.clone(),

@@ -41,9 +41,9 @@ fn defaults() {
     assert_eq!(s.filter_pattern.as_deref(), Some(DEFAULT_PATTERN));
     assert_eq!(s.lag, Duration::from_secs(30));
     assert_eq!(s.overlap, Duration::from_secs(120));
-    assert_eq!(s.max_window, Duration::from_secs(3600));
+    assert_eq!(s.max_span, Duration::from_secs(3600));
     assert_eq!(s.requests_per_second.get(), 5);
-    assert_eq!(s.batch_size, 5_000);
+    assert_eq!(s.max_batch_entries, 5_000);
     assert_eq!(s.role, None);
 }
 
@@ -65,11 +65,11 @@ filter_pattern = '{ $.objectRef.resource = "services" }'
 interval = "10s"
 lag = "5s"
 overlap = "10m"
-max_window = "5m"
-batch_size = 100
+max_span = "5m"
+max_batch_entries = 100
 max_pages = 3
 requests_per_second = 2
-start_lookback = "1h"
+lookback = "1h"
 max_catchup = "6h"
 "#,
     )
@@ -116,7 +116,7 @@ clusters = ["x/y"]
 role_arn = "arn:aws:iam::123:user/me"
 endpoint = "ftp://x"
 filter_pattern = "{ $.verb = "
-batch_size = 0
+max_batch_entries = 0
 requests_per_second = 0
 lag = "soon"
 "#,
@@ -129,7 +129,7 @@ lag = "soon"
         "sources[0].role_arn",
         "sources[0].endpoint",
         "sources[0].filter_pattern",
-        "sources[0].batch_size",
+        "sources[0].max_batch_entries",
         "sources[0].requests_per_second",
         "sources[0].lag",
     ] {

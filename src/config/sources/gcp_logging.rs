@@ -51,6 +51,8 @@ pub struct RawGcpLoggingSource {
     pub lag: Option<String>,
     pub overlap: Option<String>,
     pub max_span: Option<String>,
+    /// How far back a source without a checkpoint starts.
+    pub lookback: Option<String>,
     pub max_catchup: Option<String>,
     pub requests_per_minute: Option<u32>,
     pub page_size: Option<u32>,
@@ -82,6 +84,8 @@ pub struct GcpLoggingSettings {
     pub lag: Duration,
     pub overlap: Duration,
     pub max_span: Duration,
+    /// How far back a source without a checkpoint starts (default: nothing before now - lag).
+    pub lookback: Duration,
     pub requests_per_minute: NonZeroU32,
     pub page_size: u32,
     pub request_timeout: Duration,
@@ -103,6 +107,7 @@ impl GcpLoggingSettings {
             lag: DEFAULT_LAG,
             overlap: DEFAULT_OVERLAP,
             max_span: DEFAULT_MAX_SPAN,
+            lookback: Duration::ZERO,
             requests_per_minute: NonZeroU32::new(DEFAULT_REQUESTS_PER_MINUTE)
                 .unwrap_or(NonZeroU32::MIN),
             page_size: MAX_PAGE_SIZE,
@@ -271,6 +276,7 @@ pub(super) fn build(
         lag: duration(p, &k("lag"), raw.lag.as_deref()).unwrap_or(DEFAULT_LAG),
         overlap: duration(p, &k("overlap"), raw.overlap.as_deref()).unwrap_or(DEFAULT_OVERLAP),
         max_span,
+        lookback: duration(p, &k("lookback"), raw.lookback.as_deref()).unwrap_or(Duration::ZERO),
         requests_per_minute,
         page_size,
         request_timeout,

@@ -3,7 +3,7 @@
 //!
 //! Pagination follows `nextToken` until there is none: AWS may return pages that are empty, or
 //! partly full, while it still has more to search, so neither ends a window. A batch stops early
-//! (and the window is resumed from its token by the next poll) once it holds `batch_size` events,
+//! (and the window is resumed from its token by the next poll) once it holds `max_batch_entries` events,
 //! `BATCH_BYTES` of messages or `max_pages` pages, so memory stays flat whatever the backlog. Each
 //! request asks for no more events than the batch has room for, so a page is never split.
 //!
@@ -105,7 +105,7 @@ impl Fetcher<'_> {
         let mut events: Vec<FilteredLogEvent> = Vec::new();
         let mut bytes = 0usize;
         for page_number in 0..self.settings.max_pages {
-            let room = self.settings.batch_size.saturating_sub(events.len());
+            let room = self.settings.max_batch_entries.saturating_sub(events.len());
             let page = match self.page(read, token.clone(), room).await {
                 Ok(page) => page,
                 Err(e) if page_number == 0 => return Err(e),
@@ -126,7 +126,7 @@ impl Fetcher<'_> {
             events.extend(page.events);
             // A token that does not move would loop forever: the server has nothing more.
             token = page.next_token.filter(|next| !next.is_empty() && !stalled);
-            let full = events.len() >= self.settings.batch_size || bytes >= BATCH_BYTES;
+            let full = events.len() >= self.settings.max_batch_entries || bytes >= BATCH_BYTES;
             if token.is_none() || full {
                 break;
             }

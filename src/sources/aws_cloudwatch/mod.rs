@@ -95,7 +95,7 @@ impl AwsCloudWatchSource {
         let planner = WindowPlanner {
             lag: settings.lag,
             overlap: settings.overlap,
-            max_span: settings.max_window,
+            max_span: settings.max_span,
         };
         let discovery = Discovery::new(
             name,
@@ -262,7 +262,7 @@ impl Source for AwsCloudWatchSource {
 
     fn start(&self, mode: &PollMode, now: DateTime<Utc>) -> CloudWatchCursor {
         let origin = match mode {
-            PollMode::Live => now - self.settings.start_lookback,
+            PollMode::Live => now - self.settings.lookback,
             PollMode::Scan(range) => range.since,
         };
         CloudWatchCursor::starting_at(origin.timestamp_millis())
@@ -344,7 +344,7 @@ impl Source for AwsCloudWatchSource {
             };
             let filter = Arc::clone(&self.budgets().await?.filter);
             let settings = AwsCloudWatchSettings {
-                batch_size: 1,
+                max_batch_entries: 1,
                 max_pages: 1,
                 ..(*self.settings).clone()
             };

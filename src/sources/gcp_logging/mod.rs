@@ -140,7 +140,9 @@ impl GcpLoggingSource {
 
     fn start_ms(&self, mode: &PollMode, now: DateTime<Utc>) -> i64 {
         match mode {
-            PollMode::Live => ms(now).saturating_sub(millis(self.settings.lag)),
+            PollMode::Live => ms(now)
+                .saturating_sub(millis(self.settings.lag))
+                .saturating_sub(millis(self.settings.lookback)),
             PollMode::Scan(range) => ms(range.since),
         }
     }
