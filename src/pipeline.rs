@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use tracing::{debug, warn};
 
 use crate::alert::{self, AlertContext, Router};
@@ -24,7 +23,7 @@ pub struct BatchStats {
     pub records: u64,
     /// Audit events normalized (including degraded ones).
     pub events: u64,
-    /// Records the prefilter rejected without parsing: they cannot concern a Service.
+    /// Records the prefilter rejected without parsing: they cannot be a Service write.
     pub irrelevant: u64,
     pub skipped: BTreeMap<SkipReason, u64>,
     /// Events read only in part.
@@ -131,18 +130,11 @@ impl Pipeline {
         label: RecordLabel<'_>,
         out: &mut BatchOutcome,
     ) {
-        let now = self.clock.now();
         out.stats.records += 1;
-        normalize(bytes, ctx, &mut |n| self.handle(n, label, now, out));
+        normalize(bytes, ctx, &mut |n| self.handle(n, label, out));
     }
 
-    fn handle(
-        &self,
-        n: Normalized,
-        label: RecordLabel<'_>,
-        now: DateTime<Utc>,
-        out: &mut BatchOutcome,
-    ) {
+    fn handle(&self, n: Normalized, label: RecordLabel<'_>, out: &mut BatchOutcome) {
         let event = match n {
             Normalized::Irrelevant => {
                 out.stats.irrelevant += 1;
@@ -178,6 +170,8 @@ impl Pipeline {
                 "event read in part"
             );
         }
+        // Read the clock only for the few records that reach the detector.
+        let now = self.clock.now();
         let verdict = self.detector.inspect(&event, now);
         out.stats.suppressed += verdict.suppressed.len() as u64;
         for s in &verdict.suppressed {

@@ -64,7 +64,7 @@ fn embedded_event(
         ..*ctx
     };
     let result = match string_value(log) {
-        Some(text) if !prefilter::may_concern_services(text.as_bytes()) => {
+        Some(text) if !prefilter::may_be_service_write(text.as_bytes()) => {
             return Normalized::Irrelevant;
         }
         Some(text) => k8s::event(&text, Provider::Aks, &ctx),
@@ -106,7 +106,7 @@ pub(super) fn envelope(
         return;
     };
     for raw in records {
-        if !prefilter::may_concern_services(raw.get().as_bytes()) {
+        if !prefilter::may_be_service_write(raw.get().as_bytes()) {
             emit(Normalized::Irrelevant);
             continue;
         }
@@ -273,7 +273,7 @@ mod tests {
         let out = normalize_to_vec(
             format!(
                 r#"{{"records":[{{"category":"kube-audit-admin","properties":{{"log":"{LOG}"}}}},
-                {{"category":"kube-apiserver","properties":{{"log":"I0101 services sync"}}}}]}}"#
+                {{"category":"kube-apiserver","properties":{{"log":"I0101 services update sync"}}}}]}}"#
             )
             .as_bytes(),
             &RecordContext::default(),

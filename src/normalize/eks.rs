@@ -16,7 +16,7 @@ pub(super) fn log_event(f: &Fields<'_>, ctx: &RecordContext<'_>, emit: &mut dyn 
         emit(Normalized::Skipped(SkipReason::WrongType));
         return;
     };
-    if !prefilter::may_concern_services(message.as_bytes()) {
+    if !prefilter::may_be_service_write(message.as_bytes()) {
         emit(Normalized::Irrelevant);
         return;
     }
@@ -49,7 +49,7 @@ pub(super) fn envelope(
         return;
     };
     for raw in events {
-        if !prefilter::may_concern_services(raw.get().as_bytes()) {
+        if !prefilter::may_be_service_write(raw.get().as_bytes()) {
             emit(Normalized::Irrelevant);
             continue;
         }
@@ -92,7 +92,7 @@ mod tests {
         let record = format!(
             r#"{{"events":[{{"logStreamName":"s","timestamp":1,"message":"{MESSAGE}","eventId":"1"}},
             {{"logStreamName":"s","timestamp":2,"message":"{{\"verb\":\"get\",\"objectRef\":{{\"resource\":\"pods\"}}}}","eventId":"2"}},
-            {{"logStreamName":"s","timestamp":3,"message":"not json about services","eventId":"3"}}],
+            {{"logStreamName":"s","timestamp":3,"message":"not json about services to create","eventId":"3"}}],
             "searchedLogStreams":[]}}"#
         );
         let ctx = RecordContext {

@@ -5,8 +5,8 @@
 //! callback rather than returned.
 //!
 //! Records are read in three steps of increasing cost:
-//! 1. [`prefilter`]: a substring search rejects records that cannot concern a Service at all
-//!    (the vast majority of an audit log) without parsing them;
+//! 1. [`prefilter`]: a substring search rejects records that cannot be a Service write (the
+//!    vast majority of an audit log) without parsing them;
 //! 2. [`shape`]: the top-level keys of the record are read to tell which shape it is;
 //! 3. the shape's normalizer reads only the fields it needs; bodies stay unparsed JSON text.
 //!
@@ -65,7 +65,7 @@ impl<'a> RecordContext<'a> {
 #[derive(Debug)]
 pub enum Normalized {
     Event(Box<AuditEvent>),
-    /// Cannot concern a Service: rejected by the prefilter without being parsed.
+    /// Cannot be a Service write: rejected by the prefilter without being parsed.
     Irrelevant,
     Skipped(SkipReason),
 }
@@ -121,7 +121,7 @@ impl fmt::Display for SkipReason {
 /// The record is the raw bytes of one JSON document: a line of a JSONL file, a CloudWatch
 /// `message`, a whole `filter-log-events` output, a Log Analytics row rendered as an object.
 pub fn normalize(record: &[u8], ctx: &RecordContext<'_>, emit: &mut dyn FnMut(Normalized)) {
-    if !prefilter::may_concern_services(record) {
+    if !prefilter::may_be_service_write(record) {
         emit(Normalized::Irrelevant);
         return;
     }

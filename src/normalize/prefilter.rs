@@ -1,19 +1,32 @@
-//! The cheap first look at a record: can it concern a Service at all?
+//! The cheap first look at a record: can it be a Service write at all?
 //!
-//! Every rule is about writes to `services`, and every record shape names the resource in plain
-//! text (`"resource":"services"`, `\"resource\":\"services\"` inside an AKS string,
-//! `io.k8s.core.v1.services.create` on GKE). API servers encode JSON with Go's encoder, which
-//! never escapes ASCII letters, so a record without the bytes `services` cannot matter. Skipping
-//! those unparsed is what keeps throughput high on real logs, where Service writes are rare.
+//! Every rule is about `create`, `update` or `patch` of `services`, and every record shape names
+//! both in plain text: `"verb":"create"` and `"resource":"services"` in an audit Event (also
+//! when escaped inside an EKS `message` or an AKS `log`), `io.k8s.core.v1.services.create` on
+//! GKE, the `Verb` and `ObjectRef` columns of Log Analytics rows. API servers encode JSON with
+//! Go's encoder, which never escapes ASCII letters, so a record lacking the bytes `services`, or
+//! lacking all three verbs, cannot matter. Rejecting those unparsed (lease renewals, reads,
+//! kube-proxy's Service watches: nearly all of an audit log) is what keeps throughput high.
+//!
+//! False positives are harmless (the record is parsed and found irrelevant); a false negative
+//! would lose an alert, so the words are matched anywhere, never at an assumed position.
 
 use std::sync::LazyLock;
 
 use memchr::memmem::Finder;
 
 static SERVICES: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"services"));
+static VERBS: LazyLock<[Finder<'static>; 3]> = LazyLock::new(|| {
+    [
+        Finder::new(b"create"),
+        Finder::new(b"update"),
+        Finder::new(b"patch"),
+    ]
+});
 
-pub fn may_concern_services(record: &[u8]) -> bool {
-    SERVICES.find(record).is_some()
+/// False when the record cannot be a Service `create`, `update` or `patch`.
+pub fn may_be_service_write(record: &[u8]) -> bool {
+    SERVICES.find(record).is_some() && VERBS.iter().any(|verb| verb.find(record).is_some())
 }
 
 #[cfg(test)]
@@ -21,18 +34,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_the_resource_in_every_encoding() {
-        assert!(may_concern_services(
-            br#"{"objectRef":{"resource":"services"}}"#
+    fn finds_service_writes_in_every_encoding() {
+        assert!(may_be_service_write(
+            br#"{"verb":"patch","objectRef":{"resource":"services"}}"#
         ));
-        assert!(may_concern_services(
-            br#"{"properties":{"log":"{\"objectRef\":{\"resource\":\"services\"}}"}}"#
+        assert!(may_be_service_write(
+            br#"{"properties":{"log":"{\"verb\":\"create\",\"objectRef\":{\"resource\":\"services\"}}"}}"#
         ));
-        assert!(may_concern_services(
-            br#"{"protoPayload":{"methodName":"io.k8s.core.v1.services.patch"}}"#
+        assert!(may_be_service_write(
+            br#"{"protoPayload":{"methodName":"io.k8s.core.v1.services.update"}}"#
         ));
-        assert!(!may_concern_services(
-            br#"{"objectRef":{"resource":"pods"}}"#
+        assert!(may_be_service_write(
+            br#"{"Verb":"create","ObjectRef":"{\"resource\":\"services\"}"}"#
+        ));
+    }
+
+    #[test]
+    fn rejects_other_resources_and_service_reads() {
+        assert!(!may_be_service_write(
+            br#"{"verb":"create","objectRef":{"resource":"pods"}}"#
+        ));
+        assert!(!may_be_service_write(
+            br#"{"verb":"watch","objectRef":{"resource":"services"}}"#
         ));
     }
 }

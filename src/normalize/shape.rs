@@ -132,7 +132,7 @@ fn array(text: &str, ctx: &RecordContext<'_>, emit: &mut dyn FnMut(Normalized)) 
     };
     for item in items.unwrap_or_default() {
         let item = item.get();
-        if !prefilter::may_concern_services(item.as_bytes()) {
+        if !prefilter::may_be_service_write(item.as_bytes()) {
             emit(Normalized::Irrelevant);
         } else if item.starts_with('{') {
             dispatch(item, ctx, emit);

@@ -219,12 +219,12 @@ async fn azure_blob_counts_what_aks_cut_short_and_alerts_on_what_is_left() {
     let cut = go_order(&big)[..16 * 1024].to_owned();
     let mut omitted = service_event("t-2", "ResponseComplete", "create", "omitted", "NodePort");
     omitted["requestObject"] = json!("skipped-too-big-size-object");
-    let klog = "I0501 11:00:00.000000       1 services.go:42] resync services";
+    let klog = "I0501 11:00:00.000000       1 services.go:42] update services";
     let lines = [
         record_with_log("prod", &cut),
         record_with_log("prod", &go_order(&omitted)),
         record_with_log("prod", klog),
-        "{\"category\":\"kube-audit-admin\",\"properties\":{\"log\":\"services".to_owned(),
+        "{\"category\":\"kube-audit-admin\",\"properties\":{\"log\":\"create services".to_owned(),
     ];
     append(
         &admin,

@@ -360,8 +360,8 @@ fn detect_exits_2_on_usage_errors_and_unreadable_files() {
 fn detect_counts_what_it_skips_and_still_succeeds() {
     let input = [
         r#"{"verb":"create","objectRef":{"resource":"services","name":"cut"},"#, // cut short
-        "services are down today",                                 // not JSON
-        r#"{"category":"kube-apiserver","properties":{"log":"services sync"}}"#, // another category
+        "services are down; create a ticket",                      // not JSON
+        r#"{"category":"kube-apiserver","properties":{"log":"services update sync"}}"#, // another category
         r#"{"kind":"Event","verb":"get","objectRef":{"resource":"pods"}}"#,       // irrelevant
         r#"{"kind":"Event","auditID":"x","verb":"create","objectRef":{"resource":"services","name":"s"},"responseStatus":{"code":201},"requestObject":{"kind":"Service","spec":{"type":"NodePort","selector":{"a":"b"},"ports":[{"port":8080,"targetPort":8080}]}}}"#,
     ]

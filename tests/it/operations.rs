@@ -219,8 +219,8 @@ url = "{url}"
     for i in 0..3 {
         text.push_str(&nodeport_line(&format!("m-{i}"), &format!("svc-{i}"), now));
     }
-    // Not JSON, but it mentions services, so it is parsed, fails, and is counted.
-    text.push_str("services!! not a record\n");
+    // Not JSON, but it names services and a write verb, so it is parsed, fails, and is counted.
+    text.push_str("services!! create not a record\n");
     std::fs::write(dir.path().join("logs/audit.log"), text).unwrap();
 
     let mut daemon = Daemon::start(&config, &dir.path().join("daemon.log"));

@@ -176,7 +176,7 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
         survive(&bytes);
         // Past the prefilter too.
-        let mut with_marker = b"services".to_vec();
+        let mut with_marker = b"services create ".to_vec();
         with_marker.extend_from_slice(&bytes);
         survive(&with_marker);
     }
