@@ -1,8 +1,8 @@
 //! A generated, realistic audit-log mix for the throughput benchmark.
 //!
-//! Proportions follow what busy clusters log: lease renewals and node heartbeats dominate, then
-//! reads (get/list/watch), a few percent of which are on Services (kube-proxy and CoreDNS
-//! watch them), about 1% Service writes, and a handful of NodePort exposures.
+//! Per 10,000 events: 6,500 reads (get/list/watch; 1,100 of them on Services, as kube-proxy,
+//! CoreDNS and GitOps controllers read them), 3,400 writes that are not Service writes (lease
+//! renewals, node heartbeats, events), 100 Service creates (1%), 5 of which are NodePort.
 
 use serde_json::{Value, json};
 
@@ -17,6 +17,11 @@ pub enum Shape {
 
 impl Shape {
     pub const ALL: [Shape; 4] = [Shape::K8s, Shape::Eks, Shape::Gke, Shape::Aks];
+
+    /// EKS and AKS carry the audit Event as a JSON string inside the record.
+    pub fn embeds_event(self) -> bool {
+        matches!(self, Shape::Eks | Shape::Aks)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -47,9 +52,11 @@ impl Rng {
 #[derive(Clone, Copy)]
 enum Kind {
     LeaseUpdate,
+    LeaseGet,
     NodeStatusPatch,
     PodGet,
     ConfigMapList,
+    EndpointSliceList,
     ServiceWatch,
     ServiceGet,
     EventCreate,
@@ -60,13 +67,15 @@ enum Kind {
 fn pick(rng: &mut Rng) -> Kind {
     // Per 10,000 events.
     match rng.below(10_000) {
-        0..=3_999 => Kind::LeaseUpdate,
-        4_000..=5_499 => Kind::NodeStatusPatch,
-        5_500..=7_499 => Kind::PodGet,
-        7_500..=8_499 => Kind::ConfigMapList,
-        8_500..=8_799 => Kind::ServiceWatch,
-        8_800..=8_999 => Kind::ServiceGet,
-        9_000..=9_899 => Kind::EventCreate,
+        0..=1_999 => Kind::LeaseUpdate,
+        2_000..=3_499 => Kind::LeaseGet,
+        3_500..=4_299 => Kind::NodeStatusPatch,
+        4_300..=6_299 => Kind::PodGet,
+        6_300..=7_299 => Kind::ConfigMapList,
+        7_300..=8_199 => Kind::EndpointSliceList,
+        8_200..=8_699 => Kind::ServiceWatch,
+        8_700..=9_299 => Kind::ServiceGet,
+        9_300..=9_899 => Kind::EventCreate,
         9_900..=9_994 => Kind::ServiceWriteClusterIp,
         _ => Kind::ServiceWriteNodePort,
     }
@@ -88,6 +97,14 @@ fn event(rng: &mut Rng, i: u64) -> Value {
             "kube-node-lease",
             format!("ip-10-0-{}-{}", i % 200, i % 250),
             format!("system:node:ip-10-0-{}-{}", i % 200, i % 250),
+            "Metadata",
+        ),
+        Kind::LeaseGet => (
+            "get",
+            "leases",
+            "kube-system",
+            "kube-controller-manager".to_owned(),
+            "system:kube-controller-manager".to_owned(),
             "Metadata",
         ),
         Kind::NodeStatusPatch => (
@@ -112,6 +129,14 @@ fn event(rng: &mut Rng, i: u64) -> Value {
             "kube-system",
             String::new(),
             "system:kube-controller-manager".to_owned(),
+            "Request",
+        ),
+        Kind::EndpointSliceList => (
+            "list",
+            "endpointslices",
+            "",
+            String::new(),
+            "system:serviceaccount:kube-system:coredns".to_owned(),
             "Request",
         ),
         Kind::ServiceWatch => (

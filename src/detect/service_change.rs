@@ -9,9 +9,11 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::model::{AuditEvent, Degradation, Payload, ServicePort};
+use crate::normalize::json::{Fields, elements, string_value};
 
 pub const NODE_PORT: &str = "NodePort";
 pub const LOAD_BALANCER: &str = "LoadBalancer";
@@ -65,7 +67,7 @@ impl ServiceChange {
             Some(Body::Object(object)) => {
                 requested = Spec::of_object(object);
                 change.request_is_full_object =
-                    complete && matches!(verb, "create" | "update") && object.contains_key("spec");
+                    complete && matches!(verb, "create" | "update") && object.contains("spec");
                 if requested.service_type.is_none() && change.request_is_full_object {
                     change.effective_type = Some((DEFAULT_TYPE.to_owned(), TypeSource::Default));
                 }
@@ -87,7 +89,7 @@ impl ServiceChange {
         // A stored Service always has a `spec`; a response without one was cut before it (AKS
         // truncation) and says nothing about the type, so the request decides.
         let stored = match &response {
-            Some(Body::Object(object)) if is_service(object) && object.contains_key("spec") => {
+            Some(Body::Object(object)) if is_service(object) && object.contains("spec") => {
                 Some(Spec::of_object(object))
             }
             _ => None,
@@ -114,38 +116,37 @@ impl ServiceChange {
     }
 }
 
-/// A body in the form the rules care about.
-enum Body {
-    Object(Map<String, Value>),
-    JsonPatch(Vec<Value>),
+/// A body in the form the rules care about, read lazily: only the members the rules need are
+/// ever parsed, so a large `metadata.managedFields` or `status` costs one skip, not a tree.
+enum Body<'a> {
+    Object(Fields<'a>),
+    JsonPatch(Vec<&'a RawValue>),
 }
 
-impl Body {
-    fn parse(payload: &Payload) -> Option<Body> {
+impl<'a> Body<'a> {
+    fn parse(payload: &'a Payload) -> Option<Body<'a>> {
         let Payload::Json(raw) = payload else {
             return None;
         };
-        match serde_json::from_str::<Value>(raw.get()).ok()? {
-            Value::Array(ops) => Some(Body::JsonPatch(ops)),
-            Value::Object(object) if !is_status(&object) => Some(Body::Object(object)),
-            _ => None,
+        if let Some(ops) = elements(raw) {
+            return Some(Body::JsonPatch(ops));
         }
+        Fields::of(raw)
+            .filter(|object| !is_status(object))
+            .map(Body::Object)
     }
 }
 
 /// A `Status` (an error the API server answered with) rather than an object.
-fn is_status(object: &Map<String, Value>) -> bool {
-    object.get("kind").and_then(Value::as_str) == Some("Status")
-        || object
-            .get("@type")
-            .and_then(Value::as_str)
-            .is_some_and(|t| t.ends_with("/v1.Status"))
+fn is_status(object: &Fields<'_>) -> bool {
+    string(object, "kind").as_deref() == Some("Status")
+        || string(object, "@type").is_some_and(|t| t.ends_with("/v1.Status"))
 }
 
-fn is_service(object: &Map<String, Value>) -> bool {
-    match object.get("kind").and_then(Value::as_str) {
+fn is_service(object: &Fields<'_>) -> bool {
+    match string(object, "kind") {
         Some(kind) => kind == "Service",
-        None => object.get("spec").is_some_and(Value::is_object),
+        None => nested(object, "spec").is_some(),
     }
 }
 
@@ -160,84 +161,74 @@ struct Spec {
 }
 
 impl Spec {
-    fn of_object(object: &Map<String, Value>) -> Spec {
+    fn of_object(object: &Fields<'_>) -> Spec {
         let mut spec = Spec {
-            labels: object
-                .get("metadata")
-                .and_then(|m| m.get("labels"))
-                .and_then(Value::as_object)
-                .map(string_map)
+            labels: nested(object, "metadata")
+                .and_then(|m| nested(&m, "labels"))
+                .map(|labels| string_map(&labels))
                 .unwrap_or_default(),
             ..Spec::default()
         };
-        if let Some(s) = object.get("spec").and_then(Value::as_object) {
-            spec.apply_spec(s);
+        if let Some(s) = nested(object, "spec") {
+            spec.apply_spec(&s);
             // Only a full object says that a selector is absent; a patch just does not touch it.
-            if object.get("kind").and_then(Value::as_str) == Some("Service") {
-                spec.has_selector = Some(
-                    s.get("selector")
-                        .and_then(Value::as_object)
-                        .is_some_and(|m| !m.is_empty()),
-                );
+            if string(object, "kind").as_deref() == Some("Service") {
+                spec.has_selector =
+                    Some(nested(&s, "selector").is_some_and(|m| m.iter().next().is_some()));
             }
         }
         spec
     }
 
-    fn apply_spec(&mut self, s: &Map<String, Value>) {
-        if let Some(t) = s.get("type").and_then(Value::as_str) {
-            self.service_type = Some(t.to_owned());
+    fn apply_spec(&mut self, s: &Fields<'_>) {
+        if let Some(t) = string(s, "type") {
+            self.service_type = Some(t);
         }
-        if let Some(ports) = s.get("ports").and_then(Value::as_array) {
-            self.ports = ports.iter().filter_map(port).collect();
+        if let Some(ports) = s.get("ports").and_then(elements) {
+            self.ports = ports.into_iter().filter_map(port).collect();
         }
-        if let Some(ips) = s.get("externalIPs").and_then(Value::as_array) {
-            self.external_ips = strings(ips);
+        if let Some(ips) = s.get("externalIPs").and_then(elements) {
+            self.external_ips = strings(&ips);
         }
     }
 
     /// RFC 6902 operations on the Service; only `add` and `replace` can set a value.
-    fn of_json_patch(ops: &[Value]) -> Spec {
+    fn of_json_patch(ops: &[&RawValue]) -> Spec {
         let mut spec = Spec::default();
-        for op in ops {
-            let kind = op.get("op").and_then(Value::as_str);
-            if !matches!(kind, Some("add" | "replace")) {
+        for op in ops.iter().filter_map(|op| Fields::of(op)) {
+            if !matches!(string(&op, "op").as_deref(), Some("add" | "replace")) {
                 continue;
             }
-            let (Some(path), Some(value)) =
-                (op.get("path").and_then(Value::as_str), op.get("value"))
-            else {
+            let (Some(path), Some(value)) = (string(&op, "path"), op.get("value")) else {
                 continue;
             };
             let segments: Vec<&str> = path.split('/').skip(1).collect();
             match segments.as_slice() {
                 [] | [""] => {
-                    if let Some(object) = value.as_object() {
-                        spec = Spec::of_object(object);
+                    if let Some(object) = Fields::of(value) {
+                        spec = Spec::of_object(&object);
                     }
                 }
                 ["spec"] => {
-                    if let Some(s) = value.as_object() {
-                        spec.apply_spec(s);
+                    if let Some(s) = Fields::of(value) {
+                        spec.apply_spec(&s);
                     }
                 }
-                ["spec", "type"] => spec.service_type = value.as_str().map(str::to_owned),
+                ["spec", "type"] => spec.service_type = string_value(value),
                 ["spec", "ports"] => {
-                    if let Some(ports) = value.as_array() {
-                        spec.ports = ports.iter().filter_map(port).collect();
+                    if let Some(ports) = elements(value) {
+                        spec.ports = ports.into_iter().filter_map(port).collect();
                     }
                 }
                 ["spec", "ports", _] => spec.ports.extend(port(value)),
                 ["spec", "ports", _, "nodePort"] => spec.ports.push(ServicePort {
-                    node_port: value.as_i64(),
+                    node_port: integer(value),
                     ..ServicePort::default()
                 }),
                 ["spec", "externalIPs"] => {
-                    spec.external_ips = value.as_array().map(|v| strings(v)).unwrap_or_default();
+                    spec.external_ips = elements(value).map(|v| strings(&v)).unwrap_or_default();
                 }
-                ["spec", "externalIPs", _] => {
-                    spec.external_ips.extend(value.as_str().map(str::to_owned))
-                }
+                ["spec", "externalIPs", _] => spec.external_ips.extend(string_value(value)),
                 _ => {}
             }
         }
@@ -245,41 +236,46 @@ impl Spec {
     }
 }
 
-fn port(value: &Value) -> Option<ServicePort> {
-    let p = value.as_object()?;
+fn port(value: &RawValue) -> Option<ServicePort> {
+    let p = Fields::of(value)?;
     Some(ServicePort {
-        name: p.get("name").and_then(Value::as_str).map(str::to_owned),
-        port: p.get("port").and_then(Value::as_i64),
+        name: string(&p, "name"),
+        port: p.get("port").and_then(integer),
         target_port: p
             .get("targetPort")
-            .filter(|v| v.is_number() || v.is_string())
-            .cloned(),
-        node_port: p
-            .get("nodePort")
-            .and_then(Value::as_i64)
-            .filter(|n| *n != 0),
-        protocol: p.get("protocol").and_then(Value::as_str).map(str::to_owned),
+            .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+            .filter(|v| v.is_number() || v.is_string()),
+        node_port: p.get("nodePort").and_then(integer).filter(|n| *n != 0),
+        protocol: string(&p, "protocol"),
     })
 }
 
-fn strings(values: &[Value]) -> Vec<String> {
-    values
-        .iter()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect()
+/// The string member `key`; absent, null or another type gives `None`.
+fn string(object: &Fields<'_>, key: &str) -> Option<String> {
+    object.get(key).and_then(string_value)
 }
 
-fn string_map(map: &Map<String, Value>) -> BTreeMap<String, String> {
+/// The object member `key`; absent, null or another type gives `None`.
+fn nested<'a>(object: &Fields<'a>, key: &str) -> Option<Fields<'a>> {
+    object.get(key).and_then(Fields::of)
+}
+
+fn integer(raw: &RawValue) -> Option<i64> {
+    serde_json::from_str(raw.get()).ok()
+}
+
+fn strings(values: &[&RawValue]) -> Vec<String> {
+    values.iter().filter_map(|v| string_value(v)).collect()
+}
+
+fn string_map(map: &Fields<'_>) -> BTreeMap<String, String> {
     map.iter()
-        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+        .filter_map(|(k, v)| string_value(v).map(|v| (k.to_owned(), v)))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::value::RawValue;
-
     use super::*;
     use crate::model::{Origin, Provider};
 

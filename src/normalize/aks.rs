@@ -64,9 +64,6 @@ fn embedded_event(
         ..*ctx
     };
     let result = match string_value(log) {
-        Some(text) if !prefilter::may_be_service_write(text.as_bytes()) => {
-            return Normalized::Irrelevant;
-        }
         Some(text) => k8s::event(&text, Provider::Aks, &ctx),
         None if log.get().starts_with('{') => k8s::event(log.get(), Provider::Aks, &ctx),
         None => Err(SkipReason::WrongType),

@@ -16,10 +16,6 @@ pub(super) fn log_event(f: &Fields<'_>, ctx: &RecordContext<'_>, emit: &mut dyn 
         emit(Normalized::Skipped(SkipReason::WrongType));
         return;
     };
-    if !prefilter::may_be_service_write(message.as_bytes()) {
-        emit(Normalized::Irrelevant);
-        return;
-    }
     let mut ignored = Vec::new();
     let mut r = Lenient::new(&mut ignored);
     let event_id = r.string(f, "eventId", "eventId");

@@ -36,10 +36,12 @@ impl<'a> Fields<'a> {
         Self::parse(text).ok()
     }
 
-    /// The value of `key`, treating `null` as absent.
+    /// The value of `key`, treating `null` as absent. A repeated key reads as its last value,
+    /// as Go's decoder in the API server reads it.
     pub fn get(&self, key: &str) -> Option<&'a RawValue> {
         self.entries
             .iter()
+            .rev()
             .find(|(k, _)| k == key)
             .map(|(_, v)| *v)
             .filter(|v| v.get() != "null")

@@ -153,9 +153,9 @@ pub(super) fn payload_from_raw(
             r.note(omitted);
             return Some(Payload::Omitted);
         }
-        let inner = s.trim_start();
+        let inner = s.trim();
         if (inner.starts_with('{') || inner.starts_with('['))
-            && let Ok(value) = RawValue::from_string(s)
+            && let Ok(value) = RawValue::from_string(inner.to_owned())
         {
             return Some(Payload::Json(value));
         }

@@ -18,7 +18,7 @@ mod aks;
 mod eks;
 mod framing;
 mod gke;
-mod json;
+pub(crate) mod json;
 mod k8s;
 pub mod prefilter;
 mod repair;
