@@ -373,6 +373,20 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_key_reads_as_the_api_server_reads_it() {
+        // Go's decoder keeps the last value; reading the first would hide the exposure.
+        let c = ServiceChange::of(&event(
+            "create",
+            Some(r#"{"kind":"Service","spec":{"type":"ClusterIP","type":"NodePort"}}"#),
+            None,
+        ));
+        assert_eq!(
+            c.effective_type,
+            Some(("NodePort".into(), TypeSource::Request))
+        );
+    }
+
+    #[test]
     fn external_ips_from_every_body_form() {
         let c = ServiceChange::of(&event(
             "patch",
