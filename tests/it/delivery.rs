@@ -98,7 +98,12 @@ async fn outage_then_recovery_delivers_each_alert_once_in_order() {
                 .attempts
         }
     };
+    let start = tokio::time::Instant::now();
     while first_attempts().await < 4 {
+        assert!(
+            start.elapsed() < WAIT,
+            "the first alert was never retried 4 times"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
