@@ -24,8 +24,9 @@ pub enum StateError {
     )]
     InMemory,
     #[error(
-        "the state database {location} is already used by another daemon ({holder}): stop it, \
-         or give this one its own `[state] path`"
+        "the state database {location} is locked by another nodeport-watch process that delivers \
+         alerts ({holder}): only one may deliver from a SQLite file; stop it, or give this one \
+         its own `[state] path`"
     )]
     Locked { location: String, holder: String },
     #[error("state store: {0}")]

@@ -70,4 +70,5 @@ mod scans;
 mod sinks;
 mod state;
 mod state_contract;
+mod state_lock;
 mod support;
