@@ -62,3 +62,24 @@ pub fn open(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+
+    #[test]
+    fn inspecting_never_creates_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing/state.db");
+        let settings = StateSettings::Sqlite(StatePath::File(path.clone()));
+        let err = open(&settings, Access::Inspect, Arc::new(SystemClock)).err();
+        assert!(matches!(err, Some(StateError::NotFound { .. })), "{err:?}");
+        assert!(!path.exists() && !dir.path().join("missing").exists());
+
+        let memory = StateSettings::Sqlite(StatePath::Memory);
+        let err = open(&memory, Access::Inspect, Arc::new(SystemClock)).err();
+        assert!(matches!(err, Some(StateError::InMemory)), "{err:?}");
+        assert!(open(&memory, Access::Deliver, Arc::new(SystemClock)).is_ok());
+    }
+}

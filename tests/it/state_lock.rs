@@ -79,17 +79,39 @@ async fn wait_until_running(dir: &Path, daemon: &Daemon) {
     .await;
 }
 
-/// Waits for a child that should exit by itself, failing (and killing it) after `WAIT`.
-async fn wait_exit(mut child: Child) -> std::process::Output {
-    let status = eventually("the process to exit", WAIT, || child.try_wait().unwrap()).await;
+/// Runs the binary with `args` and then `config`, the sink's secret in its environment, and
+/// waits (with a deadline, killing it on drop) for it to exit by itself.
+async fn run_to_exit(args: &[&str], config: &Path) -> std::process::Output {
+    let mut child = Killed(
+        Command::new(binary())
+            .args(args)
+            .arg(config)
+            .env("STATE_LOCK_TOKEN", "t0ken")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let status = eventually("the process to exit", WAIT, || child.0.try_wait().unwrap()).await;
     let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
+    if let Some(mut pipe) = child.0.stderr.take() {
         std::io::Read::read_to_string(&mut pipe, &mut stderr).unwrap();
     }
     std::process::Output {
         status,
         stdout: Vec::new(),
         stderr: stderr.into_bytes(),
+    }
+}
+
+/// A child killed when the test panics before it exits.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -101,16 +123,7 @@ async fn a_second_daemon_on_the_same_file_is_refused() {
     let mut first = start_daemon(&config, dir.path(), "first.log");
     wait_until_running(dir.path(), &first).await;
 
-    let second = Command::new(binary())
-        .args(["run", "--config"])
-        .arg(&config)
-        .env("STATE_LOCK_TOKEN", "t0ken")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = wait_exit(second).await;
+    let out = run_to_exit(&["run", "--config"], &config).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "the second daemon must not run");
     assert!(
@@ -147,16 +160,7 @@ async fn scan_beside_a_daemon_only_queues_and_the_daemon_delivers_once() {
     )
     .unwrap();
 
-    let scan = Command::new(binary())
-        .args(["scan", "--since", "1h", "--config"])
-        .arg(&config)
-        .env("STATE_LOCK_TOKEN", "t0ken")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = wait_exit(scan).await;
+    let out = run_to_exit(&["scan", "--since", "1h", "--config"], &config).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("only queues its alerts"), "{stderr}");
