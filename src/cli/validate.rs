@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use crate::config::{self, ConfigError};
 use crate::runtime::Services;
 use crate::runtime::launch::{build_sink, check_source};
+use crate::state::Access;
 
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
@@ -62,7 +63,7 @@ pub async fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     if !args.connect {
         return Ok(ExitCode::SUCCESS);
     }
-    let services = Services::open(&settings)?;
+    let services = Services::open(&settings, Access::Write)?;
     let mut failures = 0;
     for source in &settings.sources {
         match check_source(source, &services).await {

@@ -4,7 +4,7 @@
 use nodeport_watch::clock::ManualClock;
 use nodeport_watch::model::StoredCursor;
 use nodeport_watch::sources::{DriverError, PollMode, Progress, SourceErrorKind};
-use nodeport_watch::state::StateStore;
+use nodeport_watch::state::Checkpoints;
 
 use crate::support::aws_proxy::{Fault, Proxy};
 use crate::support::cloudwatch::{

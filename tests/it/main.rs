@@ -18,7 +18,12 @@
 //! - `azure_monitor_failures` throttling, partial results, tokens, scans, config (same fake)
 //! - `azure_blob`   storage archives: appends, split lines, clusters, restart (against Azurite)
 //! - `azure_blob_lifecycle` settled hours, scans, healthchecks, refused keys, max_catchup
-//! - `state`        the outbox survives crashes: re-delivers what was not delivered, never twice
+//! - `state`        the outbox survives crashes: re-delivers what was not delivered, never twice;
+//!   a damaged row is dead-lettered by the deliverer, never blocks its sink
+//! - `state_contract` what every state backend must do (commit, outbox, dead letters, seen ids,
+//!   cursors, clock, ownership token), run on SQLite file and memory
+//! - `state_lock`   one delivering process per SQLite file: a second daemon is refused, `scan`
+//!   beside a daemon only queues, `alerts` works without sink secrets
 //! - `sinks`        webhook, Slack, Splunk HEC, PagerDuty against loopback receivers: exact
 //!   requests, signatures, idempotency keys, classification, secrets never shown
 //! - `delivery`     a sink down (refused, 503, 429 + Retry-After) then back: each alert once, in
@@ -64,4 +69,6 @@ mod robustness;
 mod scans;
 mod sinks;
 mod state;
+mod state_contract;
+mod state_lock;
 mod support;

@@ -14,8 +14,8 @@ use nodeport_watch::sources::{
     Batch, PollMode, Progress, Record, RecordOrigin, Source, SourceError, TimeRange,
 };
 use nodeport_watch::state::{
-    AlertCount, Commit, CommitReport, DeliveryRecord, DeliveryState, Pending, SqliteStore,
-    StateError, StateStore,
+    AlertCount, Checkpoints, Commit, CommitReport, DeliveryRecord, DeliveryState, Fence,
+    OutboxAdmin, OutboxDelivery, PendingBatch, SqliteStore, StateError, StateStore,
 };
 use serde::{Deserialize, Serialize};
 
@@ -130,12 +130,12 @@ pub struct SwitchableStore {
 }
 
 #[async_trait]
-impl StateStore for SwitchableStore {
+impl Checkpoints for SwitchableStore {
     async fn load_cursor(&self, key: &str) -> Result<Option<StoredCursor>, StateError> {
         self.inner.load_cursor(key).await
     }
-    async fn commit(&self, commit: Commit) -> Result<CommitReport, StateError> {
-        self.inner.commit(commit).await
+    async fn commit(&self, commit: Commit, fence: &Fence) -> Result<CommitReport, StateError> {
+        self.inner.commit(commit, fence).await
     }
     async fn seen(&self, scope: &str, keys: Vec<String>) -> Result<HashSet<String>, StateError> {
         self.inner.seen(scope, keys).await
@@ -143,7 +143,11 @@ impl StateStore for SwitchableStore {
     async fn delete_cursor(&self, key: &str) -> Result<(), StateError> {
         self.inner.delete_cursor(key).await
     }
-    async fn pending(&self, sink: &str, limit: usize) -> Result<Vec<Pending>, StateError> {
+}
+
+#[async_trait]
+impl OutboxDelivery for SwitchableStore {
+    async fn pending(&self, sink: &str, limit: usize) -> Result<PendingBatch, StateError> {
         self.inner.pending(sink, limit).await
     }
     async fn mark_delivered(&self, sink: &str, seq: i64) -> Result<(), StateError> {
@@ -158,6 +162,10 @@ impl StateStore for SwitchableStore {
     ) -> Result<(), StateError> {
         self.inner.mark_failed(sink, seq, error, dead).await
     }
+}
+
+#[async_trait]
+impl OutboxAdmin for SwitchableStore {
     async fn deliveries(
         &self,
         states: &[DeliveryState],
