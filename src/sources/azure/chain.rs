@@ -12,6 +12,8 @@ use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions}
 use azure_core::error::{Error, ErrorKind};
 use tracing::{debug, info};
 
+use crate::sources::diagnosis::Diagnosis;
+
 /// One candidate of the chain.
 #[derive(Debug)]
 pub struct Link {
@@ -74,14 +76,31 @@ impl TokenCredential for CredentialChain {
                 )),
             }
         }
+        // Each link's own error is logged above at debug; the sentence names what was tried.
+        let checked: Vec<&str> = self.links.iter().map(|l| link_word(l.name)).collect();
+        debug!(failures = ?failures, "no Azure credential could get a token");
         Err(Error::with_message(
             ErrorKind::Credential,
-            format!(
-                "no Azure credential could get a token (tried {}); set `credential` to the one you \
-                 mean to use to see its own error",
-                failures.join("; ")
-            ),
+            Diagnosis::no_credentials(
+                "Azure",
+                &checked,
+                "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, assign a workload \
+                 or managed identity, or run `az login`; `credential = \"<kind>\"` shows that \
+                 credential's own error",
+            )
+            .to_string(),
         ))
+    }
+}
+
+/// A link of the chain in the README's words.
+fn link_word(name: &str) -> &str {
+    match name {
+        "client_secret" => "environment (client secret)",
+        "workload_identity" => "workload identity",
+        "managed_identity" => "managed identity",
+        "azure_cli" => "Azure CLI",
+        other => other,
     }
 }
 
