@@ -31,7 +31,11 @@
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
 //! - `crash`        kill -9 of the real daemon while polling, after the outbox write and during
 //!   delivery, then restart: no alert missing, repeats carry the same id
-//! - `operations`   /readyz follows failing and recovering sources and the state store; the
+//! - `errors`       cloud failures through the binary: missing AWS credentials, unreachable
+//!   endpoints of every provider, refused credentials and permissions (fakes), the
+//!   `validate --connect` summary and exit status, no SDK log lines at the default level
+//! - `operations`   /readyz says starting until the first poll, then follows failing and
+//!   recovering sources and the state store; the
 //!   daemon serves /healthz and /metrics (parsed as Prometheus text); `health` subcommand
 //! - `scans`        a scheduled scan finds an alert behind the live checkpoint and re-sends
 //!   nothing; checkpoints resume, and one older than max_catchup is skipped forward loudly
@@ -59,6 +63,7 @@ mod daemon;
 mod delivery;
 mod deployment;
 mod detection;
+mod errors;
 mod file_source;
 mod gcp_fake;
 mod gcp_logging;
