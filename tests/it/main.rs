@@ -14,6 +14,8 @@
 //! - `gcp_fake`     the fake Cloud Logging honours the `entries.list` contract
 //! - `gcp_logging`  GKE poller vs the fake: corpus alerts = `detect`, projects, pagination
 //! - `gcp_resilience` late entries, restart and crash, shared quota, failed pages, scans
+//! - `fake_log_analytics` the fake Log Analytics honours the query contract and refuses KQL it
+//!   cannot parse with the service's 400
 //! - `azure_monitor` Log Analytics windows, late rows, splits, table styles (against a local fake)
 //! - `azure_monitor_failures` throttling, partial results, tokens, scans, config (same fake)
 //! - `azure_blob`   storage archives: appends, split lines, clusters, restart (against Azurite)
@@ -64,6 +66,7 @@ mod delivery;
 mod deployment;
 mod detection;
 mod errors;
+mod fake_log_analytics;
 mod file_source;
 mod gcp_fake;
 mod gcp_logging;
