@@ -4,6 +4,8 @@
 //! - `config`       every problem reported with its key; shipped configs valid; env overrides
 //! - `corpus`       every public corpus event gives its documented verdict (CLI and library)
 //! - `detection`    the cases other tools get wrong, in every provider shape
+//! - `external_corpus` third-party public records (`../shared/corpus/external`) through the
+//!   binary: the corpus's own checker reports `0 failed`; fails when the corpus is missing
 //! - `robustness`   arbitrary bytes, truncation and wrong types never panic a normalizer
 //! - `file_source`  following, rotation, partial lines, restart
 //! - `aws_poller`   CloudWatch on moto: one alert per event, clusters, streams, discovery, roles
@@ -37,8 +39,8 @@
 //!   endpoints of every provider, refused credentials and permissions (fakes), the
 //!   `validate --connect` summary and exit status, no SDK log lines at the default level
 //! - `operations`   /readyz says starting until the first poll, then follows failing and
-//!   recovering sources and the state store; the
-//!   daemon serves /healthz and /metrics (parsed as Prometheus text); `health` subcommand
+//!   recovering sources and the state store; the daemon serves /healthz and /metrics (parsed
+//!   as Prometheus text); `health` subcommand
 //! - `scans`        a scheduled scan finds an alert behind the live checkpoint and re-sends
 //!   nothing; checkpoints resume, and one older than max_catchup is skipped forward loudly
 //! - `deployment`   Kubernetes manifests parse and fit together; the ConfigMap validates; the
@@ -66,6 +68,7 @@ mod delivery;
 mod deployment;
 mod detection;
 mod errors;
+mod external_corpus;
 mod fake_log_analytics;
 mod file_source;
 mod gcp_fake;
