@@ -5,12 +5,15 @@
 
 use chrono::{DateTime, Utc};
 
+/// A half-open time range `[from, to)`.
+pub type Bounds = (DateTime<Utc>, DateTime<Utc>);
+
 /// What a query asks for.
 #[derive(Debug, Default)]
 pub struct Query {
     pub table: String,
-    pub ingestion: Option<(DateTime<Utc>, DateTime<Utc>)>,
-    pub generated: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub ingestion: Option<Bounds>,
+    pub generated: Option<Bounds>,
     pub clusters: Vec<ClusterTerm>,
     /// Only Service writes (`create`, `update`, `patch` on `services`).
     pub services_only: bool,
@@ -106,10 +109,7 @@ fn split_stages(text: &str) -> Result<Vec<String>, String> {
 
 /// `where <column> >= datetime(A) and <column> < datetime(B)`, exactly; `Ok(None)` when the
 /// stage is not about `column`, an error when it is but in another form.
-fn time_bounds(
-    stage: &str,
-    column: &str,
-) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, String> {
+fn time_bounds(stage: &str, column: &str) -> Result<Option<Bounds>, String> {
     let Some(rest) = stage.strip_prefix(&format!("where {column} ")) else {
         return Ok(None);
     };
