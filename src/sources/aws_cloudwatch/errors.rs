@@ -222,11 +222,7 @@ fn service_diagnosis(
         format!("logs:{call}")
     };
     match (code.unwrap_or_default(), status) {
-        ("AccessDeniedException" | "AccessDenied", _) | (_, 403) => Diagnosis::permission_denied(
-            service,
-            &action,
-            format!("allow `{action}` on the log groups to the identity (or its `role_arn`)"),
-        ),
+        // Checked before the status: STS answers an unknown key with a 403.
         (
             "UnrecognizedClientException"
             | "InvalidClientTokenId"
@@ -239,6 +235,11 @@ fn service_diagnosis(
             format!("{service} refused the credentials ({said})"),
             "check that the access key exists and is active, that it belongs to this partition \
              and region, and that the system clock is right",
+        ),
+        ("AccessDeniedException" | "AccessDenied", _) | (_, 403) => Diagnosis::permission_denied(
+            service,
+            &format!("{action} ({said})"),
+            format!("allow `{action}` on the log groups to the identity (or its `role_arn`)"),
         ),
         ("ExpiredToken" | "ExpiredTokenException", _) => Diagnosis::new(
             "the AWS session token expired",
@@ -322,6 +323,43 @@ mod tests {
             classify(Some("InvalidParameterException"), 400),
             Failure::InvalidParameter
         );
+    }
+
+    #[test]
+    fn refusals_say_what_to_check() {
+        let denied = service_diagnosis(
+            "FilterLogEvents",
+            "CloudWatch Logs",
+            Some("AccessDeniedException"),
+            400,
+            "not authorized",
+        );
+        assert_eq!(
+            denied.to_string(),
+            "CloudWatch Logs denied logs:FilterLogEvents (AccessDeniedException: not \
+             authorized); allow `logs:FilterLogEvents` on the log groups to the identity (or \
+             its `role_arn`)"
+        );
+        let refused = service_diagnosis(
+            "sts:GetCallerIdentity",
+            "AWS STS",
+            Some("InvalidClientTokenId"),
+            403,
+            "",
+        );
+        assert!(
+            refused
+                .to_string()
+                .starts_with("AWS STS refused the credentials (InvalidClientTokenId)"),
+            "an unknown key is not a permission: {refused}"
+        );
+        let unknown = service_diagnosis("DescribeLogGroups", "CloudWatch Logs", None, 401, "");
+        assert!(
+            unknown
+                .to_string()
+                .starts_with("CloudWatch Logs refused the credentials (HTTP 401)")
+        );
+        assert_eq!(provider_word("WebIdentityToken"), "web identity");
     }
 
     #[test]
