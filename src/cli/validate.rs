@@ -1,4 +1,7 @@
 //! `nodeport-watch validate --config FILE [--connect]`
+//!
+//! Exit status 0 when the configuration is valid (and, with `--connect`, every source and sink
+//! answered), 1 otherwise; the last line of `--connect` says which.
 
 use std::process::ExitCode;
 
@@ -33,7 +36,7 @@ pub async fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         }
     };
     println!(
-        "{}: ok ({} sources, {} sinks, rules: {})",
+        "{}: configuration valid ({} sources, {} sinks, rules: {})",
         args.config.display(),
         settings.sources.len(),
         settings.sinks.len(),
@@ -64,32 +67,58 @@ pub async fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let services = Services::open(&settings, Access::Write)?;
-    let mut failures = 0;
+    let mut report = ConnectReport::default();
     for source in &settings.sources {
-        match check_source(source, &services).await {
-            Ok(()) => println!("source {}: ok", source.name),
-            Err(e) => {
-                failures += 1;
-                println!("source {}: FAILED: {e}", source.name);
-            }
-        }
+        let result = check_source(source, &services)
+            .await
+            .map_err(|e| e.to_string());
+        report.record("source", &source.name, result);
     }
     for sink in &settings.sinks {
         let result = match build_sink(sink) {
             Ok(built) => built.healthcheck().await.map_err(|e| e.to_string()),
             Err(e) => Err(e),
         };
-        match result {
-            Ok(()) => println!("sink {}: ok", sink.name),
-            Err(e) => {
-                failures += 1;
-                println!("sink {}: FAILED: {e}", sink.name);
-            }
-        }
+        report.record("sink", &sink.name, result);
     }
-    Ok(if failures == 0 {
+    println!("{}", report.summary());
+    Ok(if report.failed.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The verdicts of `--connect`: one line per source and sink as it is checked, then a summary
+/// that agrees with the exit status.
+#[derive(Debug, Default)]
+struct ConnectReport {
+    checked: usize,
+    failed: Vec<String>,
+}
+
+impl ConnectReport {
+    fn record(&mut self, kind: &str, name: &str, result: Result<(), String>) {
+        self.checked += 1;
+        match result {
+            Ok(()) => println!("{kind} {name}: ok"),
+            Err(e) => {
+                println!("{kind} {name}: FAILED: {e}");
+                self.failed.push(format!("{kind} {name}"));
+            }
+        }
+    }
+
+    fn summary(&self) -> String {
+        if self.failed.is_empty() {
+            format!("connect: ok, all {} checks passed", self.checked)
+        } else {
+            format!(
+                "connect: FAILED, {} of {} checks failed ({})",
+                self.failed.len(),
+                self.checked,
+                self.failed.join(", ")
+            )
+        }
+    }
 }

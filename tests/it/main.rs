@@ -4,6 +4,8 @@
 //! - `config`       every problem reported with its key; shipped configs valid; env overrides
 //! - `corpus`       every public corpus event gives its documented verdict (CLI and library)
 //! - `detection`    the cases other tools get wrong, in every provider shape
+//! - `external_corpus` third-party public records (`../shared/corpus/external`) through the
+//!   binary: the corpus's own checker reports `0 failed`; fails when the corpus is missing
 //! - `robustness`   arbitrary bytes, truncation and wrong types never panic a normalizer
 //! - `file_source`  following, rotation, partial lines, restart
 //! - `aws_poller`   CloudWatch on moto: one alert per event, clusters, streams, discovery, roles
@@ -14,6 +16,8 @@
 //! - `gcp_fake`     the fake Cloud Logging honours the `entries.list` contract
 //! - `gcp_logging`  GKE poller vs the fake: corpus alerts = `detect`, projects, pagination
 //! - `gcp_resilience` late entries, restart and crash, shared quota, failed pages, scans
+//! - `fake_log_analytics` the fake Log Analytics honours the query contract and refuses KQL it
+//!   cannot parse with the service's 400
 //! - `azure_monitor` Log Analytics windows, late rows, splits, table styles (against a local fake)
 //! - `azure_monitor_failures` throttling, partial results, tokens, scans, config (same fake)
 //! - `azure_blob`   storage archives: appends, split lines, clusters, restart (against Azurite)
@@ -31,8 +35,12 @@
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
 //! - `crash`        kill -9 of the real daemon while polling, after the outbox write and during
 //!   delivery, then restart: no alert missing, repeats carry the same id
-//! - `operations`   /readyz follows failing and recovering sources and the state store; the
-//!   daemon serves /healthz and /metrics (parsed as Prometheus text); `health` subcommand
+//! - `errors`       cloud failures through the binary: missing AWS credentials, unreachable
+//!   endpoints of every provider, refused credentials and permissions (fakes), the
+//!   `validate --connect` summary and exit status, no SDK log lines at the default level
+//! - `operations`   /readyz says starting until the first poll, then follows failing and
+//!   recovering sources and the state store; the daemon serves /healthz and /metrics (parsed
+//!   as Prometheus text); `health` subcommand
 //! - `scans`        a scheduled scan finds an alert behind the live checkpoint and re-sends
 //!   nothing; checkpoints resume, and one older than max_catchup is skipped forward loudly
 //! - `deployment`   Kubernetes manifests parse and fit together; the ConfigMap validates; the
@@ -59,6 +67,9 @@ mod daemon;
 mod delivery;
 mod deployment;
 mod detection;
+mod errors;
+mod external_corpus;
+mod fake_log_analytics;
 mod file_source;
 mod gcp_fake;
 mod gcp_logging;

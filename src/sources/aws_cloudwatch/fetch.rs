@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_cloudwatchlogs::types::FilteredLogEvent;
 
+use super::client;
 use super::cursor::WindowRead;
 use super::errors::ApiError;
 use crate::config::sources::AwsCloudWatchSettings;
@@ -163,7 +164,11 @@ impl Fetcher<'_> {
             .await
             .map_err(|e| {
                 FetchStats::add(&self.stats.failed_requests, 1);
-                ApiError::from_sdk("FilterLogEvents", e)
+                ApiError::from_sdk(
+                    "FilterLogEvents",
+                    &client::endpoint(self.settings, "logs"),
+                    e,
+                )
             })?;
         let next_token = response.next_token().map(str::to_owned);
         let returned = response.events.unwrap_or_default();

@@ -156,7 +156,7 @@ impl AwsCloudWatchSource {
 
     async fn log_groups(&mut self) -> Result<Vec<(String, Option<i64>)>, SourceError> {
         let describe = Arc::clone(&self.budgets().await?.describe);
-        let groups = self.discovery.groups(&self.clients.logs, &describe).await?;
+        let groups = self.discovery.groups(&self.clients, &describe).await?;
         Ok(groups.into_iter().map(|g| (g.name, g.created_ms)).collect())
     }
 

@@ -31,10 +31,12 @@ impl Cursor for TimeCursor {
 }
 
 /// A source over a time axis: each poll returns the queued records, moves the watermark to the
-/// clock's now, or fails while `fail` is set.
+/// clock's now, or fails while `fail` is set. A poll waits while a test holds `gate` for
+/// writing (to keep a first poll from finishing).
 #[derive(Clone)]
 pub struct ScriptedSource {
     pub fail: Arc<AtomicBool>,
+    pub gate: Arc<tokio::sync::RwLock<()>>,
     pub queued: Arc<Mutex<VecDeque<Vec<u8>>>>,
     pub clock: Arc<dyn Clock>,
     /// Where a source without a checkpoint starts.
@@ -45,6 +47,7 @@ impl ScriptedSource {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         ScriptedSource {
             fail: Arc::default(),
+            gate: Arc::default(),
             queued: Arc::default(),
             start_ms: clock.now().timestamp_millis(),
             clock,
@@ -71,6 +74,7 @@ impl Source for ScriptedSource {
         _cursor: &TimeCursor,
         _mode: &PollMode,
     ) -> Result<Batch<TimeCursor>, SourceError> {
+        let _open = self.gate.read().await;
         if self.fail.load(Ordering::SeqCst) {
             return Err(SourceError::transient("simulated outage"));
         }
