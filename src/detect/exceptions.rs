@@ -112,9 +112,16 @@ impl Exceptions {
         Exceptions { list }
     }
 
-    /// The first exception that applies, if any.
-    pub fn find(&self, subject: &Subject<'_>, now: DateTime<Utc>) -> Option<&Exception> {
-        self.list.iter().find(|e| e.matches(subject, now))
+    /// The first exception that applies, if any, with its index in the configuration.
+    pub fn find(&self, subject: &Subject<'_>, now: DateTime<Utc>) -> Option<(usize, &Exception)> {
+        self.list
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.matches(subject, now))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Exception> {
+        self.list.iter()
     }
 
     pub fn len(&self) -> usize {

@@ -30,6 +30,8 @@ pub struct Detection {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Suppression {
     pub rule: RuleId,
+    /// The exception's index in `detection.exceptions`.
+    pub exception: usize,
     pub reason: Option<String>,
 }
 
@@ -85,9 +87,10 @@ impl Detector {
                 event,
                 labels: &change.labels,
             };
-            if let Some(exception) = self.exceptions.find(&subject, now) {
+            if let Some((index, exception)) = self.exceptions.find(&subject, now) {
                 verdict.suppressed.push(Suppression {
                     rule: candidate.rule,
+                    exception: index,
                     reason: exception.reason.clone(),
                 });
                 continue;
