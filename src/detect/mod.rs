@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
-pub use exceptions::{Exception, Exceptions, Patterns, Subject};
+pub use exceptions::{Exception, ExceptionWarning, Exceptions, Patterns, Subject};
 pub use service_change::{ServiceChange, TypeSource};
 
 use crate::model::{AuditEvent, RiskFactor, RuleId, Severity};

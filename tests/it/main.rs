@@ -4,6 +4,8 @@
 //! - `config`       every problem reported with its key; shipped configs valid; env overrides
 //! - `corpus`       every public corpus event gives its documented verdict (CLI and library)
 //! - `detection`    the cases other tools get wrong, in every provider shape
+//! - `evasion`      an attacker's cheap evasions: reused Audit-IDs, GKE dry-run/truncation labels,
+//!   EKS events cut by CloudWatch, degraded alerts below a sink's threshold, risky exceptions
 //! - `robustness`   arbitrary bytes, truncation and wrong types never panic a normalizer
 //! - `file_source`  following, rotation, partial lines, restart
 //! - `aws_poller`   CloudWatch on moto: one alert per event, clusters, streams, discovery, roles
@@ -54,6 +56,7 @@ mod daemon;
 mod delivery;
 mod deployment;
 mod detection;
+mod evasion;
 mod file_source;
 mod gcp_fake;
 mod gcp_logging;
