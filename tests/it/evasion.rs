@@ -43,7 +43,8 @@ fn records(shape: Shape, events: &[Value]) -> Vec<String> {
         events
             .iter()
             .flat_map(|e| {
-                let mut entry: Value = serde_json::from_str(&wrap(shape, &[e.clone()])[0]).unwrap();
+                let mut entry: Value =
+                    serde_json::from_str(&wrap(shape, std::slice::from_ref(e))[0]).unwrap();
                 // Cloud Logging's insertId is its own, not the Audit-ID.
                 entry["insertId"] = json!(format!("ins-{}", e["objectRef"]["name"]));
                 vec![entry.to_string()]
@@ -155,7 +156,7 @@ fn stages_of_one_request_give_one_alert_and_every_read_the_same_id() {
 /// A GKE entry for `event` with extra entry labels.
 fn gke_with_labels(event: &Value, labels: Value) -> String {
     let mut entry: Value =
-        serde_json::from_str(&wrap(Shape::GkeLogEntry, &[event.clone()])[0]).unwrap();
+        serde_json::from_str(&wrap(Shape::GkeLogEntry, std::slice::from_ref(event))[0]).unwrap();
     for (k, v) in labels.as_object().unwrap() {
         entry["labels"][k] = v.clone();
     }
@@ -174,7 +175,7 @@ fn gke_labels_mark_dry_runs_and_truncation_and_the_operation_is_the_audit_id() {
 
     let dry = gke_with_labels(&event, json!({"command.gke.io/dryRun": "All"}));
     assert!(
-        run_library(&[dry.clone()], with_rules(all_rules()))
+        run_library(std::slice::from_ref(&dry), with_rules(all_rules()))
             .alerts
             .is_empty()
     );
@@ -187,7 +188,7 @@ fn gke_labels_mark_dry_runs_and_truncation_and_the_operation_is_the_audit_id() {
     }
     let truncated = gke_with_labels(&cut, json!({"audit.k8s.io/truncated": "true"}));
     for alerts in [
-        run_library(&[truncated.clone()], with_rules(all_rules())).alerts,
+        run_library(std::slice::from_ref(&truncated), with_rules(all_rules())).alerts,
         run_cli(&[], truncated.as_bytes()).alerts,
     ] {
         assert_eq!(alerts.len(), 1, "{alerts:?}");
@@ -385,4 +386,65 @@ type = "stdout"
         "{stderr}"
     );
     assert!(!stderr.contains("exceptions[2]"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_eks_event_cut_by_cloudwatch_alerts_from_the_source_with_pushdown_on_and_off() {
+    use crate::support::aws_proxy::Proxy;
+    use crate::support::cloudwatch::{
+        Harness, at, create_stream, drain, nodeport, noise, now_ms, put, seeding_client,
+        source_toml,
+    };
+    use crate::support::moto::Moto;
+    use nodeport_watch::clock::ManualClock;
+
+    const GROUP: &str = "/aws/eks/prod/cluster";
+    const STREAM: &str = "kube-apiserver-audit-0123456789abcdef0123456789abcdef";
+    let moto = Moto::start();
+    let proxy = Proxy::start(&moto.endpoint).await;
+    proxy.evaluate_patterns(true);
+    let client = seeding_client(&moto.endpoint);
+    create_stream(&client, GROUP, STREAM).await;
+    let t0 = now_ms() - 120_000;
+    let cut_pod = format!(
+        "{}[Truncated...]",
+        &noise("cut-pod", "create", "pods")[..150]
+    );
+    let mut events = vec![
+        (t0, nodeport("whole")),
+        (t0 + 1_000, padded_and_cut("cut-svc", "padded")),
+        (t0 + 2_000, cut_pod),
+    ];
+    events.extend((0..50).map(|i| (t0 + i * 100, noise(&format!("n{i}"), "get", "leases"))));
+    put(&client, GROUP, STREAM, &events).await;
+
+    for (name, extra, fetched) in [
+        ("on", "", 2),
+        ("off", "filter_pushdown = false\n", events.len() as u64),
+    ] {
+        let state = tempfile::tempdir().unwrap();
+        let source = source_toml(
+            &proxy.endpoint,
+            &format!("{extra}clusters = [\"prod\"]\nlookback = \"5m\""),
+        );
+        let h = Harness::new(
+            &source,
+            &state.path().join("state.db"),
+            ManualClock::new(at(now_ms())),
+        );
+        let source = h.source().await;
+        let stats = source.stats();
+        let mut driver = h.driver_with(source, PollMode::Live).await;
+        drain(&mut driver, 20).await;
+        let alerts = h.alerts().await;
+        assert_eq!(
+            alerts.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["cut-svc", "whole"],
+            "pushdown {name}"
+        );
+        assert_eq!(alerts["cut-svc"].degraded, [Degradation::Truncated]);
+        assert!(alerts["whole"].degraded.is_empty());
+        // With pushdown on AWS returns the Service write and the cut Service message only.
+        assert_eq!(stats.counts().events, fetched, "pushdown {name}");
+    }
 }

@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use aws_sdk_cloudwatchlogs::types::FilteredLogEvent;
 
 use super::cursor::WindowRead;
-use super::errors::ApiError;
+use super::cut_pattern::{CUT_SERVICES_PATTERN, MAX_CUT_PAGES};
+use super::errors::{ApiError, Failure};
 use crate::config::sources::AwsCloudWatchSettings;
 use crate::sources::rate_limit::Limiter;
 use crate::telemetry::metrics;
@@ -106,7 +107,8 @@ impl Fetcher<'_> {
         let mut bytes = 0usize;
         for page_number in 0..self.settings.max_pages {
             let room = self.settings.max_batch_entries.saturating_sub(events.len());
-            let page = match self.page(read, token.clone(), room).await {
+            let pattern = self.settings.filter_pattern.as_deref();
+            let page = match self.page(read, pattern, token.clone(), room).await {
                 Ok(page) => page,
                 Err(e) if page_number == 0 => return Err(e),
                 Err(e) => {
@@ -138,9 +140,41 @@ impl Fetcher<'_> {
         })
     }
 
+    /// Reads the whole window `read` covers with [`CUT_SERVICES_PATTERN`]: the messages cut at
+    /// the size limit that the JSON pattern cannot return. Nearly always one request; a window
+    /// whose search takes more than [`MAX_CUT_PAGES`] pages fails transiently, to be read again.
+    pub async fn read_cut_messages(
+        &self,
+        read: &WindowRead,
+    ) -> Result<Vec<FilteredLogEvent>, ApiError> {
+        let mut events = Vec::new();
+        let mut token = None;
+        for _ in 0..MAX_CUT_PAGES {
+            let room = self.settings.max_batch_entries;
+            let page = self
+                .page(read, Some(CUT_SERVICES_PATTERN), token.clone(), room)
+                .await?;
+            let stalled = page.events.is_empty() && page.next_token == token;
+            events.extend(page.events);
+            token = page.next_token.filter(|next| !next.is_empty() && !stalled);
+            if token.is_none() {
+                return Ok(events);
+            }
+        }
+        Err(ApiError::new(
+            Failure::Transient,
+            format!(
+                "log group {}: searching one window for cut messages took more than \
+                 {MAX_CUT_PAGES} pages; reading it again",
+                read.group
+            ),
+        ))
+    }
+
     async fn page(
         &self,
         read: &WindowRead,
+        pattern: Option<&str>,
         token: Option<String>,
         room: usize,
     ) -> Result<Page, ApiError> {
@@ -156,7 +190,7 @@ impl Fetcher<'_> {
             .start_time(read.start_ms)
             // FilterLogEvents' endTime is inclusive; windows are half-open.
             .end_time(read.end_ms.saturating_sub(1))
-            .set_filter_pattern(self.settings.filter_pattern.clone())
+            .set_filter_pattern(pattern.map(str::to_owned))
             .limit(self.settings.page_limit(room))
             .set_next_token(token)
             .send()
