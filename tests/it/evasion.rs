@@ -1,7 +1,8 @@
 //! Evasions an attacker with `create services` rights could try (issue 10): a reused Audit-ID,
 //! GKE dry-run and truncation labels, EKS events padded past CloudWatch's size limit, degraded
-//! alerts below a sink's threshold, exceptions the attacker can satisfy. Each case runs in
-//! every provider shape it applies to, through the library, `detect` and the daemon's outbox.
+//! alerts below a sink's threshold, exceptions the attacker can satisfy (and how suppressions are
+//! logged). Each case runs in every provider shape it applies to, through the library, `detect`
+//! and the daemon's outbox.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -240,7 +241,7 @@ fn a_degraded_exposure_reaches_a_high_severity_sink() {
 }
 
 #[tokio::test]
-async fn a_decoy_sharing_the_audit_id_inside_an_azure_monitor_overlap_hides_nothing() {
+async fn a_decoy_or_reused_audit_id_hides_nothing_from_the_azure_monitor_outbox() {
     let fake = FakeLogAnalytics::start().await;
     let h = harness(&fake, "");
     let t0 = start_time();
@@ -279,6 +280,25 @@ async fn a_decoy_sharing_the_audit_id_inside_an_azure_monitor_overlap_hides_noth
     let got = alerts(&services).await;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].service.as_deref(), Some("shop"));
+
+    // Two more NodePort creates with the same Audit-ID, one window later: two more alerts.
+    for (name, second) in [("db", 3), ("cache", 4)] {
+        let write = create("fixed", name, "NodePort", second);
+        fake.add(aks_row(
+            "AKSAuditAdmin",
+            &write,
+            "prod",
+            t0,
+            t0 + minutes(1),
+        ));
+    }
+    h.clock.advance(minutes(3));
+    let report = driver.step().await.unwrap();
+    assert_eq!(report.inserted, 2, "{report:?}");
+    let got = alerts(&services).await;
+    let ids: BTreeSet<&str> = got.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids.len(), 3, "{got:?}");
+    assert!(got.iter().all(|a| a.audit_id.as_deref() == Some("fixed")));
 }
 
 #[tokio::test]
@@ -418,10 +438,12 @@ async fn an_eks_event_cut_by_cloudwatch_alerts_from_the_source_with_pushdown_on_
     events.extend((0..50).map(|i| (t0 + i * 100, noise(&format!("n{i}"), "get", "leases"))));
     put(&client, GROUP, STREAM, &events).await;
 
+    let mut calls = Vec::new();
     for (name, extra, fetched) in [
         ("on", "", 2),
         ("off", "filter_pushdown = false\n", events.len() as u64),
     ] {
+        let calls_before = proxy.filter_calls();
         let state = tempfile::tempdir().unwrap();
         let source = source_toml(
             &proxy.endpoint,
@@ -446,5 +468,67 @@ async fn an_eks_event_cut_by_cloudwatch_alerts_from_the_source_with_pushdown_on_
         assert!(alerts["whole"].degraded.is_empty());
         // With pushdown on AWS returns the Service write and the cut Service message only.
         assert_eq!(stats.counts().events, fetched, "pushdown {name}");
+        calls.push(proxy.filter_calls() - calls_before);
     }
+    // Every window fits one page either way: pushdown adds one request per window at most.
+    let (on, off) = (calls[0], calls[1]);
+    assert!(
+        off > 0 && on > off && on <= 2 * off,
+        "{on} vs {off} requests"
+    );
+}
+
+#[test]
+fn a_suppression_is_logged_at_info_with_its_context_and_escaped_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        r#"
+[state]
+path = ":memory:"
+
+[[detection.exceptions]]
+namespaces = ["default"]
+users = ["mallory@*"]
+reason = "lab\nERROR forged"
+
+[[sources]]
+name = "logs"
+type = "file"
+paths = ["audit.jsonl"]
+
+[[sinks]]
+name = "out"
+type = "stdout"
+"#,
+    )
+    .unwrap();
+    let input = dir.path().join("audit.jsonl");
+    std::fs::write(&input, create("a-1", "shop", "NodePort", 1).to_string()).unwrap();
+    // `detect` logs warnings only unless asked; the daemon logs at its configured level (info).
+    let out = std::process::Command::new(crate::support::binary())
+        .args(["detect", "--config"])
+        .arg(&config)
+        .arg(&input)
+        .env("RUST_LOG", "nodeport_watch=info")
+        .output()
+        .unwrap();
+    assert!(out.stdout.is_empty(), "no alert expected");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("alert suppressed by an exception"))
+        .unwrap_or_else(|| panic!("no suppression line in:\n{stderr}"));
+    assert!(line.contains("INFO"), "{line}");
+    for part in [
+        "default",
+        "shop",
+        "nodeport",
+        "exception=0",
+        r#"lab\nERROR forged"#,
+    ] {
+        assert!(line.contains(part), "`{part}` missing from {line}");
+    }
+    assert!(!stderr.lines().any(|l| l.starts_with("ERROR forged")));
 }

@@ -47,7 +47,7 @@ pub struct FetchCounts {
     pub bytes: u64,
     /// Events returned from streams outside `stream_prefix` (dropped client-side).
     pub foreign_stream_events: u64,
-    /// Messages skipped as truncated or not JSON (each counted once).
+    /// Messages skipped as not JSON (each counted once).
     pub skipped_messages: u64,
 }
 
