@@ -48,6 +48,12 @@ pub async fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    // Warnings only: a risky exception is still a valid one.
+    for warning in crate::detect::Exceptions::new(settings.detection.exceptions.clone())
+        .warnings(chrono::Utc::now())
+    {
+        eprintln!("warning: {warning}");
+    }
     if let Some(server) = &settings.server {
         println!("server: {} (/healthz, /readyz, /metrics)", server.listen);
     }

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
-pub use exceptions::{Exception, Exceptions, Patterns, Subject};
+pub use exceptions::{Exception, ExceptionWarning, Exceptions, Patterns, Subject};
 pub use service_change::{ServiceChange, TypeSource};
 
 use crate::model::{AuditEvent, RiskFactor, RuleId, Severity};
@@ -30,6 +30,8 @@ pub struct Detection {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Suppression {
     pub rule: RuleId,
+    /// The exception's index in `detection.exceptions`.
+    pub exception: usize,
     pub reason: Option<String>,
 }
 
@@ -85,9 +87,10 @@ impl Detector {
                 event,
                 labels: &change.labels,
             };
-            if let Some(exception) = self.exceptions.find(&subject, now) {
+            if let Some((index, exception)) = self.exceptions.find(&subject, now) {
                 verdict.suppressed.push(Suppression {
                     rule: candidate.rule,
+                    exception: index,
                     reason: exception.reason.clone(),
                 });
                 continue;

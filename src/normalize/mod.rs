@@ -15,7 +15,7 @@
 //! whose `degraded` list says what is missing.
 
 mod aks;
-mod eks;
+pub(crate) mod eks;
 mod framing;
 mod gke;
 pub(crate) mod json;

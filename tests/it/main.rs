@@ -6,6 +6,8 @@
 //! - `detection`    the cases other tools get wrong, in every provider shape
 //! - `external_corpus` third-party public records (`../shared/corpus/external`) through the
 //!   binary: the corpus's own checker reports `0 failed`; fails when the corpus is missing
+//! - `evasion`      an attacker's cheap evasions: reused Audit-IDs, GKE dry-run/truncation labels,
+//!   EKS events cut by CloudWatch, degraded alerts below a sink's threshold, risky exceptions
 //! - `robustness`   arbitrary bytes, truncation and wrong types never panic a normalizer
 //! - `file_source`  following, rotation, partial lines, restart
 //! - `aws_poller`   CloudWatch on moto: one alert per event, clusters, streams, discovery, roles
@@ -67,6 +69,7 @@ mod daemon;
 mod delivery;
 mod deployment;
 mod detection;
+mod evasion;
 mod errors;
 mod external_corpus;
 mod fake_log_analytics;
