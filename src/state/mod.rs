@@ -9,6 +9,7 @@
 //! PostgreSQL store (with per-source leases for replicas) is meant to slot in behind it without
 //! touching the pollers.
 
+pub mod postgres;
 mod schema;
 mod sqlite;
 

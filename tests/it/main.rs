@@ -19,6 +19,10 @@
 //! - `azure_blob`   storage archives: appends, split lines, clusters, restart (against Azurite)
 //! - `azure_blob_lifecycle` settled hours, scans, healthchecks, refused keys, max_catchup
 //! - `state`        the outbox survives crashes: re-delivers what was not delivered, never twice
+//! - `postgres_store` the PostgreSQL store on a throwaway server: restart and reconnect, migration
+//!   once under concurrency, newer schema refused, atomic commits, idempotent enqueue, outbox
+//! - `postgres_leases` leases: epochs, expiry by the database clock, fenced commits refused after
+//!   a takeover, a takeover waiting for a commit in flight, scan occurrences, replica registry
 //! - `sinks`        webhook, Slack, Splunk HEC, PagerDuty against loopback receivers: exact
 //!   requests, signatures, idempotency keys, classification, secrets never shown
 //! - `delivery`     a sink down (refused, 503, 429 + Retry-After) then back: each alert once, in
@@ -60,6 +64,8 @@ mod gcp_logging;
 mod gcp_resilience;
 mod measure;
 mod operations;
+mod postgres_leases;
+mod postgres_store;
 mod robustness;
 mod scans;
 mod sinks;
