@@ -10,8 +10,9 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use nodeport_watch::state::postgres::{PostgresError, PostgresStore};
 
-use crate::postgres_store::{commit, fresh_store, settings};
+use crate::postgres_store::{fresh_store, pending_ids, settings};
 use crate::support::fixtures::alert;
+use crate::support::fixtures::commit;
 use crate::support::postgres::PgServer;
 use crate::support::wait::eventually_async;
 
@@ -197,14 +198,7 @@ async fn a_commit_under_a_lost_lease_is_refused_and_writes_nothing() {
         store.load_cursor("live/eks").await.unwrap().unwrap().json,
         "{\"at\":3}"
     );
-    let ids: Vec<String> = store
-        .pending("hook", 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|p| p.alert.id)
-        .collect();
-    assert_eq!(ids, ["f1", "f3"]);
+    assert_eq!(pending_ids(&store, "hook").await, ["f1", "f3"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use nodeport_watch::config::secret::Secret;
-use nodeport_watch::model::{Alert, StoredCursor};
+use nodeport_watch::model::Alert;
 use nodeport_watch::state::postgres::{
     PostgresError, PostgresOptions, PostgresSettings, PostgresStore,
 };
-use nodeport_watch::state::{Commit, DeliveryState, RoutedAlert, SeenKey, SeenUpdate};
+use nodeport_watch::state::{DeliveryState, SeenKey};
 
-use crate::support::fixtures::alert;
+use crate::support::fixtures::{alert, commit};
 use crate::support::postgres::PgServer;
 use crate::support::wait::eventually_async;
 
@@ -32,23 +32,10 @@ pub async fn fresh_store() -> (PostgresStore, String) {
     (store, database)
 }
 
-pub fn commit(key: &str, position: u64, alerts: &[Alert], sinks: &[&str]) -> Commit {
-    Commit {
-        cursor_key: key.into(),
-        cursor: StoredCursor {
-            kind: "test".into(),
-            version: 1,
-            json: format!("{{\"at\":{position}}}"),
-        },
-        alerts: alerts
-            .iter()
-            .map(|a| RoutedAlert {
-                alert: a.clone(),
-                sinks: sinks.iter().map(|s| s.to_string()).collect(),
-            })
-            .collect(),
-        seen: SeenUpdate::default(),
-    }
+/// The ids pending for `sink`, in outbox order.
+pub async fn pending_ids(store: &PostgresStore, sink: &str) -> Vec<String> {
+    let pending = store.pending(sink, 100).await.expect("pending deliveries");
+    pending.into_iter().map(|p| p.alert.id).collect()
 }
 
 #[tokio::test]
@@ -192,14 +179,7 @@ async fn a_commit_writes_alerts_seen_ids_and_cursor_together_or_not_at_all() {
         .await
         .unwrap();
     assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["r1"]);
-    let ids: Vec<String> = store
-        .pending("hook", 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|p| p.alert.id)
-        .collect();
-    assert_eq!(ids, ["a1", "a2"]);
+    assert_eq!(pending_ids(&store, "hook").await, ["a1", "a2"]);
 
     // A re-read of the same alerts queues nothing again; forgetting old ids works.
     let mut again = commit("live/a", 3, &[alert("a2"), alert("a3")], &["hook"]);
@@ -332,14 +312,7 @@ async fn the_outbox_delivers_in_order_and_keeps_dead_letters() {
 
     assert_eq!(store.requeue_dead(Some("slack"), None).await.unwrap(), 0);
     assert_eq!(store.requeue_dead(None, Some("o2")).await.unwrap(), 1);
-    let ids: Vec<String> = store
-        .pending("hook", 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|p| p.alert.id)
-        .collect();
-    assert_eq!(ids, ["o1", "o2", "o3"]);
+    assert_eq!(pending_ids(&store, "hook").await, ["o1", "o2", "o3"]);
 }
 
 #[tokio::test]
@@ -357,14 +330,7 @@ async fn an_unreadable_alert_is_dead_lettered_instead_of_blocking_its_sink() {
         .execute("UPDATE alerts SET body = '{not json' WHERE id = 'bad'", &[])
         .await
         .unwrap();
-    let ids: Vec<String> = store
-        .pending("hook", 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|p| p.alert.id)
-        .collect();
-    assert_eq!(ids, ["good"]);
+    assert_eq!(pending_ids(&store, "hook").await, ["good"]);
     let counts = store.delivery_counts().await.unwrap();
     assert!(
         counts.contains(&("hook".to_owned(), DeliveryState::Dead, 1)),

@@ -8,13 +8,12 @@ use std::time::Duration;
 
 use nodeport_watch::delivery::{Deliverer, OutboxSignal, RetryPolicy};
 use nodeport_watch::detect::Detector;
-use nodeport_watch::model::{Alert, StoredCursor};
-use nodeport_watch::state::{
-    Commit, DeliveryState, RoutedAlert, SeenKey, SeenUpdate, SqliteStore, StateStore,
-};
+use nodeport_watch::model::Alert;
+use nodeport_watch::state::{DeliveryState, SeenKey, SeenUpdate, SqliteStore, StateStore};
 use tokio_util::sync::CancellationToken;
 
 use crate::support::detect::run_library;
+use crate::support::fixtures::{commit, cursor};
 use crate::support::sinks::{Answer, RecordingSink};
 
 /// Distinct real alerts, built by the detector from corpus-like events.
@@ -29,29 +28,6 @@ fn alerts(n: usize) -> Vec<Alert> {
     let got = run_library(&records, Detector::default());
     assert_eq!(got.alerts.len(), n);
     got.alerts
-}
-
-fn cursor(position: u64) -> StoredCursor {
-    StoredCursor {
-        kind: "test".into(),
-        version: 1,
-        json: format!("{{\"at\":{position}}}"),
-    }
-}
-
-fn commit(key: &str, position: u64, alerts: &[Alert], sinks: &[&str]) -> Commit {
-    Commit {
-        cursor_key: key.into(),
-        cursor: cursor(position),
-        alerts: alerts
-            .iter()
-            .map(|a| RoutedAlert {
-                alert: a.clone(),
-                sinks: sinks.iter().map(|s| s.to_string()).collect(),
-            })
-            .collect(),
-        seen: SeenUpdate::default(),
-    }
 }
 
 fn deliverer(name: &str, sink: Arc<RecordingSink>, store: Arc<dyn StateStore>) -> Deliverer {

@@ -3,8 +3,9 @@
 use chrono::{DateTime, TimeZone, Utc};
 use nodeport_watch::model::{
     ALERT_SCHEMA_V1, Alert, AlertUser, ImpersonatedUser, MitreTechnique, Provider, RiskFactor,
-    RuleId, ServicePort, Severity,
+    RuleId, ServicePort, Severity, StoredCursor,
 };
+use nodeport_watch::state::{Commit, RoutedAlert, SeenUpdate};
 
 /// An alert with every field set, some of them to strings Slack must escape.
 pub fn alert(id: &str) -> Alert {
@@ -92,4 +93,29 @@ pub fn quiet_line(i: usize) -> String {
     format!(
         "{{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"auditID\":\"quiet-{i}\",\"stage\":\"ResponseComplete\",\"verb\":\"get\",\"objectRef\":{{\"resource\":\"pods\",\"namespace\":\"default\",\"name\":\"p{i}\"}},\"responseStatus\":{{\"code\":200}},\"stageTimestamp\":\"2026-01-01T00:00:00Z\"}}\n"
     )
+}
+
+/// A test cursor at `position`.
+pub fn cursor(position: u64) -> StoredCursor {
+    StoredCursor {
+        kind: "test".into(),
+        version: 1,
+        json: format!("{{\"at\":{position}}}"),
+    }
+}
+
+/// One commit of `alerts`, each routed to `sinks`.
+pub fn commit(key: &str, position: u64, alerts: &[Alert], sinks: &[&str]) -> Commit {
+    Commit {
+        cursor_key: key.into(),
+        cursor: cursor(position),
+        alerts: alerts
+            .iter()
+            .map(|a| RoutedAlert {
+                alert: a.clone(),
+                sinks: sinks.iter().map(|s| s.to_string()).collect(),
+            })
+            .collect(),
+        seen: SeenUpdate::default(),
+    }
 }
