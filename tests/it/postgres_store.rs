@@ -337,3 +337,15 @@ async fn an_unreadable_alert_is_dead_lettered_instead_of_blocking_its_sink() {
         "{counts:?}"
     );
 }
+
+#[tokio::test]
+async fn a_missing_database_is_a_clear_error_not_worth_retrying() {
+    let server = PgServer::shared();
+    let err = PostgresStore::open(&settings(server, "npw_no_such_database"))
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(!err.is_transient(), "{message}");
+    assert!(message.contains("npw_no_such_database"), "{message}");
+    assert!(message.contains("does not exist"), "{message}");
+}

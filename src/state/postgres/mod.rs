@@ -30,7 +30,9 @@ mod outbox;
 mod schema;
 mod tls;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+};
 
 pub use config::{PostgresConfigError, PostgresOptions, PostgresSettings, SslMode};
 pub use error::PostgresError;
@@ -73,6 +75,7 @@ impl PostgresStore {
             .map_err(|e| PostgresError::Connect {
                 target: settings.display.clone(),
                 detail: e.to_string(),
+                transient: false,
             })?;
         let store = PostgresStore {
             pool,
@@ -94,9 +97,22 @@ impl PostgresStore {
     }
 
     async fn client(&self) -> Result<Object, PostgresError> {
-        self.pool.get().await.map_err(|e| PostgresError::Connect {
-            target: self.target.clone(),
-            detail: e.to_string(),
+        self.pool.get().await.map_err(|e| {
+            let transient = match &e {
+                PoolError::Backend(pg) => error::transient_query(pg),
+                PoolError::Timeout(_) => true,
+                _ => false,
+            };
+            let detail = match &e {
+                // The server's own words ("database … does not exist"), not "db error".
+                PoolError::Backend(pg) => error::describe(pg),
+                other => other.to_string(),
+            };
+            PostgresError::Connect {
+                target: self.target.clone(),
+                detail,
+                transient,
+            }
         })
     }
 
