@@ -30,6 +30,10 @@
 //!   cursors, clock, ownership token), run on SQLite file and memory
 //! - `state_lock`   one delivering process per SQLite file: a second daemon is refused, `scan`
 //!   beside a daemon only queues, `alerts` works without sink secrets
+//! - `postgres_store` the PostgreSQL store on a throwaway server: restart and reconnect, migration
+//!   once under concurrency, newer schema refused, atomic commits, idempotent enqueue, outbox
+//! - `postgres_leases` leases: epochs, expiry by the database clock, fenced commits refused after
+//!   a takeover, a takeover waiting for a commit in flight, scan occurrences, replica registry
 //! - `sinks`        webhook, Slack, Splunk HEC, PagerDuty against loopback receivers: exact
 //!   requests, signatures, idempotency keys, classification, secrets never shown
 //! - `delivery`     a sink down (refused, 503, 429 + Retry-After) then back: each alert once, in
@@ -69,8 +73,8 @@ mod daemon;
 mod delivery;
 mod deployment;
 mod detection;
-mod evasion;
 mod errors;
+mod evasion;
 mod external_corpus;
 mod fake_log_analytics;
 mod file_source;
@@ -79,6 +83,8 @@ mod gcp_logging;
 mod gcp_resilience;
 mod measure;
 mod operations;
+mod postgres_leases;
+mod postgres_store;
 mod robustness;
 mod scans;
 mod sinks;

@@ -17,6 +17,8 @@ pub mod fake_logging;
 pub mod fixtures;
 pub mod gcp;
 pub mod moto;
+pub mod npm;
+pub mod postgres;
 pub mod prom;
 pub mod receiver;
 pub mod shapes;
