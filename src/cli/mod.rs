@@ -2,7 +2,9 @@
 
 mod alerts;
 mod detect;
+mod explain;
 mod health;
+pub mod output;
 mod run;
 mod scan;
 mod time_arg;
@@ -62,14 +64,14 @@ impl From<LogFormatArg> for LogFormat {
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let log_format = cli.log_format.map(LogFormat::from);
-    match cli.command {
+    output::finish(match cli.command {
         Command::Detect(args) => detect::detect(args, log_format).await,
         Command::Run(args) => run::run(args, log_format).await,
         Command::Scan(args) => scan::scan(args, log_format).await,
         Command::Validate(args) => validate::validate(args).await,
         Command::Alerts(args) => alerts::alerts(args).await,
         Command::Health(args) => health::health(args).await,
-    }
+    })
 }
 
 /// Loads the configuration and starts logging as it asks (unless the command line overrides).
