@@ -19,9 +19,17 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::config::{self, Settings};
 use crate::telemetry::logging::{self, LogFormat};
 
+/// The version with the commit it was built from (see build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("NODEPORT_WATCH_COMMIT"),
+    ")"
+);
+
 /// Watches EKS, GKE and AKS audit logs for Services exposed through a NodePort.
 #[derive(Debug, Parser)]
-#[command(name = "nodeport-watch", version, propagate_version = true)]
+#[command(name = "nodeport-watch", version = VERSION, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
