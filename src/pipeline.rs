@@ -263,14 +263,11 @@ impl Pipeline {
             out.explain(label, Some(&event), Reason::Quiet(quiet));
         } else if verdict.detections.is_empty() && verdict.suppressed.is_empty() {
             out.stats.rules_off += 1;
-            let fired = crate::detect::rules::candidates(
-                &event,
-                verdict.change.as_ref().unwrap_or(&Default::default()),
-            )
-            .into_iter()
-            .map(|c| c.rule)
-            .collect();
-            out.explain(label, Some(&event), Reason::RulesOff(fired));
+            if let (Some(change), Some(_)) = (&verdict.change, &out.explained) {
+                let fired = crate::detect::rules::candidates(&event, change);
+                let rules = fired.into_iter().map(|c| c.rule).collect();
+                out.explain(label, Some(&event), Reason::RulesOff(rules));
+            }
         }
         let Some(change) = verdict.change.as_ref() else {
             return;
