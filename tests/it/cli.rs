@@ -359,6 +359,27 @@ fn file_source_reads_gzip_whole_and_skips_binary_with_a_warning() {
         "{stderr}"
     );
     assert!(stderr.contains("core.dump"), "{stderr}");
+    assert!(
+        stderr.ends_with("scan: records=2 alerts found=2 newly queued=2 already in the outbox (queued or delivered before)=0\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_second_scan_says_its_alerts_were_already_in_the_outbox() {
+    let (dir, first) = scan_folder();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let again = run(
+        &["scan", "--config", "config.toml", "--since", "1h"],
+        dir.path(),
+    );
+    let stderr = text(&again.stderr);
+    assert_eq!(again.status.code(), Some(0), "{stderr}");
+    assert!(alerts_of(&again).is_empty(), "nothing is delivered twice");
+    assert!(
+        stderr.ends_with("scan: records=2 alerts found=2 newly queued=0 already in the outbox (queued or delivered before)=2\n"),
+        "{stderr}"
+    );
 }
 
 #[test]
