@@ -17,7 +17,7 @@ use crate::clock::SystemClock;
 use crate::config;
 use crate::detect::{Detector, Exceptions};
 use crate::model::{Format, RuleId};
-use crate::normalize::content::{self, Opened};
+use crate::normalize::content::{self, Opened, Unreadable};
 use crate::normalize::{Frame, RecordContext, RecordReader, SkipReason};
 use crate::pipeline::{BatchOutcome, BatchStats, Pipeline, RecordLabel};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
@@ -216,9 +216,7 @@ fn run_inputs(
         let opened = match content::open(input)? {
             Ok(opened) => opened,
             Err(refused) => {
-                skip(&mut outcome.stats, refused.reason);
-                tracing::warn!(file = %name, reason = %refused.reason, "{}", refused.detail);
-                explain::skipped_input(explain, &name, refused.reason);
+                refuse(&mut outcome.stats, &refused, explain, &name);
                 continue;
             }
         };
@@ -237,27 +235,16 @@ fn run_inputs(
                     pipeline.process_bytes(&bytes, ctx, label, &mut outcome)
                 }
                 Ok(Frame::Oversized) => {
-                    skip(&mut outcome.stats, SkipReason::Oversized);
-                    explain::skipped_input(
-                        explain,
-                        &format!("{name}:{number}"),
-                        SkipReason::Oversized,
-                    );
+                    let place = format!("{name}:{number}");
+                    skip(&mut outcome.stats, SkipReason::Oversized, explain, &place);
                 }
                 Ok(Frame::Invalid) => {
-                    skip(&mut outcome.stats, SkipReason::InvalidJson);
-                    explain::skipped_input(
-                        explain,
-                        &format!("{name}:{number}"),
-                        SkipReason::InvalidJson,
-                    );
+                    let place = format!("{name}:{number}");
+                    skip(&mut outcome.stats, SkipReason::InvalidJson, explain, &place);
                 }
                 // A damaged compressed stream: what came before the damage was read.
                 Err(e) if compression.is_some() => {
-                    let refused = content::corrupt(&e);
-                    skip(&mut outcome.stats, refused.reason);
-                    tracing::warn!(file = %name, reason = %refused.reason, "{}", refused.detail);
-                    explain::skipped_input(explain, &name, refused.reason);
+                    refuse(&mut outcome.stats, &content::corrupt(&e), explain, &name);
                     break;
                 }
                 Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {name}"))),
@@ -276,7 +263,15 @@ fn run_inputs(
     Ok(outcome.stats)
 }
 
-fn skip(stats: &mut BatchStats, reason: SkipReason) {
+/// Counts a record read as nothing (and explains it when asked).
+fn skip(stats: &mut BatchStats, reason: SkipReason, explain: bool, place: &str) {
     stats.records += 1;
     *stats.skipped.entry(reason).or_default() += 1;
+    explain::skipped_input(explain, place, reason);
+}
+
+/// An input, or the rest of it, that gives no records: counted as one skipped record, warned.
+fn refuse(stats: &mut BatchStats, refused: &Unreadable, explain: bool, name: &str) {
+    skip(stats, refused.reason, explain, name);
+    tracing::warn!(file = %name, reason = %refused.reason, "{}", refused.detail);
 }

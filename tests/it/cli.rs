@@ -56,6 +56,15 @@ fn run(args: &[&str], dir: &Path) -> Output {
         .unwrap()
 }
 
+/// `config.toml` in `dir`: one `file` source over `paths`, a `stdout` sink, and `extra` TOML.
+fn write_config(dir: &Path, state: &str, paths: &str, extra: &str) {
+    let config = format!(
+        "{extra}\n[state]\npath = \"{state}\"\n\n[[sources]]\ntype = \"file\"\nname = \"files\"\n\
+         paths = [\"{paths}\"]\n\n[[sinks]]\ntype = \"stdout\"\nname = \"out\"\n"
+    );
+    std::fs::write(dir.join("config.toml"), config).unwrap();
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -191,27 +200,12 @@ fn explain_gives_the_detectors_reason_for_every_event() {
             .replace(r#""name":"web""#, r#""name":"web","subresource":"status""#),
     ];
     std::fs::write(dir.path().join("audit.jsonl"), lines.join("\n") + "\n").unwrap();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        r#"
-[state]
-path = ":memory:"
-
-[[detection.exceptions]]
-namespaces = ["sandbox"]
-reason = "sandbox may expose"
-
-[[sources]]
-type = "file"
-name = "files"
-paths = ["audit.jsonl"]
-
-[[sinks]]
-type = "stdout"
-name = "out"
-"#,
-    )
-    .unwrap();
+    write_config(
+        dir.path(),
+        ":memory:",
+        "audit.jsonl",
+        "[[detection.exceptions]]\nnamespaces = [\"sandbox\"]\nreason = \"sandbox may expose\"\n",
+    );
     let out = run(
         &[
             "detect",
@@ -319,23 +313,7 @@ fn scan_folder() -> (tempfile::TempDir, Output) {
     )
     .unwrap();
     std::fs::write(logs.join("core.dump"), garbage()).unwrap();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        r#"
-[state]
-path = "state.db"
-
-[[sources]]
-type = "file"
-name = "files"
-paths = ["logs"]
-
-[[sinks]]
-type = "stdout"
-name = "out"
-"#,
-    )
-    .unwrap();
+    write_config(dir.path(), "state.db", "logs", "");
     let out = run(
         &["scan", "--config", "config.toml", "--since", "1h"],
         dir.path(),
@@ -471,4 +449,127 @@ fn help_lists_the_formats_and_version_names_the_commit() {
             env!("CARGO_PKG_VERSION")
         )
     );
+}
+
+/// Runs `command` (a shell command line) under `script`, so it sees a terminal; returns what
+/// the terminal showed once `done` says enough was read, after sending `input`.
+fn on_a_terminal(command: &str, env: &[(&str, &str)], done: &str, input: &[u8]) -> String {
+    use std::io::Read;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let mut child = Command::new("script")
+        .args(["-qec", command, "/dev/null"])
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("`script` (util-linux) runs a command on a pseudo-terminal");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    while !text(&seen).contains(done) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(chunk) => seen.extend(chunk),
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "waited 20s for {done:?}; the terminal showed {:?}",
+                    text(&seen)
+                );
+            }
+        }
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input).unwrap();
+    drop(stdin);
+    while let Ok(chunk) = rx.recv_timeout(Duration::from_secs(5)) {
+        seen.extend(chunk);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    text(&seen)
+}
+
+#[test]
+fn detect_on_a_terminal_says_it_reads_the_terminal() {
+    let bin = binary();
+    let shown = on_a_terminal(
+        &format!("{} detect", bin.display()),
+        &[("NO_COLOR", "1")],
+        "end with Ctrl-D",
+        b"\x04",
+    );
+    assert!(
+        shown.starts_with("nodeport-watch detect: reading audit records from the terminal; give a file (or pipe one in), end with Ctrl-D"),
+        "{shown:?}"
+    );
+    // Ctrl-D ends the input: the run finishes with its summary.
+    assert!(shown.contains("records=0 events=0"), "{shown:?}");
+}
+
+#[test]
+fn log_colours_honour_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.bin");
+    std::fs::write(&junk, garbage()).unwrap();
+    let command = format!("{} detect {}", binary().display(), junk.display());
+    let coloured = on_a_terminal(&command, &[], "alerts=0", b"");
+    assert!(coloured.contains("\x1b["), "{coloured:?}");
+    let plain = on_a_terminal(&command, &[("NO_COLOR", "1")], "alerts=0", b"");
+    assert!(
+        plain.contains("WARN") && !plain.contains('\x1b'),
+        "{plain:?}"
+    );
+}
+
+#[test]
+fn the_daemon_logs_its_listen_address_plainly_and_health_reaches_it() {
+    use std::time::{Duration, Instant};
+
+    use crate::support::daemon::{Daemon, free_port};
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    std::fs::write(dir.path().join("audit.jsonl"), "").unwrap();
+    write_config(
+        dir.path(),
+        ":memory:",
+        &dir.path().join("audit.jsonl").display().to_string(),
+        &format!("[server]\nlisten = \"127.0.0.1:{port}\"\n"),
+    );
+    let mut daemon = Daemon::start(&dir.path().join("config.toml"), &dir.path().join("log"));
+    let url = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = run(&["health", "--url", &url, "--timeout", "1s"], dir.path());
+        if out.status.success() {
+            assert_eq!(
+                text(&out.stdout),
+                format!("http://{url}/healthz: HTTP 200 ok\n")
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the daemon never answered: {}",
+            daemon.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    daemon.terminate();
+    let log = daemon.log_text();
+    assert!(log.contains(&format!("listen={url}")), "{log}");
+    assert!(!log.contains("Some("), "{log}");
 }
