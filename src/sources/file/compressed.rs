@@ -114,3 +114,89 @@ impl Reader<'_> {
         Ok(read)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Arc;
+
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+
+    use super::*;
+    use crate::model::Format;
+    use crate::sources::RecordOrigin;
+
+    fn gzip(text: &str) -> Vec<u8> {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(text.as_bytes()).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn texts(records: &[Record]) -> Vec<String> {
+        records
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.text).into_owned())
+            .collect()
+    }
+
+    /// Reads `bytes` as a compressed file with a tiny budget: one record per poll.
+    fn poll(bytes: &[u8], position: &mut FilePosition) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export");
+        std::fs::write(&path, bytes).unwrap();
+        let origin = Arc::new(RecordOrigin {
+            format: Format::Auto,
+            provider: None,
+            cluster: None,
+            account: None,
+            region: None,
+            stream: "export".into(),
+        });
+        let reader = Reader {
+            source: "test",
+            origin: &origin,
+            max_record: 1024,
+        };
+        let mut records = Vec::new();
+        let mut file = File::open(&path).unwrap();
+        reader
+            .read_compressed(&mut file, position, bytes.len() as u64, 1, &mut records)
+            .unwrap();
+        texts(&records)
+    }
+
+    #[test]
+    fn a_large_export_is_read_over_several_polls_without_loss() {
+        let packed = gzip("{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n");
+        let mut position = FilePosition::default();
+        assert_eq!(poll(&packed, &mut position), vec!["{\"a\":1}"]);
+        assert_eq!(position.offset, 0, "not finished: the next poll goes on");
+        assert_eq!(poll(&packed, &mut position), vec!["{\"b\":2}"]);
+        assert_eq!(poll(&packed, &mut position), vec!["{\"c\":3}"]);
+        assert_eq!(poll(&packed, &mut position), Vec::<String>::new());
+        assert_eq!(position.offset, packed.len() as u64, "finished");
+    }
+
+    #[test]
+    fn a_cut_stream_keeps_what_came_before_and_reads_the_rest_once_complete() {
+        let lines: String = (0..300)
+            .map(|i| format!("{{\"n\":{i},\"pad\":\"{}\"}}\n", "x".repeat(i % 50)))
+            .collect();
+        let packed = gzip(&lines);
+        let cut = &packed[..packed.len() / 2];
+        let mut position = FilePosition::default();
+        let mut read = Vec::new();
+        while position.offset < cut.len() as u64 {
+            read.extend(poll(cut, &mut position));
+        }
+        assert!(!read.is_empty() && read.len() < 300, "{}", read.len());
+        assert_eq!(position.frames, read.len() as u64);
+        // The copy finished: the file grew, and the rest is read, nothing twice.
+        while position.offset < packed.len() as u64 {
+            read.extend(poll(&packed, &mut position));
+        }
+        let expected: Vec<String> = lines.lines().map(str::to_owned).collect();
+        assert_eq!(read, expected);
+    }
+}
