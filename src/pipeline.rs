@@ -4,10 +4,12 @@
 //! fetching a batch and committing it, so a batch's alerts and the cursor past it are written
 //! together.
 
+mod audit_id_reuse;
+
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::alert::{self, AlertContext, Router};
 use crate::clock::Clock;
@@ -110,6 +112,7 @@ pub struct BatchOutcome {
     pub alerts: Vec<RoutedAlert>,
     pub stats: BatchStats,
     ids: HashSet<String>,
+    audit_ids: audit_id_reuse::AuditIdReuse,
     /// Collected only when asked for (`detect --explain`).
     pub explained: Option<Vec<Explained>>,
 }
@@ -236,6 +239,20 @@ impl Pipeline {
             out.explain(label, Some(&event), Reason::OutOfRange);
             return;
         }
+        if let Some(reuse) = out.audit_ids.observe(&event) {
+            metrics::record_audit_id_reuse(&self.source);
+            // Debug formatting escapes what the client chose (quotes, newlines, controls), so
+            // a crafted name cannot forge log lines.
+            warn!(
+                source = %self.source,
+                audit_id = ?reuse.audit_id,
+                user = ?reuse.second.user.as_deref().unwrap_or("-"),
+                first_user = ?reuse.first.user.as_deref().unwrap_or("-"),
+                first_service = ?reuse.first.service,
+                second_service = ?reuse.second.service,
+                "one Audit-ID on two different requests: a client reused the Audit-ID header; both requests are inspected"
+            );
+        }
         if event.is_degraded() {
             out.stats.degraded += 1;
             debug!(
@@ -251,7 +268,17 @@ impl Pipeline {
         let verdict = self.detector.inspect(&event, now);
         out.stats.suppressed += verdict.suppressed.len() as u64;
         for s in &verdict.suppressed {
-            debug!(source = %self.source, rule = %s.rule, reason = s.reason.as_deref().unwrap_or("-"), "alert suppressed by an exception");
+            metrics::record_exception_match(&self.source, s.exception);
+            info!(
+                source = %self.source,
+                cluster = ?event.origin.cluster.as_deref().unwrap_or("-"),
+                namespace = ?event.object.namespace.as_deref().unwrap_or("-"),
+                service = ?event.object.name.as_deref().unwrap_or("-"),
+                rule = %s.rule,
+                exception = s.exception,
+                reason = ?s.reason.as_deref().unwrap_or("-"),
+                "alert suppressed by an exception"
+            );
             out.explain(
                 label,
                 Some(&event),

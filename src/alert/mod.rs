@@ -6,7 +6,7 @@ mod router;
 
 use chrono::{DateTime, Utc};
 
-pub use fingerprint::fingerprint;
+pub use fingerprint::{fingerprint, request_key};
 pub use router::{Router, SinkRoute};
 
 use crate::detect::{Detection, ServiceChange};

@@ -6,13 +6,17 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 
 use super::output::Output;
-use crate::config::{self, StatePath};
-use crate::state::{DeliveryRecord, DeliveryState, SqliteStore, StateStore};
+use crate::clock::SystemClock;
+use crate::config;
+use crate::state::{
+    self, Access, DeliveryRecord, DeliveryState, StatePath, StateSettings, StateStore,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct AlertsArgs {
@@ -74,27 +78,20 @@ fn states(args: &[StatusArg]) -> Vec<DeliveryState> {
     out
 }
 
-fn open(args: &AlertsArgs) -> anyhow::Result<SqliteStore> {
-    let path = match (&args.db, &args.config) {
-        (Some(db), _) => db.clone(),
-        (None, Some(config)) => match config::load(config)
-            .with_context(|| format!("configuration {}", config.display()))?
-            .state
-        {
-            StatePath::File(path) => path,
-            StatePath::Memory => {
-                bail!("the configuration keeps its state in memory: there is no outbox to read")
-            }
-        },
+/// Opens the store through the same factory as the daemon. Only `[state]` is read from the
+/// configuration, so a sink secret missing from this shell does not stop `alerts`.
+fn open(args: &AlertsArgs) -> anyhow::Result<Arc<dyn StateStore>> {
+    let settings = match (&args.db, &args.config) {
+        (Some(db), _) => StateSettings::Sqlite(StatePath::File(db.clone())),
+        (None, Some(config)) => config::load_state(config)
+            .with_context(|| format!("configuration {}", config.display()))?,
         (None, None) => bail!("give --config FILE or --db STATE_DATABASE"),
     };
-    if !path.exists() {
-        bail!(
-            "no state database at {}: has the daemon run yet?",
-            path.display()
-        );
-    }
-    SqliteStore::open(&path).context("opening the state database")
+    Ok(state::open(
+        &settings,
+        Access::Inspect,
+        Arc::new(SystemClock),
+    )?)
 }
 
 pub async fn alerts(args: AlertsArgs) -> anyhow::Result<ExitCode> {

@@ -6,6 +6,7 @@ use anyhow::Context;
 
 use super::ConfigArg;
 use crate::runtime::{Services, daemon, shutdown};
+use crate::state::Access;
 use crate::telemetry::logging::LogFormat;
 
 #[derive(Debug, clap::Args)]
@@ -16,7 +17,7 @@ pub struct RunArgs {
 
 pub async fn run(args: RunArgs, log_format: Option<LogFormat>) -> anyhow::Result<ExitCode> {
     let settings = args.config.load(log_format)?;
-    let services = Services::open(&settings).context("opening the state store")?;
+    let services = Services::open(&settings, Access::Deliver).context("opening the state store")?;
     daemon::run(&settings, &services, shutdown::signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

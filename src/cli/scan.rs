@@ -5,12 +5,14 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
-use tracing::warn;
+use tracing::{info, warn};
 
 use super::ConfigArg;
 use super::time_arg::parse_time;
+use crate::config::Settings;
 use crate::runtime::{Services, scan, shutdown};
 use crate::sources::TimeRange;
+use crate::state::{Access, StateError};
 use crate::telemetry::logging::LogFormat;
 
 #[derive(Debug, clap::Args)]
@@ -43,7 +45,7 @@ pub async fn scan(args: ScanArgs, log_format: Option<LogFormat>) -> anyhow::Resu
         bail!("--since ({since}) must be before --until ({until})");
     }
     let settings = args.config.load(log_format)?;
-    let services = Services::open(&settings).context("opening the state store")?;
+    let (services, deliver) = open_store(&settings)?;
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
     tokio::spawn(async move {
@@ -56,6 +58,7 @@ pub async fn scan(args: ScanArgs, log_format: Option<LogFormat>) -> anyhow::Resu
         &services,
         TimeRange { since, until },
         &args.sources,
+        deliver,
         cancel,
     )
     .await?;
@@ -64,4 +67,23 @@ pub async fn scan(args: ScanArgs, log_format: Option<LogFormat>) -> anyhow::Resu
         totals.records, totals.alerts_found, totals.alerts_queued, totals.alerts_known
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the store to deliver, or, when a daemon already delivers from it, only to queue: the
+/// scan's alerts then go through the outbox and the daemon sends them, so nothing is sent twice.
+/// Returns whether this scan delivers.
+fn open_store(settings: &Settings) -> anyhow::Result<(Services, bool)> {
+    match Services::open(settings, Access::Deliver) {
+        Ok(services) => Ok((services, true)),
+        Err(StateError::Locked { holder, .. }) => {
+            info!(
+                %holder,
+                "a daemon delivers from this state database: this scan only queues its alerts, and the daemon delivers them"
+            );
+            let services =
+                Services::open(settings, Access::Write).context("opening the state store")?;
+            Ok((services, false))
+        }
+        Err(e) => Err(e).context("opening the state store"),
+    }
 }

@@ -1,10 +1,14 @@
 //! `nodeport-watch validate --config FILE [--connect]`
+//!
+//! Exit status 0 when the configuration is valid (and, with `--connect`, every source and sink
+//! answered), 1 otherwise; the last line of `--connect` says which.
 
 use std::process::ExitCode;
 
 use crate::config::{self, ConfigError};
 use crate::runtime::Services;
 use crate::runtime::launch::{build_sink, check_source};
+use crate::state::Access;
 
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
@@ -32,7 +36,7 @@ pub async fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         }
     };
     println!(
-        "{}: ok ({} sources, {} sinks, rules: {})",
+        "{}: configuration valid ({} sources, {} sinks, rules: {})",
         args.config.display(),
         settings.sources.len(),
         settings.sinks.len(),
@@ -44,6 +48,12 @@ pub async fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    // Warnings only: a risky exception is still a valid one.
+    for warning in crate::detect::Exceptions::new(settings.detection.exceptions.clone())
+        .warnings(chrono::Utc::now())
+    {
+        eprintln!("warning: {warning}");
+    }
     if let Some(server) = &settings.server {
         println!("server: {} (/healthz, /readyz, /metrics)", server.listen);
     }
@@ -62,33 +72,59 @@ pub async fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     if !args.connect {
         return Ok(ExitCode::SUCCESS);
     }
-    let services = Services::open(&settings)?;
-    let mut failures = 0;
+    let services = Services::open(&settings, Access::Write)?;
+    let mut report = ConnectReport::default();
     for source in &settings.sources {
-        match check_source(source, &services).await {
-            Ok(()) => println!("source {}: ok", source.name),
-            Err(e) => {
-                failures += 1;
-                println!("source {}: FAILED: {e}", source.name);
-            }
-        }
+        let result = check_source(source, &services)
+            .await
+            .map_err(|e| e.to_string());
+        report.record("source", &source.name, result);
     }
     for sink in &settings.sinks {
         let result = match build_sink(sink) {
             Ok(built) => built.healthcheck().await.map_err(|e| e.to_string()),
             Err(e) => Err(e),
         };
-        match result {
-            Ok(()) => println!("sink {}: ok", sink.name),
-            Err(e) => {
-                failures += 1;
-                println!("sink {}: FAILED: {e}", sink.name);
-            }
-        }
+        report.record("sink", &sink.name, result);
     }
-    Ok(if failures == 0 {
+    println!("{}", report.summary());
+    Ok(if report.failed.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The verdicts of `--connect`: one line per source and sink as it is checked, then a summary
+/// that agrees with the exit status.
+#[derive(Debug, Default)]
+struct ConnectReport {
+    checked: usize,
+    failed: Vec<String>,
+}
+
+impl ConnectReport {
+    fn record(&mut self, kind: &str, name: &str, result: Result<(), String>) {
+        self.checked += 1;
+        match result {
+            Ok(()) => println!("{kind} {name}: ok"),
+            Err(e) => {
+                println!("{kind} {name}: FAILED: {e}");
+                self.failed.push(format!("{kind} {name}"));
+            }
+        }
+    }
+
+    fn summary(&self) -> String {
+        if self.failed.is_empty() {
+            format!("connect: ok, all {} checks passed", self.checked)
+        } else {
+            format!(
+                "connect: FAILED, {} of {} checks failed ({})",
+                self.failed.len(),
+                self.checked,
+                self.failed.join(", ")
+            )
+        }
+    }
 }

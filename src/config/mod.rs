@@ -15,11 +15,12 @@ use std::path::Path;
 
 use thiserror::Error;
 
-pub use raw::RawConfig;
+pub use crate::state::{StatePath, StateSettings};
+pub use raw::{RawConfig, RawState};
 pub use scans::{ScanSchedule, ScanTrigger};
 pub use secret::Secret;
 pub use server::ServerSettings;
-pub use settings::{DetectionSettings, Problem, Settings, StatePath};
+pub use settings::{DetectionSettings, Problem, Settings};
 pub use sinks::{SinkKind, SinkSettings};
 pub use sources::{FileSourceSettings, SourceKind, SourceSettings, StartAt};
 
@@ -50,6 +51,11 @@ fn list(problems: &[Problem]) -> String {
 
 /// Reads the file and the environment into the raw form.
 pub fn load_raw(path: &Path) -> Result<RawConfig, ConfigError> {
+    read(path)
+}
+
+/// Reads the file and the environment into `T`, which may mirror only part of the file.
+fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
     let read = |source| ConfigError::Read {
         path: path.display().to_string(),
         source,
@@ -66,6 +72,22 @@ pub fn load_raw(path: &Path) -> Result<RawConfig, ConfigError> {
         .map_err(read)?
         .try_deserialize()
         .map_err(read)
+}
+
+/// Only the `[state]` table: what `alerts` (and any command that just reads the store) needs.
+/// The rest of the file is not validated and no secret is resolved, so a sink whose secret is
+/// missing from this shell does not stop an operator from looking at the outbox.
+#[derive(Debug, Default, serde::Deserialize)]
+struct StateOnly {
+    #[serde(default)]
+    state: RawState,
+}
+
+/// Reads the `[state]` settings of the configuration at `path`, ignoring everything else.
+pub fn load_state(path: &Path) -> Result<StateSettings, ConfigError> {
+    let raw: StateOnly = read(path)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    Ok(StateSettings::from_raw(&raw.state, base))
 }
 
 /// Reads and validates the configuration at `path`.

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::sinks::RawSink;
 use super::sources::RawSource;
+pub use crate::state::RawState;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,13 +30,6 @@ pub struct RawConfig {
     pub server: Option<RawServer>,
     #[serde(default)]
     pub scans: Vec<RawScan>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawState {
-    /// SQLite file; `:memory:` keeps state only for the life of the process (demos).
-    pub path: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -18,9 +18,8 @@ use super::sources::{self, SourceSettings};
 use crate::delivery::RetryPolicy;
 use crate::detect::{Exception, Patterns};
 use crate::model::{Format, RuleId};
+use crate::state::StateSettings;
 use crate::telemetry::logging::LogFormat;
-
-pub const DEFAULT_STATE_PATH: &str = "/var/lib/nodeport-watch/state.db";
 
 /// One thing wrong with the configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,16 +65,9 @@ impl Problems {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StatePath {
-    File(PathBuf),
-    /// Nothing survives the process: for demos only.
-    Memory,
-}
-
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub state: StatePath,
+    pub state: StateSettings,
     pub log_format: LogFormat,
     pub log_level: String,
     pub detection: DetectionSettings,
@@ -99,11 +91,7 @@ impl Settings {
     /// directory of the configuration file), so a config works from any working directory.
     pub fn from_raw(raw: RawConfig, base_dir: &Path) -> Result<Settings, Vec<Problem>> {
         let mut p = Problems::default();
-        let state = match raw.state.path.as_deref() {
-            Some(":memory:") => StatePath::Memory,
-            Some(path) => StatePath::File(base_dir.join(path)),
-            None => StatePath::File(PathBuf::from(DEFAULT_STATE_PATH)),
-        };
+        let state = StateSettings::from_raw(&raw.state, base_dir);
         let log_format = match raw.log.format.as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,

@@ -16,7 +16,7 @@ use tracing::{debug, error, info, warn};
 use super::OutboxSignal;
 use crate::runtime::backoff;
 use crate::sinks::{DeliveryError, Sink};
-use crate::state::{Pending, StateError, StateStore};
+use crate::state::{OutboxDelivery, Pending, StateError, Unreadable};
 use crate::telemetry::metrics;
 
 /// How a deliverer retries a failing sink.
@@ -55,7 +55,7 @@ enum Attempt {
 pub struct Deliverer {
     name: String,
     sink: Arc<dyn Sink>,
-    store: Arc<dyn StateStore>,
+    store: Arc<dyn OutboxDelivery>,
     wake: watch::Receiver<u64>,
     policy: RetryPolicy,
 }
@@ -66,7 +66,7 @@ impl Deliverer {
     pub fn new(
         name: &str,
         sink: Arc<dyn Sink>,
-        store: Arc<dyn StateStore>,
+        store: Arc<dyn OutboxDelivery>,
         signal: &OutboxSignal,
         policy: RetryPolicy,
     ) -> Self {
@@ -114,7 +114,11 @@ impl Deliverer {
             if batch.is_empty() {
                 return Ok(done);
             }
-            for pending in batch {
+            for unreadable in &batch.unreadable {
+                self.dead_letter_unreadable(unreadable).await?;
+                done += 1;
+            }
+            for pending in batch.ready {
                 match self.deliver_one(&pending, stop).await? {
                     Attempt::Delivered | Attempt::DeadLettered => done += 1,
                     Attempt::Interrupted => return Ok(done),
@@ -179,6 +183,23 @@ impl Deliverer {
 }
 
 impl Deliverer {
+    /// A stored alert that cannot be decoded will never deliver: it becomes a dead letter that
+    /// `alerts` shows, so the queue behind it moves on.
+    async fn dead_letter_unreadable(&self, unreadable: &Unreadable) -> Result<(), StateError> {
+        error!(sink = %self.name, seq = unreadable.seq, error = %unreadable.error, "an alert in the outbox cannot be read; dead-lettered");
+        self.store
+            .mark_failed(
+                &self.name,
+                unreadable.seq,
+                &format!("stored alert unreadable: {}", unreadable.error),
+                true,
+            )
+            .await?;
+        metrics::record_delivery(&self.name, "dead");
+        metrics::record_dead_letter(&self.name);
+        Ok(())
+    }
+
     /// The next backoff delay, stretched to the receiver's `Retry-After` (capped at
     /// `max_backoff`).
     fn retry_delay(
@@ -210,7 +231,9 @@ mod tests {
 
     use super::*;
     use crate::model::{Alert, StoredCursor};
-    use crate::state::{Commit, DeliveryState, RoutedAlert, SqliteStore};
+    use crate::state::{
+        Checkpoints, Commit, DeliveryState, Fence, OutboxAdmin, RoutedAlert, SqliteStore,
+    };
 
     /// Answers from a script, then succeeds.
     struct Scripted {
@@ -255,22 +278,25 @@ mod tests {
             }
         });
         store
-            .commit(Commit {
-                cursor_key: "live/t".into(),
-                cursor: StoredCursor {
-                    kind: "t".into(),
-                    version: 1,
-                    json: "{}".into(),
+            .commit(
+                Commit {
+                    cursor_key: "live/t".into(),
+                    cursor: StoredCursor {
+                        kind: "t".into(),
+                        version: 1,
+                        json: "{}".into(),
+                    },
+                    alerts: vec![RoutedAlert {
+                        alert: alerts.remove(0),
+                        sinks: vec!["s".into()],
+                    }],
+                    seen: Default::default(),
                 },
-                alerts: vec![RoutedAlert {
-                    alert: alerts.remove(0),
-                    sinks: vec!["s".into()],
-                }],
-                seen: Default::default(),
-            })
+                &Fence::Sole,
+            )
             .await
             .unwrap();
-        let pending = store.pending("s", 1).await.unwrap().remove(0);
+        let pending = store.pending("s", 1).await.unwrap().ready.remove(0);
         let sink = Arc::new(Scripted {
             replies: Mutex::new(replies),
             calls: Mutex::new(0),

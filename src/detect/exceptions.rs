@@ -3,10 +3,17 @@
 //! An exception lists criteria; it applies when every criterion it sets matches (any pattern of
 //! a list may match). Patterns are globs. An exception past its expiry no longer applies, so a
 //! temporary allowance cannot silently become permanent.
+//!
+//! [`Exceptions::warnings`] lists what `validate` should point out about exceptions that are
+//! valid but risky: expired or about to expire, and those that only the writer of the Service
+//! can satisfy (Service names and labels are chosen by whoever creates the Service, so an
+//! exception made of nothing else is an allowance an attacker can grant themselves).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
+use std::fmt;
+
+use chrono::{DateTime, Duration, Utc};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::model::{AuditEvent, RuleId};
@@ -101,6 +108,57 @@ impl Exception {
     }
 }
 
+/// How far ahead `validate` warns about an exception's expiry.
+pub const EXPIRY_WARNING_DAYS: i64 = 14;
+
+/// Something `validate` reports about one exception (by its index in `detection.exceptions`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExceptionWarning {
+    pub index: usize,
+    pub kind: WarningKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WarningKind {
+    Expired(DateTime<Utc>),
+    ExpiresSoon(DateTime<Utc>),
+    OnlyWriterChosenCriteria,
+}
+
+impl fmt::Display for ExceptionWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "detection.exceptions[{}]: ", self.index)?;
+        match &self.kind {
+            WarningKind::Expired(at) => write!(
+                f,
+                "expired on {}; it no longer applies (remove it, or renew `expires`)",
+                at.to_rfc3339()
+            ),
+            WarningKind::ExpiresSoon(at) => write!(
+                f,
+                "expires on {} (within {EXPIRY_WARNING_DAYS} days); renew `expires` if it is still needed",
+                at.to_rfc3339()
+            ),
+            WarningKind::OnlyWriterChosenCriteria => f.write_str(
+                "only Service names and/or labels select it, and whoever writes a Service chooses \
+                 those; also name the clusters, namespaces, users or groups it is meant for",
+            ),
+        }
+    }
+}
+
+impl Exception {
+    /// Whether only fields the Service's writer chooses (its name, its labels) select it.
+    pub fn only_writer_chosen_criteria(&self) -> bool {
+        let chosen_by_writer = self.services.is_some() || !self.labels.is_empty();
+        let set_by_others = self.clusters.is_some()
+            || self.namespaces.is_some()
+            || self.users.is_some()
+            || self.groups.is_some();
+        chosen_by_writer && !set_by_others
+    }
+}
+
 /// All configured exceptions.
 #[derive(Clone, Debug, Default)]
 pub struct Exceptions {
@@ -112,9 +170,35 @@ impl Exceptions {
         Exceptions { list }
     }
 
-    /// The first exception that applies, if any.
-    pub fn find(&self, subject: &Subject<'_>, now: DateTime<Utc>) -> Option<&Exception> {
-        self.list.iter().find(|e| e.matches(subject, now))
+    /// The first exception that applies, if any, with its index in the configuration.
+    pub fn find(&self, subject: &Subject<'_>, now: DateTime<Utc>) -> Option<(usize, &Exception)> {
+        self.list
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.matches(subject, now))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Exception> {
+        self.list.iter()
+    }
+
+    /// What `validate` warns about, in configuration order.
+    pub fn warnings(&self, now: DateTime<Utc>) -> Vec<ExceptionWarning> {
+        let mut out = Vec::new();
+        for (index, e) in self.list.iter().enumerate() {
+            let mut warn = |kind| out.push(ExceptionWarning { index, kind });
+            match e.expires {
+                Some(at) if at <= now => warn(WarningKind::Expired(at)),
+                Some(at) if at - now <= Duration::days(EXPIRY_WARNING_DAYS) => {
+                    warn(WarningKind::ExpiresSoon(at))
+                }
+                _ => {}
+            }
+            if e.only_writer_chosen_criteria() {
+                warn(WarningKind::OnlyWriterChosenCriteria);
+            }
+        }
+        out
     }
 
     pub fn len(&self) -> usize {
@@ -216,6 +300,55 @@ mod tests {
             ..Exception::default()
         };
         assert!(!ex.matches(&s, now()));
+    }
+
+    #[test]
+    fn warnings_name_expired_soon_expiring_and_self_granted_exceptions() {
+        let at = |days: i64| Some(now() + Duration::days(days));
+        let list = Exceptions::new(vec![
+            Exception {
+                namespaces: patterns(&["dev"]),
+                expires: at(-1),
+                ..Exception::default()
+            },
+            Exception {
+                namespaces: patterns(&["dev"]),
+                expires: at(EXPIRY_WARNING_DAYS),
+                ..Exception::default()
+            },
+            Exception {
+                namespaces: patterns(&["dev"]),
+                expires: at(EXPIRY_WARNING_DAYS + 1),
+                ..Exception::default()
+            },
+            Exception {
+                services: patterns(&["ingress-*"]),
+                labels: BTreeMap::from([("team".to_owned(), patterns(&["platform"]).unwrap())]),
+                ..Exception::default()
+            },
+            Exception {
+                services: patterns(&["ingress-*"]),
+                users: patterns(&["system:serviceaccount:argocd:*"]),
+                ..Exception::default()
+            },
+        ]);
+        let w = list.warnings(now());
+        let kinds: Vec<(usize, &WarningKind)> = w.iter().map(|w| (w.index, &w.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (0, &WarningKind::Expired(at(-1).unwrap())),
+                (
+                    1,
+                    &WarningKind::ExpiresSoon(at(EXPIRY_WARNING_DAYS).unwrap())
+                ),
+                (3, &WarningKind::OnlyWriterChosenCriteria),
+            ]
+        );
+        assert!(
+            w[2].to_string()
+                .starts_with("detection.exceptions[3]: only Service names")
+        );
     }
 
     #[test]

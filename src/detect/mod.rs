@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
-pub use exceptions::{Exception, Exceptions, Patterns, Subject};
+pub use exceptions::{Exception, ExceptionWarning, Exceptions, Patterns, Subject};
 pub use rules::Quiet;
 pub use service_change::{ServiceChange, TypeSource};
 
@@ -31,6 +31,8 @@ pub struct Detection {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Suppression {
     pub rule: RuleId,
+    /// The exception's index in `detection.exceptions`.
+    pub exception: usize,
     pub reason: Option<String>,
 }
 
@@ -95,9 +97,10 @@ impl Detector {
                 event,
                 labels: &change.labels,
             };
-            if let Some(exception) = self.exceptions.find(&subject, now) {
+            if let Some((index, exception)) = self.exceptions.find(&subject, now) {
                 verdict.suppressed.push(Suppression {
                     rule: candidate.rule,
+                    exception: index,
                     reason: exception.reason.clone(),
                 });
                 continue;

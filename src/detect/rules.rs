@@ -47,6 +47,17 @@ pub fn is_service_write(event: &AuditEvent) -> bool {
         && matches!(event.verb.as_deref(), Some("create" | "update" | "patch"))
 }
 
+/// The severity of a rule when the event is fully read. An exposure whose body was lost fires
+/// lower (it may not be an exposure at all), but is routed at this severity
+/// ([`crate::alert::Router`]), so padding a Service cannot take it below a sink's threshold.
+pub fn full_severity(rule: RuleId) -> Severity {
+    match rule {
+        RuleId::NodePort | RuleId::ExternalIps => Severity::High,
+        RuleId::LoadBalancer => Severity::Medium,
+        RuleId::DeniedAttempts => Severity::Low,
+    }
+}
+
 /// A rule that fired, before exceptions and enablement are applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Candidate {
@@ -116,22 +127,23 @@ pub fn assess(event: &AuditEvent, change: &ServiceChange) -> Assessment {
     }
     let mut fired = Vec::new();
     let mut fire = |rule, severity| fired.push(Candidate { rule, severity });
+    let full = full_severity;
     let result = request_result(event);
     match result {
         RequestResult::Succeeded => {
             match change.effective_type() {
-                Some(NODE_PORT) => fire(RuleId::NodePort, Severity::High),
-                Some(LOAD_BALANCER) => fire(RuleId::LoadBalancer, Severity::Medium),
+                Some(NODE_PORT) => fire(RuleId::NodePort, full(RuleId::NodePort)),
+                Some(LOAD_BALANCER) => fire(RuleId::LoadBalancer, full(RuleId::LoadBalancer)),
                 // A patch that sets a node port without the stored object to tell the type:
                 // node ports exist only on NodePort and LoadBalancer Services.
-                None if change.sets_node_port => fire(RuleId::NodePort, Severity::High),
+                None if change.sets_node_port => fire(RuleId::NodePort, full(RuleId::NodePort)),
                 // The body that would tell was lost (AKS truncation, too big to log): report
                 // the write, at lower severity, rather than let it pass unseen.
                 None if body_lost(event) => fire(RuleId::NodePort, Severity::Medium),
                 _ => {}
             }
             if !change.external_ips.is_empty() {
-                fire(RuleId::ExternalIps, Severity::High);
+                fire(RuleId::ExternalIps, full(RuleId::ExternalIps));
             }
         }
         RequestResult::Denied | RequestResult::Failed => {
@@ -139,7 +151,7 @@ pub fn assess(event: &AuditEvent, change: &ServiceChange) -> Assessment {
                 || change.sets_node_port
                 || !change.external_ips.is_empty();
             if attempted {
-                fire(RuleId::DeniedAttempts, Severity::Low);
+                fire(RuleId::DeniedAttempts, full(RuleId::DeniedAttempts));
             }
         }
         RequestResult::Pending => {}

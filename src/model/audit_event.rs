@@ -14,8 +14,12 @@ use super::Provider;
 pub struct AuditEvent {
     pub provider: Provider,
     pub origin: Origin,
-    /// `auditID`: identical for every stage of one request.
+    /// `auditID`: identical for every stage of one request, but chosen by the client when it
+    /// sends an `Audit-ID` header, so never enough on its own to tell requests apart.
     pub audit_id: Option<String>,
+    /// `requestReceivedTimestamp` (GKE: the entry's `timestamp`): set by the API server when the
+    /// request arrived, equal across the request's stages.
+    pub request_received: Option<DateTime<Utc>>,
     pub stage: Option<Stage>,
     pub verb: Option<String>,
     pub object: ObjectRef,
@@ -43,6 +47,7 @@ impl AuditEvent {
             provider,
             origin,
             audit_id: None,
+            request_received: None,
             stage: None,
             verb: None,
             object: ObjectRef::default(),

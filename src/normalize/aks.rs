@@ -64,8 +64,8 @@ fn embedded_event(
         ..*ctx
     };
     let result = match string_value(log) {
-        Some(text) => k8s::event(&text, Provider::Aks, &ctx),
-        None if log.get().starts_with('{') => k8s::event(log.get(), Provider::Aks, &ctx),
+        Some(text) => k8s::event(&text, Provider::Aks, &ctx, false),
+        None if log.get().starts_with('{') => k8s::event(log.get(), Provider::Aks, &ctx, false),
         None => Err(SkipReason::WrongType),
     };
     match result {
@@ -204,7 +204,7 @@ pub(super) fn aks_audit_row(f: &Fields<'_>, ctx: &RecordContext<'_>) -> Normaliz
         ..*ctx
     };
     let text = Value::Object(event).to_string();
-    match k8s::event(&text, Provider::Aks, &ctx) {
+    match k8s::event(&text, Provider::Aks, &ctx, false) {
         Ok(event) => Normalized::Event(Box::new(event)),
         Err(reason) => Normalized::Skipped(reason),
     }

@@ -3,12 +3,29 @@
 //! Two shapes: one event `{logStreamName, timestamp, message, ingestionTime, eventId}`, and the
 //! whole output of `aws logs filter-log-events` (`{"events": [...], "nextToken": ...}`). Neither
 //! names the log group, so the cluster comes from the reader's context.
+//!
+//! A message longer than CloudWatch's event size limit (1 MB per event today; older guides and
+//! agents say 256 KB) arrives cut, ending in [`CUT_MARKER`]. What precedes the marker is the
+//! Event's first bytes: it is read like any other cut Event (the complete fields before the cut,
+//! marked degraded), so a Service padded past the limit still gives an alert.
 
 use serde_json::value::RawValue;
 
 use super::json::{Fields, Lenient, elements, string_value};
 use super::{Normalized, RecordContext, SkipReason, k8s, prefilter, time};
 use crate::model::Provider;
+
+/// What CloudWatch's log agents append to a message cut at the size limit
+/// (amazon-cloudwatch-agent, `truncatedSuffix` in `plugins/outputs/cloudwatchlogs/internal/pusher`).
+pub const CUT_MARKER: &str = "[Truncated...]";
+
+/// The message without its cut marker, and whether it had one.
+pub fn split_cut_marker(message: &str) -> (&str, bool) {
+    match message.trim_end().strip_suffix(CUT_MARKER) {
+        Some(prefix) => (prefix, true),
+        None => (message, false),
+    }
+}
 
 /// One CloudWatch event.
 pub(super) fn log_event(f: &Fields<'_>, ctx: &RecordContext<'_>, emit: &mut dyn FnMut(Normalized)) {
@@ -28,7 +45,8 @@ pub(super) fn log_event(f: &Fields<'_>, ctx: &RecordContext<'_>, emit: &mut dyn 
         record_time: record_time.or(ctx.record_time),
         ..*ctx
     };
-    emit(match k8s::event(&message, Provider::Eks, &ctx) {
+    let (message, cut) = split_cut_marker(&message);
+    emit(match k8s::event(message, Provider::Eks, &ctx, cut) {
         Ok(event) => Normalized::Event(Box::new(event)),
         Err(reason) => Normalized::Skipped(reason),
     });
@@ -81,6 +99,43 @@ mod tests {
         assert_eq!(e.record_id.as_deref(), Some("42"));
         assert_eq!(e.origin.cluster.as_deref(), Some("prod"));
         assert_eq!(e.object.name.as_deref(), Some("web"));
+    }
+
+    #[test]
+    fn a_message_cut_with_the_marker_is_read_in_part() {
+        let full = r#"{"kind":"Event","auditID":"x","verb":"create","objectRef":{"resource":"services","name":"web"},"responseStatus":{"code":201},"requestObject":{"metadata":{"annotations":{"pad":"xxxx"#;
+        // Cut inside a string, between members, and right after a complete document.
+        for message in [
+            format!("{full}[Truncated...]"),
+            format!(
+                "{}[Truncated...]",
+                &full[..full.find(",\"requestObject").unwrap() + 1]
+            ),
+            r#"{"verb":"create","objectRef":{"resource":"services","name":"web"}}[Truncated...]"#
+                .to_owned(),
+        ] {
+            let record = serde_json::json!({"logStreamName": "s", "timestamp": 1, "eventId": "1", "message": message}).to_string();
+            let out = normalize_to_vec(record.as_bytes(), &RecordContext::default());
+            let [Normalized::Event(e)] = out.as_slice() else {
+                panic!("{message}: {out:?}")
+            };
+            assert_eq!(e.object.name.as_deref(), Some("web"), "{message}");
+            assert_eq!(
+                e.degraded,
+                vec![crate::model::Degradation::Truncated],
+                "{message}"
+            );
+            // The bare message, as the CloudWatch source hands it over.
+            let ctx = RecordContext {
+                format: Format::Eks,
+                ..Default::default()
+            };
+            let out = normalize_to_vec(message.as_bytes(), &ctx);
+            assert!(
+                matches!(out.as_slice(), [Normalized::Event(e)] if e.is_degraded() && e.provider == Provider::Eks),
+                "{message}: {out:?}"
+            );
+        }
     }
 
     #[test]

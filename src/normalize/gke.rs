@@ -4,12 +4,20 @@
 //! segment of `methodName`, namespace and name are path segments of `resourceName`, failures are
 //! `google.rpc.Code` values in `status.code` (never HTTP codes) and, for errors the API server
 //! answered itself, a `core.k8s.io/v1.Status` in `response`.
+//!
+//! What the Event says in fields or annotations, GKE says in entry labels and `operation`:
+//! - `command.gke.io/dryRun` (e.g. `All`) marks a server-side dry run (there is no `requestURI`);
+//! - `audit.k8s.io/truncated: "true"` says the API server dropped the bodies of an oversized
+//!   event, so the event is read as truncated (the detector falls back on what is left);
+//! - `operation.id`, when `operation.producer` is `k8s.io`, is the request's audit ID.
 
 use super::json::{Fields, Lenient, elements, string_value};
 use super::{RecordContext, SkipReason, k8s, time};
 use crate::model::{AuditEvent, Decision, Degradation, ObjectRef, Origin, Provider};
 
 const DECISION_LABEL: &str = "authorization.k8s.io/decision";
+const DRY_RUN_LABEL: &str = "command.gke.io/dryRun";
+const TRUNCATED_LABEL: &str = "audit.k8s.io/truncated";
 
 /// One `LogEntry`.
 pub(super) fn log_entry(f: &Fields<'_>, ctx: &RecordContext<'_>) -> Result<AuditEvent, SkipReason> {
@@ -84,13 +92,21 @@ pub(super) fn log_entry(f: &Fields<'_>, ctx: &RecordContext<'_>) -> Result<Audit
         );
     }
 
+    let entry_labels = r.string_map(f, "labels", "labels");
+    let entry_label = |key: &str| {
+        // A repeated key reads as its last value, as elsewhere.
+        entry_labels
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    // Any value asks for a dry run, as `dryRun=` does in a request URI.
+    event.dry_run = entry_label(DRY_RUN_LABEL).is_some_and(|v| !v.is_empty());
+    let truncated = entry_label(TRUNCATED_LABEL).is_some_and(|v| v.eq_ignore_ascii_case("true"));
     // A refused permission check wins over the decision label.
     let by_grant = granted(&mut r, &payload);
-    let by_label = r
-        .string_map(f, "labels", "labels")
-        .into_iter()
-        .find(|(k, _)| k == DECISION_LABEL)
-        .map(|(_, v)| k8s::decision(&v));
+    let by_label = entry_label(DECISION_LABEL).map(k8s::decision);
     event.authorization = match (by_grant, by_label) {
         (Decision::Forbid, _) => Decision::Forbid,
         (_, Some(label)) if label != Decision::Unknown => label,
@@ -113,14 +129,25 @@ pub(super) fn log_entry(f: &Fields<'_>, ctx: &RecordContext<'_>) -> Result<Audit
         event.outcome.http_code = Some(status);
     }
 
-    event.event_time = r
+    // GKE writes one entry per request, stamped when the request arrived.
+    event.request_received = r
         .string(f, "timestamp", "timestamp")
-        .and_then(|s| time::parse_timestamp(&s))
-        .or(ctx.record_time);
+        .and_then(|s| time::parse_timestamp(&s));
+    event.event_time = event.request_received.or(ctx.record_time);
     event.record_id = r
         .string(f, "insertId", "insertId")
         .or(ctx.record_id.map(str::to_owned));
+    if let Some(operation) = r.object(f, "operation", "operation")
+        && r.string(&operation, "producer", "operation.producer")
+            .as_deref()
+            == Some("k8s.io")
+    {
+        event.audit_id = r.string(&operation, "id", "operation.id");
+    }
     event.degraded = degraded;
+    if truncated {
+        event.mark_degraded(Degradation::Truncated);
+    }
     Ok(event)
 }
 
@@ -297,6 +324,44 @@ mod tests {
         .unwrap();
         assert_eq!(e.authorization, Decision::Forbid);
         assert_eq!(e.outcome.rpc_code, Some(0));
+    }
+
+    const WRITE: &str = r#""protoPayload":{"serviceName":"k8s.io","methodName":"io.k8s.core.v1.services.create",
+        "resourceName":"core/v1/namespaces/d/services/s","status":{}},
+        "operation":{"id":"aud-1","producer":"k8s.io","first":true,"last":true},
+        "timestamp":"2026-03-02T10:00:00.123456Z""#;
+
+    #[test]
+    fn labels_mark_dry_runs_and_truncation() {
+        let e = entry(&format!(
+            r#"{{{WRITE},"labels":{{"command.gke.io/dryRun":"All"}}}}"#
+        ))
+        .unwrap();
+        assert!(e.dry_run);
+        assert!(!e.is_degraded());
+        let e = entry(&format!(
+            r#"{{{WRITE},"labels":{{"audit.k8s.io/truncated":"true"}}}}"#
+        ))
+        .unwrap();
+        assert!(!e.dry_run);
+        assert_eq!(e.degraded, vec![Degradation::Truncated]);
+        let e = entry(&format!(
+            r#"{{{WRITE},"labels":{{"audit.k8s.io/truncated":"false"}}}}"#
+        ))
+        .unwrap();
+        assert!(!e.is_degraded());
+    }
+
+    #[test]
+    fn the_operation_of_k8s_io_is_the_audit_id() {
+        let e = entry(&format!("{{{WRITE}}}")).unwrap();
+        assert_eq!(e.audit_id.as_deref(), Some("aud-1"));
+        assert_eq!(
+            e.request_received.map(|t| t.timestamp_micros()),
+            Some(1_772_445_600_123_456)
+        );
+        let other = WRITE.replace(r#""producer":"k8s.io""#, r#""producer":"other""#);
+        assert_eq!(entry(&format!("{{{other}}}")).unwrap().audit_id, None);
     }
 
     #[test]

@@ -15,14 +15,16 @@ use crate::model::{
 const DECISION_ANNOTATION: &str = "authorization.k8s.io/decision";
 
 /// Reads one audit Event; a truncated one yields what its complete prefix holds, marked degraded.
+/// `cut` says the transport already knows the text is a prefix (a CloudWatch cut marker).
 pub(super) fn event(
     text: &str,
     provider: Provider,
     ctx: &RecordContext<'_>,
+    cut: bool,
 ) -> Result<AuditEvent, SkipReason> {
     with_object(text, |fields, truncated| {
         let mut event = from_fields(fields, provider, ctx)?;
-        if truncated {
+        if truncated || cut {
             if event.verb.is_none() && event.object.resource.is_none() {
                 return Err(SkipReason::Truncated);
             }
@@ -91,6 +93,9 @@ pub(super) fn from_fields(
         .map_or(Decision::Unknown, |(_, v)| decision(&v));
     event.request_object = payload(&mut r, f, "requestObject", Degradation::RequestOmitted);
     event.response_object = payload(&mut r, f, "responseObject", Degradation::ResponseOmitted);
+    event.request_received = r
+        .string(f, "requestReceivedTimestamp", "requestReceivedTimestamp")
+        .and_then(|s| time::parse_timestamp(&s));
     event.event_time = ["stageTimestamp", "requestReceivedTimestamp", "timestamp"]
         .iter()
         .find_map(|k| r.string(f, k, k).and_then(|s| time::parse_timestamp(&s)))
@@ -170,7 +175,7 @@ mod tests {
     use crate::model::Decision;
 
     fn read(text: &str) -> AuditEvent {
-        event(text, Provider::K8s, &RecordContext::default()).expect("an event")
+        event(text, Provider::K8s, &RecordContext::default(), false).expect("an event")
     }
 
     #[test]
@@ -239,11 +244,17 @@ mod tests {
             r#"{"services":1}"#,
             Provider::K8s,
             &RecordContext::default(),
+            false,
         );
         assert_eq!(r.unwrap_err(), SkipReason::NotAudit);
-        let r = event(r#"["services"]"#, Provider::K8s, &RecordContext::default());
+        let r = event(
+            r#"["services"]"#,
+            Provider::K8s,
+            &RecordContext::default(),
+            false,
+        );
         assert_eq!(r.unwrap_err(), SkipReason::WrongType);
-        let r = event("services!", Provider::K8s, &RecordContext::default());
+        let r = event("services!", Provider::K8s, &RecordContext::default(), false);
         assert_eq!(r.unwrap_err(), SkipReason::InvalidJson);
     }
 

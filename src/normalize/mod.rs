@@ -16,7 +16,7 @@
 
 mod aks;
 pub mod content;
-mod eks;
+pub(crate) mod eks;
 mod framing;
 mod gke;
 pub(crate) mod json;

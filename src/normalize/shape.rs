@@ -87,9 +87,13 @@ pub(super) fn dispatch(text: &str, ctx: &RecordContext<'_>, emit: &mut dyn FnMut
     if trimmed.starts_with('[') {
         return array(trimmed, ctx, emit);
     }
+    // A bare EKS Event cut by CloudWatch, as the CloudWatch source hands its message over.
+    if let (prefix, true) = eks::split_cut_marker(text) {
+        return truncated(prefix, ctx, true, emit);
+    }
     let fields = match Fields::parse(text) {
         Ok(fields) => fields,
-        Err(e) if is_eof(&e) => return truncated(text, ctx, emit),
+        Err(e) if is_eof(&e) => return truncated(text, ctx, false, emit),
         Err(e) if e.classify() == serde_json::error::Category::Data => {
             return emit(Normalized::Skipped(SkipReason::WrongType));
         }
@@ -144,12 +148,12 @@ fn array(text: &str, ctx: &RecordContext<'_>, emit: &mut dyn FnMut(Normalized)) 
 
 /// A record cut short. A bare audit Event is still worth reading in part (the Event reader
 /// recovers its complete prefix); an envelope cut short has lost the Event it wraps.
-fn truncated(text: &str, ctx: &RecordContext<'_>, emit: &mut dyn FnMut(Normalized)) {
+fn truncated(text: &str, ctx: &RecordContext<'_>, cut: bool, emit: &mut dyn FnMut(Normalized)) {
     let shape = repair::close_truncated(text)
         .and_then(|repaired| Fields::parse(&repaired).ok().and_then(|f| Shape::of(&f)));
     match shape {
         Some(Shape::AuditEvent) if Shape::AuditEvent.allowed_by(ctx.format) => emit(into_outcome(
-            k8s::event(text, bare_event_provider(ctx), ctx),
+            k8s::event(text, bare_event_provider(ctx), ctx, cut),
         )),
         _ => emit(Normalized::Skipped(SkipReason::Truncated)),
     }

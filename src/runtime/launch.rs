@@ -24,6 +24,7 @@ use crate::sources::azure_monitor::AzureMonitorSource;
 use crate::sources::file::FileSource;
 use crate::sources::gcp_logging::GcpLoggingSource;
 use crate::sources::{DriverError, PollMode, Source, SourceDriver, SourceError};
+use crate::state::OutboxDelivery;
 
 /// Something to do with a freshly built source, whatever its type.
 pub trait SourceVisitor {
@@ -199,7 +200,7 @@ pub fn spawn_deliverers(
         let deliverer = Deliverer::new(
             &sink.name,
             built,
-            Arc::clone(&services.store),
+            Arc::clone(&services.store) as Arc<dyn OutboxDelivery>,
             &services.outbox,
             settings.delivery,
         );

@@ -48,18 +48,22 @@ pub struct ScanRequest<'a> {
     pub display: Display,
 }
 
-/// Scans `range` on the named sources (all when `only` is empty), delivers the new alerts and
-/// returns once both are done. This is the `scan` command: it runs its own deliverers.
+/// Scans `range` on the named sources (all when `only` is empty) and returns once done. This is
+/// the `scan` command: with `deliver` it runs its own deliverers and waits for them; without
+/// (a daemon delivers from the same store) it only queues the alerts it finds.
 pub async fn scan(
     settings: &Settings,
     services: &Services,
     range: TimeRange,
     only: &[String],
+    deliver: bool,
     cancel: CancellationToken,
 ) -> Result<BatchTotals, ScanError> {
     let deliverers = TaskTracker::new();
     let delivery_stop = CancellationToken::new();
-    spawn_deliverers(settings, services, &deliverers, &delivery_stop)?;
+    if deliver {
+        spawn_deliverers(settings, services, &deliverers, &delivery_stop)?;
+    }
     deliverers.close();
 
     let request = ScanRequest {

@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use crate::alert::Router;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Settings, StatePath};
+use crate::config::Settings;
 use crate::delivery::OutboxSignal;
 use crate::detect::{Detector, Exceptions};
 use crate::pipeline::Pipeline;
 use crate::sources::rate_limit::RateLimits;
-use crate::state::{SqliteStore, StateError, StateStore};
+use crate::state::{self, Access, StateError, StateStore};
 use crate::telemetry::Health;
 
 #[derive(Clone)]
@@ -25,13 +25,11 @@ pub struct Services {
 }
 
 impl Services {
-    /// Opens the state store named by the settings and builds the shared parts.
-    pub fn open(settings: &Settings) -> Result<Services, StateError> {
-        let store: Arc<dyn StateStore> = match &settings.state {
-            StatePath::File(path) => Arc::new(SqliteStore::open(path)?),
-            StatePath::Memory => Arc::new(SqliteStore::open_in_memory()?),
-        };
-        Ok(Services::with_store(settings, store, Arc::new(SystemClock)))
+    /// Opens the state store named by the settings for `access` and builds the shared parts.
+    pub fn open(settings: &Settings, access: Access) -> Result<Services, StateError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = state::open(&settings.state, access, Arc::clone(&clock))?;
+        Ok(Services::with_store(settings, store, clock))
     }
 
     pub fn with_store(

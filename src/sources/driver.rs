@@ -19,7 +19,7 @@ use crate::delivery::OutboxSignal;
 use crate::model::{CursorError, StoredCursor};
 use crate::pipeline::{BatchStats, Pipeline};
 use crate::runtime::backoff;
-use crate::state::{Commit, SeenKey, SeenUpdate, StateError, StateStore};
+use crate::state::{Commit, Fence, SeenKey, SeenUpdate, StateError, StateStore};
 use crate::telemetry::health::BatchTotals;
 use crate::telemetry::{Health, metrics};
 
@@ -150,7 +150,7 @@ impl<S: Source> SourceDriver<S> {
                 forget_before_ms: batch.forget_seen_before_ms,
             },
         };
-        let report = self.store.commit(commit).await?;
+        let report = self.store.commit(commit, &Fence::Sole).await?;
         self.cursor = batch.cursor;
         if report.inserted > 0 {
             self.outbox.notify();

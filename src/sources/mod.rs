@@ -10,6 +10,7 @@ pub mod aws_cloudwatch;
 pub mod azure;
 pub mod azure_blob;
 pub mod azure_monitor;
+pub mod diagnosis;
 pub mod driver;
 pub mod file;
 pub mod gcp_logging;

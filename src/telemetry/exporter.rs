@@ -5,7 +5,7 @@
 //! the present (lag, last success, outbox contents) are refreshed from the health registry and
 //! the state store right before each render.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use metrics::{describe_counter, describe_gauge};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -26,6 +26,9 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the Prometheus recorder (once per process) and describes every metric.
 pub fn install() -> Result<PrometheusHandle, ExporterError> {
+    // Two callers at once (parallel tests) must not both try to install a recorder.
+    static INSTALLING: Mutex<()> = Mutex::new(());
+    let _installing = INSTALLING.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(handle) = HANDLE.get() {
         return Ok(handle.clone());
     }

@@ -18,7 +18,7 @@ pub struct SourceHealth {
     pub consecutive_failures: u32,
     /// How far the source has read, in event time.
     pub position: Option<DateTime<Utc>>,
-    /// When the source was registered: readiness gives a new source its grace from here.
+    /// When the source was registered.
     pub since: Option<DateTime<Utc>>,
     /// Batches committed (scans report progress with it).
     pub batches: u64,

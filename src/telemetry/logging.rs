@@ -19,9 +19,12 @@ fn colours_wanted() -> bool {
 
 /// Installs the global subscriber, writing to stderr (stdout belongs to alerts).
 ///
-/// `RUST_LOG` overrides `level` for fine-grained filters.
+/// `RUST_LOG` overrides `level` for fine-grained filters. The cloud SDKs and HTTP stacks log
+/// at warn and above only, unless the filter names them (`RUST_LOG=debug,azure_core=debug`).
 pub fn init(format: LogFormat, level: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let spec = std::env::var(EnvFilter::DEFAULT_ENV).unwrap_or_else(|_| level.to_owned());
+    let filter =
+        EnvFilter::try_new(quiet_sdks(&spec)).unwrap_or_else(|_| EnvFilter::new(quiet_sdks(level)));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -30,4 +33,67 @@ pub fn init(format: LogFormat, level: &str) {
         LogFormat::Text => builder.with_ansi(colours_wanted()).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// Crates whose own logs are detail for their maintainers, not for operators (each a target
+/// prefix: `aws_smithy` covers every `aws_smithy_*` crate).
+const QUIET_TARGETS: &[&str] = &[
+    "aws_config",
+    "aws_runtime",
+    "aws_sdk",
+    "aws_smithy",
+    "azure_core",
+    "azure_identity",
+    "azure_storage",
+    "typespec",
+    "google_cloud",
+    "gax",
+    "h2",
+    "hyper",
+    "reqwest",
+    "rustls",
+    "tower",
+];
+
+/// `spec` plus `<crate>=warn` for every quiet crate the spec does not name: a directive on a
+/// crate or a prefix of it (`aws=debug`) is the user asking, so it is left to win.
+fn quiet_sdks(spec: &str) -> String {
+    let targets: Vec<&str> = spec
+        .split(',')
+        .filter_map(|d| {
+            let target = d.split(['=', '[']).next()?.trim();
+            // A bare level (`debug`) names no crate.
+            let is_level =
+                target.parse::<tracing::Level>().is_ok() || target.eq_ignore_ascii_case("off");
+            (!target.is_empty() && !is_level).then_some(target)
+        })
+        .collect();
+    let mut out = spec.trim().to_owned();
+    for quiet in QUIET_TARGETS {
+        if !targets.iter().any(|t| quiet.starts_with(t)) {
+            if !out.is_empty() {
+                out.push(',');
+            }
+            out.push_str(quiet);
+            out.push_str("=warn");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sdk_logs_are_quiet_unless_named() {
+        let spec = quiet_sdks("debug");
+        assert!(spec.starts_with("debug,"), "{spec}");
+        assert!(spec.contains("typespec=warn") && spec.contains("aws_smithy=warn"));
+        let spec = quiet_sdks("info,azure_core=debug,aws=trace");
+        assert!(!spec.contains("azure_core=warn"), "{spec}");
+        assert!(!spec.contains("aws_smithy=warn"), "{spec}");
+        assert!(spec.contains("hyper=warn"), "{spec}");
+        assert!(EnvFilter::try_new(quiet_sdks("info,hyper[span]=debug")).is_ok());
+    }
 }

@@ -30,6 +30,8 @@ pub const SOURCE_FAILURES: &str = "nodeport_watch_source_consecutive_failures";
 pub const OUTBOX_ALERTS: &str = "nodeport_watch_outbox_alerts_total";
 pub const OUTBOX_DELIVERIES: &str = "nodeport_watch_outbox_deliveries";
 pub const SCAN_RUNS: &str = "nodeport_watch_scan_runs_total";
+pub const AUDIT_ID_REUSE: &str = "nodeport_watch_audit_id_reuse_total";
+pub const EXCEPTION_MATCHES: &str = "nodeport_watch_exception_matches_total";
 
 /// Every metric with its type and help text, for the exporter's `# HELP` lines and the README.
 pub const CATALOG: &[(&str, MetricType, &str)] = &[
@@ -123,6 +125,16 @@ pub const CATALOG: &[(&str, MetricType, &str)] = &[
         MetricType::Counter,
         "Scheduled scan runs, by scan and outcome (finished, failed, skipped).",
     ),
+    (
+        AUDIT_ID_REUSE,
+        MetricType::Counter,
+        "Audit IDs found on two different requests within one batch (a client-chosen Audit-ID header reused), by source.",
+    ),
+    (
+        EXCEPTION_MATCHES,
+        MetricType::Counter,
+        "Detections silenced, by source and exception (its index in detection.exceptions).",
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,6 +151,16 @@ pub fn record_batch(source: &str, stats: &BatchStats) {
     }
     counter!(DEGRADED, "source" => source.clone()).increment(stats.degraded);
     counter!(SUPPRESSED, "source" => source).increment(stats.suppressed);
+}
+
+pub fn record_audit_id_reuse(source: &str) {
+    counter!(AUDIT_ID_REUSE, "source" => source.to_owned()).increment(1);
+}
+
+/// `exception` is the exception's index in the configuration, never text from a record.
+pub fn record_exception_match(source: &str, exception: usize) {
+    counter!(EXCEPTION_MATCHES, "source" => source.to_owned(), "exception" => exception.to_string())
+        .increment(1);
 }
 
 /// A record dropped before normalization (by a reader's framing or a transport check).

@@ -1,9 +1,10 @@
 //! What `/readyz` answers: the state store accepts writes, and every live source has polled
 //! successfully within `readiness_intervals` of its poll interval.
 //!
-//! A source that has not succeeded yet is judged from when it was registered, so a daemon that
-//! just started is ready as soon as its sources have had their first chance, and not before
-//! their grace runs out if they cannot.
+//! A source whose first poll has not finished is `starting`: not ready (a load balancer or a
+//! rollout must not count it yet), and said apart from a failing one, so an operator watching a
+//! slow first catch-up is not sent looking for an error. The first line of the body is
+//! `ready`, `starting` (only sources still starting hold readiness back) or `not ready`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -58,27 +59,51 @@ impl Readiness {
         }
         let now = self.health.now();
         let snapshot = self.health.snapshot();
+        let mut only_starting = ready;
         for (name, interval) in &self.intervals {
             let allowed = *interval * self.multiple;
             let verdict = judge(snapshot.get(name), allowed, now);
-            ready &= verdict.is_ok();
-            let _ = match verdict {
-                Ok(line) | Err(line) => writeln!(text, "source {name}: {line}"),
-            };
+            match &verdict {
+                Verdict::Ok(_) => {}
+                Verdict::Starting => ready = false,
+                Verdict::NotReady(_) => {
+                    ready = false;
+                    only_starting = false;
+                }
+            }
+            let _ = writeln!(text, "source {name}: {verdict}");
         }
-        text.insert_str(0, if ready { "ready\n" } else { "not ready\n" });
+        let headline = match (ready, only_starting) {
+            (true, _) => "ready\n",
+            (false, true) => "starting\n",
+            (false, false) => "not ready\n",
+        };
+        text.insert_str(0, headline);
         ReadyReport { ready, text }
     }
 }
 
-/// `Ok(description)` when the source is fresh enough, `Err(description)` otherwise.
-fn judge(
-    health: Option<&SourceHealth>,
-    allowed: Duration,
-    now: DateTime<Utc>,
-) -> Result<String, String> {
+/// One source's readiness line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Verdict {
+    Ok(String),
+    /// Registered, first poll not finished yet.
+    Starting,
+    NotReady(String),
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verdict::Ok(line) | Verdict::NotReady(line) => f.write_str(line),
+            Verdict::Starting => f.write_str("starting (first poll not finished)"),
+        }
+    }
+}
+
+fn judge(health: Option<&SourceHealth>, allowed: Duration, now: DateTime<Utc>) -> Verdict {
     let Some(h) = health else {
-        return Err("not started".to_owned());
+        return Verdict::NotReady("not started".to_owned());
     };
     let allowed_ms = i64::try_from(allowed.as_millis()).unwrap_or(i64::MAX);
     let age_ms = |t: DateTime<Utc>| (now - t).num_milliseconds().max(0);
@@ -86,23 +111,18 @@ fn judge(
         (Some(e), n) if n > 0 => format!("; {n} failure(s) in a row, last: {e}"),
         _ => String::new(),
     };
-    match (h.last_success, h.since) {
-        (Some(at), _) if age_ms(at) <= allowed_ms => Ok(format!(
+    match h.last_success {
+        Some(at) if age_ms(at) <= allowed_ms => Verdict::Ok(format!(
             "ok (last success {}s ago){errors}",
             age_ms(at) / 1000
         )),
-        (Some(at), _) => Err(format!(
+        Some(at) => Verdict::NotReady(format!(
             "STALE: no successful poll for {}s (allowed {}s){errors}",
             age_ms(at) / 1000,
             allowed.as_secs()
         )),
-        (None, Some(since)) if age_ms(since) <= allowed_ms => {
-            Ok(format!("starting (no poll finished yet){errors}"))
-        }
-        (None, _) => Err(format!(
-            "STALE: no successful poll since start (allowed {}s){errors}",
-            allowed.as_secs()
-        )),
+        None if h.consecutive_failures == 0 => Verdict::Starting,
+        None => Verdict::NotReady(format!("FAILING: no successful poll yet{errors}")),
     }
 }
 
@@ -117,15 +137,26 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 10, 0).unwrap();
         let allowed = Duration::from_secs(60);
         let at = |s: i64| Some(now - chrono::Duration::seconds(s));
-        let h = |last, since| SourceHealth {
+        let h = |last, failures| SourceHealth {
             last_success: last,
-            since,
+            consecutive_failures: failures,
+            last_error: (failures > 0).then(|| "boom".to_owned()),
+            since: at(500),
             ..SourceHealth::default()
         };
-        assert!(judge(Some(&h(at(30), at(500))), allowed, now).is_ok());
-        assert!(judge(Some(&h(at(61), at(500))), allowed, now).is_err());
-        assert!(judge(Some(&h(None, at(10))), allowed, now).is_ok());
-        assert!(judge(Some(&h(None, at(100))), allowed, now).is_err());
-        assert!(judge(None, allowed, now).is_err());
+        assert!(matches!(
+            judge(Some(&h(at(30), 0)), allowed, now),
+            Verdict::Ok(_)
+        ));
+        assert!(matches!(
+            judge(Some(&h(at(61), 0)), allowed, now),
+            Verdict::NotReady(_)
+        ));
+        assert_eq!(judge(Some(&h(None, 0)), allowed, now), Verdict::Starting);
+        assert_eq!(
+            judge(Some(&h(None, 2)), allowed, now).to_string(),
+            "FAILING: no successful poll yet; 2 failure(s) in a row, last: boom"
+        );
+        assert!(matches!(judge(None, allowed, now), Verdict::NotReady(_)));
     }
 }

@@ -61,7 +61,13 @@ async fn aws_every_nodeport_event_alerts_exactly_once_across_clusters_and_stream
         )
         .await;
     }
-    // Unusable messages in an audit stream: skipped, counted once, never an alert.
+    // A message that is not JSON: skipped, counted once, never an alert. Messages cut at the
+    // size limit reach the detector: one cut before it can tell anything gives nothing, one
+    // cut inside a padded body gives a degraded alert.
+    let padded = format!(
+        r#"{{"kind":"Event","auditID":"g0-cut","stage":"ResponseComplete","verb":"create","objectRef":{{"resource":"services","namespace":"default","name":"svc-g0-cut"}},"responseStatus":{{"code":201}},"requestObject":{{"metadata":{{"annotations":{{"pad":"{}[Truncated...]"#,
+        "x".repeat(300)
+    );
     put(
         &client,
         groups[0].0,
@@ -69,9 +75,11 @@ async fn aws_every_nodeport_event_alerts_exactly_once_across_clusters_and_stream
         &[
             (t0 + 5, "E1122 12:00:00 not json".to_owned()),
             (t0 + 6, format!("{}[Truncated...]", &nodeport("cut")[..200])),
+            (t0 + 7, padded),
         ],
     )
     .await;
+    expected.push("g0-cut".to_owned());
 
     let state = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(at(now_ms()));
@@ -101,7 +109,11 @@ async fn aws_every_nodeport_event_alerts_exactly_once_across_clusters_and_stream
         );
     }
     let counts = stats.counts();
-    assert_eq!(counts.skipped_messages, 2, "{counts:?}");
+    assert_eq!(counts.skipped_messages, 1, "{counts:?}");
+    assert_eq!(
+        alerts["g0-cut"].degraded,
+        [nodeport_watch::model::Degradation::Truncated]
+    );
     assert!(
         counts.foreign_stream_events >= 2,
         "moto ignores the stream prefix: {counts:?}"
@@ -116,7 +128,7 @@ async fn aws_every_nodeport_event_alerts_exactly_once_across_clusters_and_stream
         "{again:?}"
     );
     assert!(again.already_seen > 0, "the overlap was re-read: {again:?}");
-    assert_eq!(stats.counts().skipped_messages, 2, "skips are counted once");
+    assert_eq!(stats.counts().skipped_messages, 1, "skips are counted once");
     assert_eq!(h.alerts().await.len(), expected.len());
 }
 

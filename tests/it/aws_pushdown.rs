@@ -17,10 +17,12 @@ use nodeport_watch::model::{Format, Provider, RuleId};
 use nodeport_watch::normalize::RecordContext;
 use nodeport_watch::pipeline::{BatchOutcome, Pipeline, RecordLabel};
 use nodeport_watch::sources::PollMode;
+use nodeport_watch::sources::aws_cloudwatch::cut_pattern::TextPattern;
 use nodeport_watch::sources::aws_cloudwatch::filter_pattern::FilterPattern;
 use serde_json::json;
 
 use crate::support::aws_proxy::Proxy;
+use crate::support::azure_harness::go_order;
 use crate::support::cloudwatch::{
     Harness, TIME, at, create_stream, drain, nodeport, noise, now_ms, put, seeding_client,
     service_write, source_toml,
@@ -159,6 +161,70 @@ fn aws_the_pushdown_pattern_keeps_every_event_that_alerts() {
     // Not vacuous: both sides are exercised.
     assert!(alerting >= 10, "{alerting} alerting events");
     assert!(rejected >= 10, "{rejected} events rejected by the pattern");
+}
+
+/// Every Event a rule looks at: the public corpus, the detection cases of `cases.json` and the
+/// cases above, each in the API server's field order (as CloudWatch holds it).
+fn alerting_events() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let corpus = crate::support::corpus_dir();
+    for dir in ["eks", "raw-k8s"] {
+        for entry in std::fs::read_dir(corpus.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let value: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            out.push((display(&path), go_order(&value)));
+        }
+    }
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::support::fixture("detection/cases.json")).unwrap(),
+    )
+    .unwrap();
+    for case in fixture["events"].as_array().unwrap() {
+        for (i, event) in case["events"].as_array().unwrap().iter().enumerate() {
+            out.push((format!("{}#{i}", case["name"]), go_order(event)));
+        }
+    }
+    for (name, message) in cases() {
+        let value: serde_json::Value = serde_json::from_str(&message).unwrap();
+        out.push((name.to_owned(), go_order(&value)));
+    }
+    out
+}
+
+#[test]
+fn aws_the_cut_pattern_returns_every_cut_message_that_alerts() {
+    let json = FilterPattern::default_pattern();
+    let text = TextPattern::cut_services();
+    let pipeline = pipeline();
+    let (mut cut_alerting, mut cut_rejected) = (0, 0);
+    for (name, message) in alerting_events() {
+        // Cut at every tenth of the message, as CloudWatch would cut it at its limit.
+        for tenth in 1..10 {
+            let mut at = message.len() * tenth / 10;
+            while !message.is_char_boundary(at) {
+                at -= 1;
+            }
+            let cut = format!("{}[Truncated...]", &message[..at]);
+            assert!(
+                !json.matches(&cut),
+                "a JSON pattern never matches a cut message"
+            );
+            let selected = text.matches(&cut);
+            if rules_fired(&pipeline, &cut) > 0 {
+                cut_alerting += 1;
+                assert!(
+                    selected,
+                    "{name} cut at {at} alerts but no pattern returns it"
+                );
+            } else if !selected {
+                cut_rejected += 1;
+            }
+        }
+    }
+    // Not vacuous: cut writes alert, and cut messages about other things stay on the server.
+    assert!(cut_alerting >= 20, "{cut_alerting} alerting cut messages");
+    assert!(cut_rejected >= 5, "{cut_rejected} cut messages rejected");
 }
 
 fn display(path: &Path) -> String {

@@ -5,7 +5,7 @@ use chrono::Duration;
 use nodeport_watch::clock::{Clock, ManualClock};
 use nodeport_watch::sources::aws_cloudwatch::CloudWatchCursor;
 use nodeport_watch::sources::{PollMode, Progress, TimeRange};
-use nodeport_watch::state::StateStore;
+use nodeport_watch::state::Checkpoints;
 
 use crate::support::cloudwatch::{
     Harness, at, create_stream, drain, nodeport, noise, now_ms, put, seeding_client, source_toml,
@@ -278,7 +278,7 @@ async fn aws_stop_and_restart_mid_stream_misses_nothing_and_repeats_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_a_checkpoint_older_than_max_catchup_jumps_forward_on_restart() {
     use nodeport_watch::model::StoredCursor;
-    use nodeport_watch::state::{Commit, SeenUpdate};
+    use nodeport_watch::state::{Commit, Fence, SeenUpdate};
 
     let state = tempfile::tempdir().unwrap();
     let db = state.path().join("state.db");
@@ -300,12 +300,15 @@ async fn aws_a_checkpoint_older_than_max_catchup_jumps_forward_on_restart() {
         .unwrap()
         .watermark_ms = now - 60_000;
     h.store
-        .commit(Commit {
-            cursor_key: "live/eks".into(),
-            cursor: StoredCursor::encode(&old).unwrap(),
-            alerts: Vec::new(),
-            seen: SeenUpdate::default(),
-        })
+        .commit(
+            Commit {
+                cursor_key: "live/eks".into(),
+                cursor: StoredCursor::encode(&old).unwrap(),
+                alerts: Vec::new(),
+                seen: SeenUpdate::default(),
+            },
+            &Fence::Sole,
+        )
         .await
         .unwrap();
 

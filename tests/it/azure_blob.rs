@@ -15,13 +15,10 @@ use crate::support::azure_blob_kit::{
 use crate::support::azure_harness::{
     SUBSCRIPTION, alerts, cluster_id, go_order, service_event, start_time,
 };
-use crate::support::azurite::{Azurite, append, skipped};
+use crate::support::azurite::{Azurite, append};
 
 #[tokio::test]
 async fn azure_blob_follows_appends_split_lines_and_several_clusters() {
-    if skipped() {
-        return;
-    }
     let azurite = Azurite::start().await;
     let admin = azurite.create_container(ADMIN).await;
     let h = harness(&azurite, "");
@@ -103,9 +100,6 @@ async fn azure_blob_follows_appends_split_lines_and_several_clusters() {
 
 #[tokio::test]
 async fn azure_blob_reads_lines_appended_while_the_driver_runs() {
-    if skipped() {
-        return;
-    }
     let azurite = Azurite::start().await;
     let admin = azurite.create_container(ADMIN).await;
     let h = harness(&azurite, "");
@@ -141,9 +135,6 @@ async fn azure_blob_reads_lines_appended_while_the_driver_runs() {
 
 #[tokio::test]
 async fn azure_blob_restart_misses_nothing_and_repeats_nothing() {
-    if skipped() {
-        return;
-    }
     let azurite = Azurite::start().await;
     let admin = azurite.create_container(ADMIN).await;
     let audit = azurite.create_container("insights-logs-kube-audit").await;
@@ -206,9 +197,6 @@ async fn azure_blob_restart_misses_nothing_and_repeats_nothing() {
 
 #[tokio::test]
 async fn azure_blob_counts_what_aks_cut_short_and_alerts_on_what_is_left() {
-    if skipped() {
-        return;
-    }
     let azurite = Azurite::start().await;
     let admin = azurite.create_container(ADMIN).await;
     let h = harness(&azurite, "");

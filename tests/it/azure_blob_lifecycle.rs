@@ -9,13 +9,10 @@ use crate::support::azure_blob_kit::{
     ADMIN, blob_name, driver, harness, nodeport_line, service_names, source,
 };
 use crate::support::azure_harness::{Harness, start_time};
-use crate::support::azurite::{Azurite, append, skipped};
+use crate::support::azurite::{Azurite, append};
 
 #[tokio::test]
 async fn azure_blob_closes_settled_hours_and_reads_their_unterminated_last_line() {
-    if skipped() {
-        return;
-    }
     let azurite = Azurite::start().await;
     let admin = azurite.create_container(ADMIN).await;
     let h = harness(&azurite, "");
@@ -61,9 +58,6 @@ async fn azure_blob_closes_settled_hours_and_reads_their_unterminated_last_line(
 
 #[tokio::test]
 async fn azure_blob_scan_leaves_the_live_checkpoint_alone() {
-    if skipped() {
-        return;
-    }
     let azurite = Azurite::start().await;
     let admin = azurite.create_container(ADMIN).await;
     let h = harness(&azurite, "");
@@ -125,9 +119,6 @@ async fn azure_blob_scan_leaves_the_live_checkpoint_alone() {
 
 #[tokio::test]
 async fn azure_blob_healthcheck_names_a_missing_container() {
-    if skipped() {
-        return;
-    }
     let azurite = Azurite::start().await;
     let h = harness(&azurite, "");
     let services = h.services();
@@ -145,9 +136,6 @@ async fn azure_blob_healthcheck_names_a_missing_container() {
 
 #[tokio::test]
 async fn azure_blob_a_wrong_account_key_is_refused_and_reported() {
-    if skipped() {
-        return;
-    }
     let azurite = Azurite::start().await;
     azurite.create_container(ADMIN).await;
     let h = Harness::new(&format!(

@@ -104,7 +104,8 @@ async fn azure_monitor_requires_a_token() {
     let err = source_error(driver.step().await.unwrap_err());
     assert_eq!(err.kind, SourceErrorKind::Fatal);
     assert!(
-        err.message.contains("401") && err.message.contains("Log Analytics Reader"),
+        err.message.contains("HTTP 401 AuthenticationFailed")
+            && err.message.contains("check `credential`"),
         "{err}"
     );
     // The daemon's own wiring (`validate --connect`) with credential = "none" gets the same.

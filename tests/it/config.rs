@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use nodeport_watch::config::sinks::RawSink;
-use nodeport_watch::config::{self, ConfigError, Settings, SourceKind, StatePath};
+use nodeport_watch::config::{self, ConfigError, Settings, SourceKind, StatePath, StateSettings};
 
 use crate::support::{binary, root};
 
@@ -202,7 +202,7 @@ fn relative_paths_follow_the_file_and_the_environment_overrides_it() {
     let settings = config::load(&path).unwrap();
     assert_eq!(
         settings.state,
-        StatePath::File(dir.path().join("state/db.sqlite"))
+        StateSettings::Sqlite(StatePath::File(dir.path().join("state/db.sqlite")))
     );
 
     // A child process, so the variable cannot leak into other tests.

@@ -14,7 +14,9 @@ use nodeport_watch::delivery::{Deliverer, OutboxSignal, RetryPolicy};
 use nodeport_watch::model::StoredCursor;
 use nodeport_watch::sinks::OutputFormat;
 use nodeport_watch::sinks::webhook::WebhookSink;
-use nodeport_watch::state::{Commit, DeliveryState, RoutedAlert, SqliteStore, StateStore};
+use nodeport_watch::state::{
+    Checkpoints, Commit, DeliveryState, Fence, OutboxAdmin, RoutedAlert, SqliteStore,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::support::daemon::run;
@@ -47,16 +49,19 @@ async fn enqueue(store: &SqliteStore, ids: &[String]) {
         })
         .collect();
     store
-        .commit(Commit {
-            cursor_key: "live/test".into(),
-            cursor: StoredCursor {
-                kind: "test".into(),
-                version: 1,
-                json: "{}".into(),
+        .commit(
+            Commit {
+                cursor_key: "live/test".into(),
+                cursor: StoredCursor {
+                    kind: "test".into(),
+                    version: 1,
+                    json: "{}".into(),
+                },
+                alerts,
+                seen: Default::default(),
             },
-            alerts,
-            seen: Default::default(),
-        })
+            &Fence::Sole,
+        )
         .await
         .unwrap();
 }
@@ -79,9 +84,8 @@ async fn outage_then_recovery_delivers_each_alert_once_in_order() {
         max_attempts: None,
         idle_poll: Duration::from_secs(1),
     };
-    let store_dyn: Arc<dyn StateStore> = Arc::new(store.clone());
     let signal = OutboxSignal::default();
-    let deliverer = Deliverer::new("hook", sink, Arc::clone(&store_dyn), &signal, policy);
+    let deliverer = Deliverer::new("hook", sink, Arc::new(store.clone()), &signal, policy);
     let stop = CancellationToken::new();
     let task = tokio::spawn(deliverer.run(stop.clone()));
 

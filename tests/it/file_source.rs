@@ -17,7 +17,7 @@ use nodeport_watch::model::Format;
 use nodeport_watch::pipeline::Pipeline;
 use nodeport_watch::sources::file::FileSource;
 use nodeport_watch::sources::{PollMode, Progress, SourceDriver, StepReport, TimeRange};
-use nodeport_watch::state::{SqliteStore, StateStore};
+use nodeport_watch::state::{Checkpoints, OutboxDelivery, SqliteStore};
 use nodeport_watch::telemetry::Health;
 
 use crate::support::detect::fixed_now;
@@ -109,6 +109,7 @@ impl Harness {
             .pending("out", 1000)
             .await
             .unwrap()
+            .ready
             .into_iter()
             .map(|p| p.alert.service.unwrap())
             .collect()

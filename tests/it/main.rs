@@ -6,6 +6,10 @@
 //! - `config`       every problem reported with its key; shipped configs valid; env overrides
 //! - `corpus`       every public corpus event gives its documented verdict (CLI and library)
 //! - `detection`    the cases other tools get wrong, in every provider shape
+//! - `external_corpus` third-party public records (`../shared/corpus/external`) through the
+//!   binary: the corpus's own checker reports `0 failed`; fails when the corpus is missing
+//! - `evasion`      an attacker's cheap evasions: reused Audit-IDs, GKE dry-run/truncation labels,
+//!   EKS events cut by CloudWatch, degraded alerts below a sink's threshold, risky exceptions
 //! - `robustness`   arbitrary bytes, truncation and wrong types never panic a normalizer
 //! - `file_source`  following, rotation, partial lines, restart
 //! - `aws_poller`   CloudWatch on moto: one alert per event, clusters, streams, discovery, roles
@@ -16,11 +20,18 @@
 //! - `gcp_fake`     the fake Cloud Logging honours the `entries.list` contract
 //! - `gcp_logging`  GKE poller vs the fake: corpus alerts = `detect`, projects, pagination
 //! - `gcp_resilience` late entries, restart and crash, shared quota, failed pages, scans
+//! - `fake_log_analytics` the fake Log Analytics honours the query contract and refuses KQL it
+//!   cannot parse with the service's 400
 //! - `azure_monitor` Log Analytics windows, late rows, splits, table styles (against a local fake)
 //! - `azure_monitor_failures` throttling, partial results, tokens, scans, config (same fake)
 //! - `azure_blob`   storage archives: appends, split lines, clusters, restart (against Azurite)
 //! - `azure_blob_lifecycle` settled hours, scans, healthchecks, refused keys, max_catchup
-//! - `state`        the outbox survives crashes: re-delivers what was not delivered, never twice
+//! - `state`        the outbox survives crashes: re-delivers what was not delivered, never twice;
+//!   a damaged row is dead-lettered by the deliverer, never blocks its sink
+//! - `state_contract` what every state backend must do (commit, outbox, dead letters, seen ids,
+//!   cursors, clock, ownership token), run on SQLite file and memory
+//! - `state_lock`   one delivering process per SQLite file: a second daemon is refused, `scan`
+//!   beside a daemon only queues, `alerts` works without sink secrets
 //! - `sinks`        webhook, Slack, Splunk HEC, PagerDuty against loopback receivers: exact
 //!   requests, signatures, idempotency keys, classification, secrets never shown
 //! - `delivery`     a sink down (refused, 503, 429 + Retry-After) then back: each alert once, in
@@ -28,8 +39,12 @@
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
 //! - `crash`        kill -9 of the real daemon while polling, after the outbox write and during
 //!   delivery, then restart: no alert missing, repeats carry the same id
-//! - `operations`   /readyz follows failing and recovering sources and the state store; the
-//!   daemon serves /healthz and /metrics (parsed as Prometheus text); `health` subcommand
+//! - `errors`       cloud failures through the binary: missing AWS credentials, unreachable
+//!   endpoints of every provider, refused credentials and permissions (fakes), the
+//!   `validate --connect` summary and exit status, no SDK log lines at the default level
+//! - `operations`   /readyz says starting until the first poll, then follows failing and
+//!   recovering sources and the state store; the daemon serves /healthz and /metrics (parsed
+//!   as Prometheus text); `health` subcommand
 //! - `scans`        a scheduled scan finds an alert behind the live checkpoint and re-sends
 //!   nothing; checkpoints resume, and one older than max_catchup is skipped forward loudly
 //! - `deployment`   Kubernetes manifests parse and fit together; the ConfigMap validates; the
@@ -57,6 +72,10 @@ mod daemon;
 mod delivery;
 mod deployment;
 mod detection;
+mod errors;
+mod evasion;
+mod external_corpus;
+mod fake_log_analytics;
 mod file_source;
 mod gcp_fake;
 mod gcp_logging;
@@ -67,4 +86,6 @@ mod robustness;
 mod scans;
 mod sinks;
 mod state;
+mod state_contract;
+mod state_lock;
 mod support;

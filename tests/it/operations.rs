@@ -37,9 +37,18 @@ async fn get(client: &reqwest::Client, url: &str) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-#[tokio::test(start_paused = true)]
-async fn readyz_follows_sources_and_the_state_store() {
-    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap());
+/// One scripted source driven by the real driver, with `/readyz` served over it.
+struct Served {
+    clock: ManualClock,
+    store: SwitchableStore,
+    health: Arc<Health>,
+    base: String,
+    stop: CancellationToken,
+}
+
+/// Starts the server and the driver of `source` (registered first, as the daemon's launcher
+/// does), with a 10 s poll interval and readiness at 3 intervals.
+async fn serve(source: &ScriptedSource, clock: ManualClock) -> Served {
     let clock_dyn: Arc<dyn Clock> = Arc::new(clock.clone());
     let store = SwitchableStore {
         inner: SqliteStore::open_in_memory().unwrap(),
@@ -47,7 +56,6 @@ async fn readyz_follows_sources_and_the_state_store() {
     };
     let store_dyn: Arc<dyn StateStore> = Arc::new(store.clone());
     let health = Arc::new(Health::new(Arc::clone(&clock_dyn)));
-    let source = ScriptedSource::new(Arc::clone(&clock_dyn));
     let pipeline = Pipeline::new(
         "flaky",
         Arc::new(Detector::new(
@@ -89,9 +97,61 @@ async fn readyz_follows_sources_and_the_state_store() {
         metrics: exporter::install().unwrap(),
     };
     tokio::spawn(server::serve(listener, state, stop.clone()));
-    // As the daemon's launcher does before the first poll.
     health.register("flaky");
     tokio::spawn(driver.run(interval, stop.clone()));
+    Served {
+        clock,
+        store,
+        health,
+        base,
+        stop,
+    }
+}
+
+fn manual_clock() -> ManualClock {
+    ManualClock::new(Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap())
+}
+
+#[tokio::test(start_paused = true)]
+async fn readyz_says_starting_until_the_first_poll_finished() {
+    let clock = manual_clock();
+    let source = ScriptedSource::new(Arc::new(clock.clone()));
+    let held = source.gate.clone().write_owned().await;
+    let Served {
+        health, base, stop, ..
+    } = serve(&source, clock).await;
+    let client = reqwest::Client::new();
+    let readyz = format!("{base}/readyz");
+
+    let (status, body) = get(&client, &readyz).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        body,
+        "starting\nstate: ok\nsource flaky: starting (first poll not finished)\n"
+    );
+
+    drop(held);
+    eventually("the first poll to finish", WAIT, || {
+        health.snapshot()["flaky"].last_success.map(|_| ())
+    })
+    .await;
+    let (status, body) = get(&client, &readyz).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("ready\n"), "{body}");
+    stop.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn readyz_follows_sources_and_the_state_store() {
+    let clock = manual_clock();
+    let source = ScriptedSource::new(Arc::new(clock.clone()));
+    let Served {
+        clock,
+        store,
+        health,
+        base,
+        stop,
+    } = serve(&source, clock).await;
     let client = reqwest::Client::new();
     let readyz = format!("{base}/readyz");
 

@@ -16,7 +16,7 @@ use nodeport_watch::model::StoredCursor;
 use nodeport_watch::pipeline::Pipeline;
 use nodeport_watch::runtime::{Services, daemon};
 use nodeport_watch::sources::{PollMode, SourceDriver};
-use nodeport_watch::state::{Commit, SqliteStore, StateStore};
+use nodeport_watch::state::{Access, Commit, Fence, SqliteStore, StateStore};
 use nodeport_watch::telemetry::Health;
 
 use crate::support::doubles::{ScriptedSource, TimeCursor};
@@ -75,7 +75,7 @@ sources = ["audit"]
     )
     .unwrap();
     let settings = config::load(&config_path).unwrap();
-    let services = Services::open(&settings).unwrap();
+    let services = Services::open(&settings, Access::Deliver).unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let run = {
         let settings = settings.clone();
@@ -161,15 +161,18 @@ async fn open_with_checkpoint(
     let clock_dyn: Arc<dyn Clock> = Arc::new(clock.clone());
     let store: Arc<dyn StateStore> = Arc::new(SqliteStore::open_in_memory().unwrap());
     store
-        .commit(Commit {
-            cursor_key: "live/timed".into(),
-            cursor: StoredCursor::encode(&TimeCursor {
-                watermark_ms: watermark.timestamp_millis(),
-            })
-            .unwrap(),
-            alerts: vec![],
-            seen: Default::default(),
-        })
+        .commit(
+            Commit {
+                cursor_key: "live/timed".into(),
+                cursor: StoredCursor::encode(&TimeCursor {
+                    watermark_ms: watermark.timestamp_millis(),
+                })
+                .unwrap(),
+                alerts: vec![],
+                seen: Default::default(),
+            },
+            &Fence::Sole,
+        )
         .await
         .unwrap();
     let pipeline = Pipeline::new(

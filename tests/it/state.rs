@@ -7,52 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nodeport_watch::delivery::{Deliverer, OutboxSignal, RetryPolicy};
-use nodeport_watch::detect::Detector;
-use nodeport_watch::model::{Alert, StoredCursor};
 use nodeport_watch::state::{
-    Commit, DeliveryState, RoutedAlert, SeenKey, SeenUpdate, SqliteStore, StateStore,
+    Checkpoints, DeliveryState, Fence, OutboxAdmin, OutboxDelivery, SqliteStore, StateStore,
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::support::detect::run_library;
 use crate::support::sinks::{Answer, RecordingSink};
-
-/// Distinct real alerts, built by the detector from corpus-like events.
-fn alerts(n: usize) -> Vec<Alert> {
-    let records: Vec<String> = (0..n)
-        .map(|i| {
-            format!(
-                r#"{{"kind":"Event","auditID":"state-{i}","stage":"ResponseComplete","verb":"create","objectRef":{{"resource":"services","namespace":"n","name":"s{i}"}},"responseStatus":{{"code":201}},"requestObject":{{"kind":"Service","spec":{{"type":"NodePort","selector":{{"a":"b"}},"ports":[{{"port":8080,"targetPort":8080}}]}}}}}}"#
-            )
-        })
-        .collect();
-    let got = run_library(&records, Detector::default());
-    assert_eq!(got.alerts.len(), n);
-    got.alerts
-}
-
-fn cursor(position: u64) -> StoredCursor {
-    StoredCursor {
-        kind: "test".into(),
-        version: 1,
-        json: format!("{{\"at\":{position}}}"),
-    }
-}
-
-fn commit(key: &str, position: u64, alerts: &[Alert], sinks: &[&str]) -> Commit {
-    Commit {
-        cursor_key: key.into(),
-        cursor: cursor(position),
-        alerts: alerts
-            .iter()
-            .map(|a| RoutedAlert {
-                alert: a.clone(),
-                sinks: sinks.iter().map(|s| s.to_string()).collect(),
-            })
-            .collect(),
-        seen: SeenUpdate::default(),
-    }
-}
+use crate::support::store::{alerts, commit, cursor};
 
 fn deliverer(name: &str, sink: Arc<RecordingSink>, store: Arc<dyn StateStore>) -> Deliverer {
     let policy = RetryPolicy {
@@ -71,7 +32,7 @@ async fn a_crash_between_outbox_write_and_delivery_redelivers() {
     {
         let store = SqliteStore::open(&path).unwrap();
         store
-            .commit(commit("live/src", 10, &alerts, &["hook"]))
+            .commit(commit("live/src", 10, &alerts, &["hook"]), &Fence::Sole)
             .await
             .unwrap();
         // Crash: the process dies before any deliverer ran.
@@ -99,7 +60,7 @@ async fn a_crash_after_delivery_does_not_resend() {
     {
         let store: Arc<dyn StateStore> = Arc::new(SqliteStore::open(&path).unwrap());
         store
-            .commit(commit("live/src", 1, &alerts, &["hook"]))
+            .commit(commit("live/src", 1, &alerts, &["hook"]), &Fence::Sole)
             .await
             .unwrap();
         let sink = Arc::new(RecordingSink::default());
@@ -117,11 +78,11 @@ async fn a_crash_after_delivery_does_not_resend() {
     assert!(sink.ids().is_empty());
     // Re-reading the same records (a restart that re-polls) must not queue them again.
     let report = store
-        .commit(commit("live/src", 2, &alerts, &["hook"]))
+        .commit(commit("live/src", 2, &alerts, &["hook"]), &Fence::Sole)
         .await
         .unwrap();
     assert_eq!((report.inserted, report.duplicates), (0, 2));
-    assert!(store.pending("hook", 10).await.unwrap().is_empty());
+    assert!(store.pending("hook", 10).await.unwrap().ready.is_empty());
 }
 
 #[tokio::test]
@@ -139,20 +100,20 @@ async fn alerts_and_cursor_land_together_or_not_at_all() {
     let alerts = alerts(2);
     assert!(
         store
-            .commit(commit("live/broken", 5, &alerts, &["hook"]))
+            .commit(commit("live/broken", 5, &alerts, &["hook"]), &Fence::Sole)
             .await
             .is_err()
     );
     assert!(
-        store.pending("hook", 10).await.unwrap().is_empty(),
+        store.pending("hook", 10).await.unwrap().ready.is_empty(),
         "no alert without its cursor"
     );
     assert_eq!(store.load_cursor("live/broken").await.unwrap(), None);
     store
-        .commit(commit("live/fine", 5, &alerts, &["hook"]))
+        .commit(commit("live/fine", 5, &alerts, &["hook"]), &Fence::Sole)
         .await
         .unwrap();
-    assert_eq!(store.pending("hook", 10).await.unwrap().len(), 2);
+    assert_eq!(store.pending("hook", 10).await.unwrap().ready.len(), 2);
 }
 
 #[tokio::test]
@@ -160,7 +121,10 @@ async fn each_sink_has_its_own_queue_and_dead_letters() {
     let store: Arc<dyn StateStore> = Arc::new(SqliteStore::open_in_memory().unwrap());
     let alerts = alerts(3);
     store
-        .commit(commit("live/src", 1, &alerts, &["flaky", "steady"]))
+        .commit(
+            commit("live/src", 1, &alerts, &["flaky", "steady"]),
+            &Fence::Sole,
+        )
         .await
         .unwrap();
     // `flaky` fails twice, then rejects the second alert for good.
@@ -196,46 +160,54 @@ async fn each_sink_has_its_own_queue_and_dead_letters() {
         .await
         .unwrap();
     assert_eq!(flaky.ids().len(), 3);
-    assert!(store.pending("flaky", 10).await.unwrap().is_empty());
+    assert!(store.pending("flaky", 10).await.unwrap().ready.is_empty());
 }
 
 #[tokio::test]
-async fn seen_ids_are_kept_for_the_overlap_then_forgotten() {
-    let store = SqliteStore::open_in_memory().unwrap();
-    let mut c = commit("live/cw", 1, &[], &[]);
-    c.seen = SeenUpdate {
-        add: vec![
-            SeenKey {
-                key: "old".into(),
-                event_ms: 1_000,
-            },
-            SeenKey {
-                key: "new".into(),
-                event_ms: 9_000,
-            },
-        ],
-        forget_before_ms: None,
-    };
-    store.commit(c).await.unwrap();
-    let seen = store
-        .seen("live/cw", vec!["old".into(), "new".into(), "never".into()])
+async fn an_unreadable_alert_is_dead_lettered_by_the_deliverer_and_the_queue_moves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let alerts = alerts(3);
+    store
+        .commit(commit("live/src", 1, &alerts, &["hook"]), &Fence::Sole)
         .await
         .unwrap();
-    assert_eq!(seen.len(), 2);
-    let mut c = commit("live/cw", 2, &[], &[]);
-    c.seen.forget_before_ms = Some(5_000);
-    store.commit(c).await.unwrap();
-    let seen = store
-        .seen("live/cw", vec!["old".into(), "new".into()])
-        .await
-        .unwrap();
-    assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec!["new".to_owned()]);
-    // Other sources (and scans) have their own scope.
+    // Damage the first alert's stored body, as a bad disk or an incompatible release would.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE alerts SET body = '{not json' WHERE id = ?1",
+        [&alerts[0].id],
+    )
+    .unwrap();
+
+    // Reading the queue reports the row and changes nothing.
+    for _ in 0..2 {
+        let batch = store.pending("hook", 10).await.unwrap();
+        assert_eq!(batch.unreadable.len(), 1);
+        assert_eq!(batch.ready.len(), 2);
+    }
     assert!(
         store
-            .seen("live/other", vec!["new".into()])
+            .deliveries(&[DeliveryState::Dead], None, 10)
             .await
             .unwrap()
-            .is_empty()
+            .is_empty(),
+        "pending() must not write"
     );
+
+    let sink = Arc::new(RecordingSink::default());
+    let store: Arc<dyn StateStore> = Arc::new(store);
+    let mut d = deliverer("hook", Arc::clone(&sink), Arc::clone(&store));
+    assert_eq!(
+        d.deliver_pending(&CancellationToken::new()).await.unwrap(),
+        3
+    );
+    assert_eq!(sink.ids(), [alerts[1].id.clone(), alerts[2].id.clone()]);
+    let counts = store.delivery_counts().await.unwrap();
+    assert!(
+        counts.contains(&("hook".to_owned(), DeliveryState::Dead, 1)),
+        "{counts:?}"
+    );
+    assert!(store.pending("hook", 10).await.unwrap().is_empty());
 }

@@ -29,6 +29,17 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     sts: aws_sdk_sts::Client,
+    /// Where requests go, for error messages (the SDK's errors do not say).
+    pub logs_endpoint: String,
+    sts_endpoint: String,
+}
+
+/// The endpoint of `service` (`logs`, `sts`): the configured one, else the regional default.
+pub fn endpoint(settings: &AwsCloudWatchSettings, service: &str) -> String {
+    settings
+        .endpoint
+        .clone()
+        .unwrap_or_else(|| format!("https://{service}.{}.amazonaws.com", settings.region))
 }
 
 /// Builds the clients; no network call is made until the first request.
@@ -65,6 +76,8 @@ pub async fn connect(
     Clients {
         logs: aws_sdk_cloudwatchlogs::Client::new(&config),
         sts: aws_sdk_sts::Client::new(&config),
+        logs_endpoint: endpoint(settings, "logs"),
+        sts_endpoint: endpoint(settings, "sts"),
     }
 }
 
@@ -94,7 +107,7 @@ impl Clients {
             .get_caller_identity()
             .send()
             .await
-            .map_err(|e| ApiError::from_sdk("sts:GetCallerIdentity", e))?;
+            .map_err(|e| ApiError::from_sdk("sts:GetCallerIdentity", &self.sts_endpoint, e))?;
         identity.account().map(str::to_owned).ok_or_else(|| {
             ApiError::new(
                 Failure::Transient,

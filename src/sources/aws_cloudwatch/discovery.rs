@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
+use super::client::Clients;
 use super::errors::ApiError;
 use crate::sources::rate_limit::Limiter;
 use crate::telemetry::metrics;
@@ -63,7 +64,7 @@ impl Discovery {
     /// The configured groups and, if a prefix is set, the discovered ones (refreshed when due).
     pub async fn groups(
         &mut self,
-        logs: &aws_sdk_cloudwatchlogs::Client,
+        clients: &Clients,
         limiter: &Arc<Limiter>,
     ) -> Result<Vec<LogGroup>, ApiError> {
         let mut groups: Vec<LogGroup> = self
@@ -80,7 +81,7 @@ impl Discovery {
                 .as_ref()
                 .is_none_or(|(at, _)| at.elapsed() >= self.refresh);
             if due {
-                match self.list(logs, limiter, &prefix).await {
+                match self.list(clients, limiter, &prefix).await {
                     Ok(found) => self.remember(found),
                     Err(e) if self.listed.is_some() => {
                         warn!(source = %self.source, prefix, error = %e, "log groups could not be listed; keeping the last list");
@@ -120,7 +121,7 @@ impl Discovery {
 
     async fn list(
         &self,
-        logs: &aws_sdk_cloudwatchlogs::Client,
+        clients: &Clients,
         limiter: &Arc<Limiter>,
         prefix: &str,
     ) -> Result<Vec<LogGroup>, ApiError> {
@@ -129,14 +130,15 @@ impl Discovery {
         loop {
             limiter.acquire().await;
             metrics::record_api_call(&self.source, "DescribeLogGroups");
-            let page = logs
+            let page = clients
+                .logs
                 .describe_log_groups()
                 .log_group_name_prefix(prefix)
                 .limit(DESCRIBE_PAGE)
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| ApiError::from_sdk("DescribeLogGroups", e))?;
+                .map_err(|e| ApiError::from_sdk("DescribeLogGroups", &clients.logs_endpoint, e))?;
             found.extend(page.log_groups().iter().filter_map(|g| {
                 Some(LogGroup {
                     name: g.log_group_name()?.to_owned(),

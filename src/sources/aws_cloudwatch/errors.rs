@@ -9,11 +9,14 @@
 
 use std::error::Error as StdError;
 
+use aws_config::meta::ProviderChainError;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_cloudwatchlogs::config::http::HttpResponse;
-use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudwatchlogs::error::{ProvideErrorMetadata, SdkError};
 use thiserror::Error;
 
 use crate::sources::SourceError;
+use crate::sources::diagnosis::{Diagnosis, log_chain, transport_reason};
 
 /// Error codes AWS SDKs treat as throttling (the smithy standard retry classifier's list).
 const THROTTLING_CODES: &[&str] = &[
@@ -57,7 +60,7 @@ pub enum Failure {
     InvalidParameter,
 }
 
-/// A failed AWS call, classified; the message names the call and carries the SDK's context.
+/// A failed AWS call, classified; the message is one sentence: the cause and what to check.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 #[error("{message}")]
 pub struct ApiError {
@@ -73,25 +76,180 @@ impl ApiError {
         }
     }
 
-    /// Classifies an SDK error; `call` names the operation in the message.
-    pub fn from_sdk<E>(call: &str, err: SdkError<E, HttpResponse>) -> Self
+    /// Classifies an SDK error and says it in one sentence; `call` names the operation and
+    /// `endpoint` where it was sent. The SDK's whole error goes to the debug log.
+    pub fn from_sdk<E>(call: &str, endpoint: &str, err: SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     {
-        let failure = match &err {
-            SdkError::TimeoutError(_) | SdkError::ResponseError(_) => Failure::Transient,
-            SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => Failure::Transient,
-            // Credentials that cannot be resolved surface here, as do invalid endpoints.
-            SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_) => Failure::Fatal,
-            SdkError::ServiceError(service) => {
-                classify(service.err().code(), service.raw().status().as_u16())
+        log_chain(call, &err);
+        let service = if call.starts_with("sts:") {
+            "AWS STS"
+        } else {
+            "CloudWatch Logs"
+        };
+        let (failure, diagnosis) = match &err {
+            SdkError::DispatchFailure(d) => match credentials_error(&err) {
+                Some(credentials) => (Failure::Fatal, credentials),
+                None if d.is_io() || d.is_timeout() => (
+                    Failure::Transient,
+                    Diagnosis::unreachable(service, endpoint, &err),
+                ),
+                None => (
+                    Failure::Fatal,
+                    Diagnosis::new(
+                        format!(
+                            "{call} could not be sent to {endpoint} ({})",
+                            transport_reason(&err)
+                        ),
+                        "check `endpoint`, `region` and the AWS configuration",
+                    ),
+                ),
+            },
+            SdkError::TimeoutError(_) => (
+                Failure::Transient,
+                Diagnosis::new(
+                    format!("{call} to {endpoint} timed out"),
+                    "check the network path to the endpoint",
+                ),
+            ),
+            SdkError::ServiceError(service_error) => {
+                let code = service_error.err().code();
+                let status = service_error.raw().status().as_u16();
+                let failure = classify(code, status);
+                let detail = service_error.err().message().unwrap_or_default();
+                (
+                    failure,
+                    service_diagnosis(call, service, code, status, detail),
+                )
             }
-            _ => Failure::Transient,
+            SdkError::ConstructionFailure(_) => (
+                Failure::Fatal,
+                Diagnosis::new(
+                    format!(
+                        "the {call} request could not be built ({})",
+                        transport_reason(&err)
+                    ),
+                    "check `region` and `endpoint`",
+                ),
+            ),
+            _ => (
+                Failure::Transient,
+                Diagnosis::new(
+                    format!(
+                        "{endpoint} sent an unreadable answer to {call} ({})",
+                        transport_reason(&err)
+                    ),
+                    "check that `endpoint` points at AWS",
+                ),
+            ),
         };
         ApiError {
             failure,
-            message: format!("{call}: {}", DisplayErrorContext(&err)),
+            message: diagnosis.to_string(),
         }
+    }
+}
+
+/// The credential providers of aws-config's default chain, in the words of the README.
+fn provider_word(name: &str) -> String {
+    match name {
+        "Environment" => "environment".to_owned(),
+        "Profile" => "profile".to_owned(),
+        "WebIdentityToken" => "web identity".to_owned(),
+        "EcsContainer" => "container".to_owned(),
+        "Ec2InstanceMetadata" => "instance metadata".to_owned(),
+        other => other.to_ascii_lowercase(),
+    }
+}
+
+/// Credentials that could not be loaded surface as a dispatch failure whose source is a
+/// `CredentialsError`; with the default chain it holds every provider's attempt.
+fn credentials_error(err: &(dyn StdError + 'static)) -> Option<Diagnosis> {
+    let mut current = err.source();
+    while let Some(e) = current {
+        if let Some(credentials) = e.downcast_ref::<CredentialsError>() {
+            let chain = credentials
+                .source()
+                .and_then(|s| s.downcast_ref::<ProviderChainError<CredentialsError>>());
+            return Some(match (credentials, chain) {
+                (CredentialsError::CredentialsNotLoaded(_), Some(chain)) => {
+                    let names: Vec<String> = chain
+                        .attempts()
+                        .iter()
+                        .map(|a| provider_word(a.name()))
+                        .collect();
+                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                    Diagnosis::no_credentials("AWS", &names, NO_CREDENTIALS_CHECK)
+                }
+                (CredentialsError::CredentialsNotLoaded(_), None) => {
+                    Diagnosis::new("no AWS credentials found", NO_CREDENTIALS_CHECK)
+                }
+                _ => Diagnosis::new(
+                    format!(
+                        "AWS credentials could not be loaded ({})",
+                        transport_reason(credentials)
+                    ),
+                    "check the profile, `role_arn` (the base identity needs sts:AssumeRole on \
+                     it) and the credential source",
+                ),
+            });
+        }
+        current = e.source();
+    }
+    None
+}
+
+const NO_CREDENTIALS_CHECK: &str = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, choose a \
+     `profile`, or run with an IAM role (IRSA, EKS Pod Identity, instance profile)";
+
+/// What an AWS service's refusal means to an operator.
+fn service_diagnosis(
+    call: &str,
+    service: &str,
+    code: Option<&str>,
+    status: u16,
+    detail: &str,
+) -> Diagnosis {
+    let said = match code {
+        Some(code) if detail.is_empty() => code.to_owned(),
+        Some(code) => format!("{code}: {detail}"),
+        None => format!("HTTP {status} {detail}").trim_end().to_owned(),
+    };
+    let action = if call.contains(':') {
+        call.to_owned()
+    } else {
+        format!("logs:{call}")
+    };
+    match (code.unwrap_or_default(), status) {
+        // Checked before the status: STS answers an unknown key with a 403.
+        (
+            "UnrecognizedClientException"
+            | "InvalidClientTokenId"
+            | "InvalidSignatureException"
+            | "SignatureDoesNotMatch"
+            | "IncompleteSignature",
+            _,
+        )
+        | (_, 401) => Diagnosis::new(
+            format!("{service} refused the credentials ({said})"),
+            "check that the access key exists and is active, that it belongs to this partition \
+             and region, and that the system clock is right",
+        ),
+        ("AccessDeniedException" | "AccessDenied", _) | (_, 403) => Diagnosis::permission_denied(
+            service,
+            &format!("{action} ({said})"),
+            format!("allow `{action}` on the log groups to the identity (or its `role_arn`)"),
+        ),
+        ("ExpiredToken" | "ExpiredTokenException", _) => Diagnosis::new(
+            "the AWS session token expired",
+            "refresh the credentials (`aws sso login`, a new session token)",
+        ),
+        ("ResourceNotFoundException", _) => Diagnosis::new(
+            format!("{call}: {said}"),
+            "check `region` and the log group names",
+        ),
+        _ => Diagnosis::new(format!("{call} failed ({said})"), ""),
     }
 }
 
@@ -165,6 +323,43 @@ mod tests {
             classify(Some("InvalidParameterException"), 400),
             Failure::InvalidParameter
         );
+    }
+
+    #[test]
+    fn refusals_say_what_to_check() {
+        let denied = service_diagnosis(
+            "FilterLogEvents",
+            "CloudWatch Logs",
+            Some("AccessDeniedException"),
+            400,
+            "not authorized",
+        );
+        assert_eq!(
+            denied.to_string(),
+            "CloudWatch Logs denied logs:FilterLogEvents (AccessDeniedException: not \
+             authorized); allow `logs:FilterLogEvents` on the log groups to the identity (or \
+             its `role_arn`)"
+        );
+        let refused = service_diagnosis(
+            "sts:GetCallerIdentity",
+            "AWS STS",
+            Some("InvalidClientTokenId"),
+            403,
+            "",
+        );
+        assert!(
+            refused
+                .to_string()
+                .starts_with("AWS STS refused the credentials (InvalidClientTokenId)"),
+            "an unknown key is not a permission: {refused}"
+        );
+        let unknown = service_diagnosis("DescribeLogGroups", "CloudWatch Logs", None, 401, "");
+        assert!(
+            unknown
+                .to_string()
+                .starts_with("CloudWatch Logs refused the credentials (HTTP 401)")
+        );
+        assert_eq!(provider_word("WebIdentityToken"), "web identity");
     }
 
     #[test]

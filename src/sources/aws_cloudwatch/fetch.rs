@@ -15,8 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_cloudwatchlogs::types::FilteredLogEvent;
 
+use super::client;
 use super::cursor::WindowRead;
-use super::errors::ApiError;
+use super::cut_pattern::{CUT_SERVICES_PATTERN, MAX_CUT_PAGES};
+use super::errors::{ApiError, Failure};
 use crate::config::sources::AwsCloudWatchSettings;
 use crate::sources::rate_limit::Limiter;
 use crate::telemetry::metrics;
@@ -46,7 +48,7 @@ pub struct FetchCounts {
     pub bytes: u64,
     /// Events returned from streams outside `stream_prefix` (dropped client-side).
     pub foreign_stream_events: u64,
-    /// Messages skipped as truncated or not JSON (each counted once).
+    /// Messages skipped as not JSON (each counted once).
     pub skipped_messages: u64,
 }
 
@@ -106,7 +108,8 @@ impl Fetcher<'_> {
         let mut bytes = 0usize;
         for page_number in 0..self.settings.max_pages {
             let room = self.settings.max_batch_entries.saturating_sub(events.len());
-            let page = match self.page(read, token.clone(), room).await {
+            let pattern = self.settings.filter_pattern.as_deref();
+            let page = match self.page(read, pattern, token.clone(), room).await {
                 Ok(page) => page,
                 Err(e) if page_number == 0 => return Err(e),
                 Err(e) => {
@@ -138,9 +141,41 @@ impl Fetcher<'_> {
         })
     }
 
+    /// Reads the whole window `read` covers with [`CUT_SERVICES_PATTERN`]: the messages cut at
+    /// the size limit that the JSON pattern cannot return. Nearly always one request; a window
+    /// whose search takes more than [`MAX_CUT_PAGES`] pages fails transiently, to be read again.
+    pub async fn read_cut_messages(
+        &self,
+        read: &WindowRead,
+    ) -> Result<Vec<FilteredLogEvent>, ApiError> {
+        let mut events = Vec::new();
+        let mut token = None;
+        for _ in 0..MAX_CUT_PAGES {
+            let room = self.settings.max_batch_entries;
+            let page = self
+                .page(read, Some(CUT_SERVICES_PATTERN), token.clone(), room)
+                .await?;
+            let stalled = page.events.is_empty() && page.next_token == token;
+            events.extend(page.events);
+            token = page.next_token.filter(|next| !next.is_empty() && !stalled);
+            if token.is_none() {
+                return Ok(events);
+            }
+        }
+        Err(ApiError::new(
+            Failure::Transient,
+            format!(
+                "log group {}: searching one window for cut messages took more than \
+                 {MAX_CUT_PAGES} pages; reading it again",
+                read.group
+            ),
+        ))
+    }
+
     async fn page(
         &self,
         read: &WindowRead,
+        pattern: Option<&str>,
         token: Option<String>,
         room: usize,
     ) -> Result<Page, ApiError> {
@@ -156,14 +191,18 @@ impl Fetcher<'_> {
             .start_time(read.start_ms)
             // FilterLogEvents' endTime is inclusive; windows are half-open.
             .end_time(read.end_ms.saturating_sub(1))
-            .set_filter_pattern(self.settings.filter_pattern.clone())
+            .set_filter_pattern(pattern.map(str::to_owned))
             .limit(self.settings.page_limit(room))
             .set_next_token(token)
             .send()
             .await
             .map_err(|e| {
                 FetchStats::add(&self.stats.failed_requests, 1);
-                ApiError::from_sdk("FilterLogEvents", e)
+                ApiError::from_sdk(
+                    "FilterLogEvents",
+                    &client::endpoint(self.settings, "logs"),
+                    e,
+                )
             })?;
         let next_token = response.next_token().map(str::to_owned);
         let returned = response.events.unwrap_or_default();

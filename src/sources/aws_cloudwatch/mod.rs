@@ -21,6 +21,7 @@
 
 pub mod client;
 pub mod cursor;
+pub mod cut_pattern;
 pub mod discovery;
 pub mod errors;
 pub mod fetch;
@@ -156,7 +157,7 @@ impl AwsCloudWatchSource {
 
     async fn log_groups(&mut self) -> Result<Vec<(String, Option<i64>)>, SourceError> {
         let describe = Arc::clone(&self.budgets().await?.describe);
-        let groups = self.discovery.groups(&self.clients.logs, &describe).await?;
+        let groups = self.discovery.groups(&self.clients, &describe).await?;
         Ok(groups.into_iter().map(|g| (g.name, g.created_ms)).collect())
     }
 
@@ -175,10 +176,19 @@ impl AwsCloudWatchSource {
             settings: &self.settings,
             stats: &self.stats,
         };
-        let fetched = match fetcher.read(read).await {
+        let mut fetched = match fetcher.read(read).await {
             Ok(fetched) => fetched,
             Err(e) => return self.read_failed(cursor, read, now, e),
         };
+        // With pushdown on, the window's cut messages come from a second pattern, read once the
+        // window is read to its end; if that fails, the window's last part is read again.
+        let window_done = fetched.resume.is_none() && fetched.failure.is_none();
+        if window_done && self.settings.filter_pattern.is_some() {
+            match fetcher.read_cut_messages(read).await {
+                Ok(cut) => fetched.events.extend(cut),
+                Err(e) => return self.read_failed(cursor, read, now, e),
+            }
+        }
         self.failing.remove(&read.group);
         if self.missing.remove(&read.group) {
             info!(source = %self.name, log_group = %read.group, "log group found");

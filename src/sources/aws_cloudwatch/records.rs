@@ -1,12 +1,11 @@
 //! CloudWatch log events → records for the pipeline.
 //!
-//! Each event's `message` is one Kubernetes audit Event. Two kinds of message are dropped here,
-//! counted (`nodeport_watch_records_skipped_total{reason}`) and logged with their stream and
-//! event ID, because no later stage could do better with them:
-//! - a message ending in `[Truncated...]`, the marker CloudWatch's log agents put on an event cut
-//!   at the size limit (amazon-cloudwatch-agent, `truncatedSuffix` in
-//!   `plugins/outputs/cloudwatchlogs/internal/pusher`): what precedes it is a JSON prefix;
-//! - a message that is not JSON at all.
+//! Each event's `message` is one Kubernetes audit Event. A message ending in `[Truncated...]`
+//! (cut at CloudWatch's event size limit) is handed over as it is: the normalizer reads the
+//! complete fields before the cut, as `detect` does, so padding a Service past the limit gives a
+//! degraded alert instead of hiding it. A message that is not JSON at all is dropped here,
+//! counted (`nodeport_watch_records_skipped_total{reason}`) and logged with its stream and event
+//! ID, because no later stage could do better with it.
 //!
 //! A record's dedupe key is `<log group>/<eventId>`: eventIds are unique within a log group, and
 //! the driver drops a record whose key it already committed (the window overlap re-reads them).
@@ -25,28 +24,25 @@ use crate::sources::{Record, RecordOrigin};
 use crate::state::SeenKey;
 use crate::telemetry::metrics;
 
-pub const TRUNCATION_MARKER: &str = "[Truncated...]";
-
 /// Why a message was not handed over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unusable {
-    Truncated,
     NotJson,
 }
 
 impl Unusable {
     pub fn reason(self) -> &'static str {
         match self {
-            Unusable::Truncated => "truncated",
             Unusable::NotJson => "invalid_json",
         }
     }
 }
 
-/// Whether a message can be read as an audit Event at all.
+/// Whether a message can be read as an audit Event at all: JSON, or a JSON prefix cut by
+/// CloudWatch (read in part downstream).
 pub fn check_message(message: &str) -> Result<(), Unusable> {
-    if message.trim_end().ends_with(TRUNCATION_MARKER) {
-        return Err(Unusable::Truncated);
+    if crate::normalize::eks::split_cut_marker(message).1 {
+        return Ok(());
     }
     serde_json::from_str::<IgnoredAny>(message)
         .map(|_| ())
@@ -146,7 +142,6 @@ impl<'a> RecordMaker<'a> {
             bytes = message.len(),
             "CloudWatch message skipped: {}",
             match unusable {
-                Unusable::Truncated => "cut at the size limit (ends in [Truncated...])",
                 Unusable::NotJson => "not JSON",
             }
         );
@@ -204,15 +199,12 @@ mod tests {
     }
 
     #[test]
-    fn truncated_and_non_json_messages_are_skipped() {
+    fn cut_messages_are_kept_and_non_json_ones_skipped() {
         assert_eq!(
             check_message(r#"{"kind":"Event","requestObject":{"spec":[Truncated...]"#),
-            Err(Unusable::Truncated)
+            Ok(())
         );
-        assert_eq!(
-            check_message("{\"a\":1}[Truncated...]\n"),
-            Err(Unusable::Truncated)
-        );
+        assert_eq!(check_message("{\"a\":1}[Truncated...]\n"), Ok(()));
         assert_eq!(
             check_message("I0101 12:00:00 plain text"),
             Err(Unusable::NotJson)

@@ -12,6 +12,8 @@ use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions}
 use azure_core::error::{Error, ErrorKind};
 use tracing::{debug, info};
 
+use crate::sources::diagnosis::Diagnosis;
+
 /// One candidate of the chain.
 #[derive(Debug)]
 pub struct Link {
@@ -74,14 +76,31 @@ impl TokenCredential for CredentialChain {
                 )),
             }
         }
+        // Each link's own error is logged above at debug; the sentence names what was tried.
+        let checked: Vec<&str> = self.links.iter().map(|l| link_word(l.name)).collect();
+        debug!(failures = ?failures, "no Azure credential could get a token");
         Err(Error::with_message(
             ErrorKind::Credential,
-            format!(
-                "no Azure credential could get a token (tried {}); set `credential` to the one you \
-                 mean to use to see its own error",
-                failures.join("; ")
-            ),
+            Diagnosis::no_credentials(
+                "Azure",
+                &checked,
+                "set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, assign a workload \
+                 or managed identity, or run `az login`; `credential = \"<kind>\"` shows that \
+                 credential's own error",
+            )
+            .to_string(),
         ))
+    }
+}
+
+/// A link of the chain in the README's words.
+fn link_word(name: &str) -> &str {
+    match name {
+        "client_secret" => "environment (client secret)",
+        "workload_identity" => "workload identity",
+        "managed_identity" => "managed identity",
+        "azure_cli" => "Azure CLI",
+        other => other,
     }
 }
 
@@ -158,14 +177,17 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn reports_every_failure_when_none_works() {
+    async fn names_every_credential_tried_when_none_works() {
         let a = Fake::new(None, false);
         let b = Fake::new(None, true);
-        let chain = CredentialChain::new(vec![link("env", &a), link("imds", &b)]);
+        let chain = CredentialChain::new(vec![link("managed_identity", &a), link("azure_cli", &b)]);
         let e = chain.get_token(&["s"], None).await.unwrap_err();
         let text = e.to_string();
-        assert!(text.contains("env: not here"), "{text}");
-        assert!(text.contains("imds: no answer"), "{text}");
+        // Each credential's own error goes to the debug log; the sentence names what was tried.
+        assert!(
+            text.starts_with("no Azure credentials found (checked: managed identity, Azure CLI); set AZURE_TENANT_ID"),
+            "{text}"
+        );
         assert_eq!(e.kind(), &ErrorKind::Credential);
     }
 }

@@ -4,7 +4,7 @@
 //! Throttling (429) carries the service's `Retry-After` to the driver, which waits at least that
 //! long, cancellably, and logs once per burst. Server errors and network trouble are transient.
 //! Authentication, permission and not-found errors are fatal: retried slowly, but an operator
-//! must act, so their message says what to check.
+//! must act, so their message is one [`Diagnosis`] sentence: the cause and what to check.
 
 use std::time::Duration;
 
@@ -12,10 +12,24 @@ use azure_core::error::ErrorKind;
 use azure_core::http::headers::{HeaderName, Headers, RETRY_AFTER};
 use azure_core::time::{OffsetDateTime, parse_rfc7231};
 
+use crate::sources::diagnosis::{Diagnosis, log_chain, transport_reason};
 use crate::sources::{SourceError, SourceErrorKind};
 
 const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
 const X_MS_RETRY_AFTER_MS: HeaderName = HeaderName::from_static("x-ms-retry-after-ms");
+
+/// The Azure API a source calls, as its error sentences name it.
+#[derive(Clone, Debug)]
+pub struct AzureApi {
+    /// `Log Analytics`, `Azure Blob Storage`.
+    pub service: &'static str,
+    /// Where requests go (without any SAS).
+    pub endpoint: String,
+    /// The role the identity needs (`the Log Analytics Reader role on the workspace`).
+    pub access_hint: &'static str,
+    /// What to check when the service says a resource does not exist.
+    pub not_found_hint: &'static str,
+}
 
 /// What the service said about a failed request.
 #[derive(Clone, Debug, Default)]
@@ -27,32 +41,96 @@ pub struct HttpFailure {
     pub retry_after: Option<Duration>,
 }
 
-impl HttpFailure {
-    /// Classifies the failure; `what` names the request, `access_hint` says which role the
-    /// identity needs.
-    pub fn into_source_error(self, what: &str, access_hint: &str) -> SourceError {
-        let detail = match (&self.code, &self.message) {
+impl AzureApi {
+    /// Classifies an HTTP answer; `what` names the request (`query of workspace …`).
+    pub fn http_failure(&self, what: &str, failure: HttpFailure) -> SourceError {
+        let detail = match (&failure.code, &failure.message) {
             (Some(code), Some(message)) => format!("{code}: {message}"),
             (Some(code), None) => code.clone(),
             (None, Some(message)) => message.clone(),
             (None, None) => String::new(),
         };
-        let text = scrub(&format!("{what}: HTTP {} {detail}", self.status));
-        let kind = match self.status {
+        let said = format!("HTTP {} {detail}", failure.status)
+            .trim_end()
+            .to_owned();
+        let service = self.service;
+        let kind = match failure.status {
             429 => SourceErrorKind::Throttled,
             408 | 500..=599 => SourceErrorKind::Transient,
             _ => SourceErrorKind::Fatal,
         };
-        let text = match self.status {
-            401 | 403 => format!("{text} (check the credential and that it has {access_hint})"),
-            _ => text,
+        let diagnosis = match failure.status {
+            401 => Diagnosis::new(
+                format!("{service} refused the credentials for the {what} ({said})"),
+                "check `credential` and that the token is for the tenant of the resource",
+            ),
+            403 => Diagnosis::permission_denied(
+                service,
+                &format!("the {what} ({said})"),
+                format!("grant the identity {}", self.access_hint),
+            ),
+            404 => Diagnosis::new(format!("{what}: {said}"), self.not_found_hint),
+            _ => Diagnosis::new(format!("{what}: {said}"), ""),
         };
         SourceError {
             kind,
-            message: text,
-            retry_after: self.retry_after,
+            message: scrub(&diagnosis.to_string()),
+            retry_after: failure.retry_after,
         }
     }
+
+    /// An error from azure_core (transport, credential, an HTTP status the SDK checked). The
+    /// SDK's retry policy wraps the cause in its own words; the sentence says the cause.
+    pub fn error(&self, e: &azure_core::Error, what: &str) -> SourceError {
+        log_chain(what, e);
+        let diagnosis = match e.kind() {
+            ErrorKind::HttpResponse {
+                status, error_code, ..
+            } => {
+                return self.http_failure(
+                    what,
+                    HttpFailure {
+                        status: u16::from(*status),
+                        code: error_code.clone(),
+                        message: None,
+                        retry_after: None,
+                    },
+                );
+            }
+            ErrorKind::Credential => {
+                let cause = innermost_credential_message(e);
+                let diagnosis = if cause.starts_with("no Azure credentials found") {
+                    Diagnosis::new(cause, "")
+                } else {
+                    Diagnosis::new(
+                        format!("could not get an Azure access token ({cause})"),
+                        "check `credential` and the identity it names",
+                    )
+                };
+                return SourceError::fatal(scrub(&diagnosis.to_string()));
+            }
+            ErrorKind::Io | ErrorKind::Connection => {
+                Diagnosis::unreachable(self.service, &self.endpoint, e)
+            }
+            _ => Diagnosis::new(format!("{what}: {}", transport_reason(e)), ""),
+        };
+        SourceError::transient(scrub(&diagnosis.to_string()))
+    }
+}
+
+/// The text of the deepest credential error in a chain (a retry policy's context hides it).
+fn innermost_credential_message(e: &azure_core::Error) -> String {
+    let mut found = e.to_string();
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        if let Some(azure) = err.downcast_ref::<azure_core::Error>()
+            && matches!(azure.kind(), ErrorKind::Credential)
+        {
+            found = azure.to_string();
+        }
+        current = err.source();
+    }
+    found
 }
 
 /// The wait a response asks for: `retry-after-ms`, `x-ms-retry-after-ms`, or `Retry-After` in
@@ -77,25 +155,6 @@ pub fn retry_after(headers: &Headers) -> Option<Duration> {
     ))
 }
 
-/// An error from azure_core (transport, credential, an HTTP status the SDK checked).
-pub fn from_azure_error(e: &azure_core::Error, what: &str, access_hint: &str) -> SourceError {
-    match e.kind() {
-        ErrorKind::HttpResponse {
-            status, error_code, ..
-        } => HttpFailure {
-            status: u16::from(*status),
-            code: error_code.clone(),
-            message: None,
-            retry_after: None,
-        }
-        .into_source_error(what, access_hint),
-        ErrorKind::Credential => SourceError::fatal(scrub(&format!(
-            "{what}: could not get an Azure access token: {e}"
-        ))),
-        _ => SourceError::transient(scrub(&format!("{what}: {e}"))),
-    }
-}
-
 /// Removes SAS signatures from a message: transport errors quote the URL they failed on.
 pub fn scrub(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
@@ -118,13 +177,21 @@ mod tests {
     use super::*;
 
     fn failure(status: u16, retry: Option<u64>) -> SourceError {
-        HttpFailure {
-            status,
-            code: Some("Code".into()),
-            message: Some("text".into()),
-            retry_after: retry.map(Duration::from_secs),
-        }
-        .into_source_error("query", "Log Analytics Reader")
+        let api = AzureApi {
+            service: "Log Analytics",
+            endpoint: "https://api.loganalytics.io".into(),
+            access_hint: "the Log Analytics Reader role",
+            not_found_hint: "check `workspace_id`",
+        };
+        api.http_failure(
+            "query",
+            HttpFailure {
+                status,
+                code: Some("Code".into()),
+                message: Some("text".into()),
+                retry_after: retry.map(Duration::from_secs),
+            },
+        )
     }
 
     #[test]

@@ -13,10 +13,12 @@ use futures::TryStreamExt;
 
 use super::access::BlobAccess;
 use crate::sources::SourceError;
-use crate::sources::azure::failure;
+use crate::sources::azure::failure::{self, AzureApi};
 use crate::telemetry::metrics;
 
 const ACCESS_HINT: &str = "the Storage Blob Data Reader role on the storage account or container";
+const NOT_FOUND_HINT: &str =
+    "check `account_url` and that diagnostic settings archive kube-audit logs to this account";
 
 /// A listed blob.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +47,7 @@ pub enum Read {
 pub struct BlobStore {
     source: String,
     containers: Vec<(String, BlobContainerClient)>,
+    api: AzureApi,
 }
 
 impl BlobStore {
@@ -75,6 +78,12 @@ impl BlobStore {
         Ok(BlobStore {
             source: source.to_owned(),
             containers: clients,
+            api: AzureApi {
+                service: "Azure Blob Storage",
+                endpoint: failure::scrub(account_url.as_str()),
+                access_hint: ACCESS_HINT,
+                not_found_hint: NOT_FOUND_HINT,
+            },
         })
     }
 
@@ -99,7 +108,7 @@ impl BlobStore {
         limit: Option<i32>,
     ) -> Result<Vec<BlobInfo>, SourceError> {
         let what = format!("listing {container}/{prefix}");
-        let fail = |e: azure_core::Error| failure::from_azure_error(&e, &what, ACCESS_HINT);
+        let fail = |e: azure_core::Error| self.api.error(&e, &what);
         let options = BlobContainerClientListBlobsOptions {
             prefix: Some(prefix.to_owned()),
             maxresults: limit,
@@ -158,13 +167,13 @@ impl BlobStore {
             {
                 return Ok(Read::Changed);
             }
-            Err(e) => return Err(failure::from_azure_error(&e, &what, ACCESS_HINT)),
+            Err(e) => return Err(self.api.error(&e, &what)),
         };
         let bytes = result
             .body
             .collect()
             .await
-            .map_err(|e| failure::from_azure_error(&e, &what, ACCESS_HINT))?;
+            .map_err(|e| self.api.error(&e, &what))?;
         Ok(Read::Bytes(bytes.to_vec()))
     }
 }

@@ -20,7 +20,7 @@ use serde_json::json;
 
 use super::response::{self, QueryResult};
 use crate::sources::SourceError;
-use crate::sources::azure::failure::{self, HttpFailure};
+use crate::sources::azure::failure::{self, AzureApi, HttpFailure};
 use crate::sources::rate_limit::Limiter;
 use crate::telemetry::metrics;
 
@@ -41,6 +41,7 @@ pub fn default_retry() -> RetryOptions {
 pub struct LogAnalyticsClient {
     source: String,
     endpoint: Url,
+    api: AzureApi,
     pipeline: Pipeline,
     limiter: Arc<Limiter>,
 }
@@ -84,6 +85,13 @@ impl LogAnalyticsClient {
         );
         LogAnalyticsClient {
             source: source.to_owned(),
+            api: AzureApi {
+                service: "Log Analytics",
+                endpoint: endpoint.to_string(),
+                access_hint: ACCESS_HINT,
+                not_found_hint: "check `workspace_id` (the workspace's ID, not its name) and \
+                                 `endpoint` (sovereign clouds have their own)",
+            },
             endpoint,
             pipeline,
             limiter,
@@ -130,7 +138,7 @@ impl LogAnalyticsClient {
                     "{what}: no answer within {QUERY_TIMEOUT:?}"
                 )));
             }
-            Ok(Err(e)) => return Err(failure::from_azure_error(&e, &what, ACCESS_HINT)),
+            Ok(Err(e)) => return Err(self.api.error(&e, &what)),
             Ok(Ok(response)) => response,
         };
         let status = response.status();
@@ -143,13 +151,15 @@ impl LogAnalyticsClient {
             204 => Ok(QueryResult::default()),
             code => {
                 let (error_code, message) = response::error_code_and_message(body.as_ref());
-                Err(HttpFailure {
-                    status: code,
-                    code: error_code,
-                    message,
-                    retry_after,
-                }
-                .into_source_error(&what, ACCESS_HINT))
+                Err(self.api.http_failure(
+                    &what,
+                    HttpFailure {
+                        status: code,
+                        code: error_code,
+                        message,
+                        retry_after,
+                    },
+                ))
             }
         }
     }

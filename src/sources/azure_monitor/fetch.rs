@@ -117,14 +117,15 @@ impl WindowReader<'_> {
             (Some(id), None) => Some(id.clone()),
             _ => None,
         };
-        // A row without an audit ID (a log_s cut before it) is still read once only: its
-        // content identifies it.
-        let key = record_id.clone().unwrap_or_else(|| {
-            format!(
-                "row:{}",
-                hex::encode(&Sha256::digest(row.json.as_bytes())[..16])
-            )
-        });
+        // The audit ID and stage come from the client (`Audit-ID` header) and cannot tell two
+        // requests apart on their own: a decoy sharing a later request's ID would otherwise
+        // hide it. The row's content (the server's timestamps, verb, objectRef, …) does, and a
+        // row is immutable once ingested, so every re-read gives the same key.
+        let content = hex::encode(&Sha256::digest(row.json.as_bytes())[..16]);
+        let key = match &record_id {
+            Some(id) => format!("{id}/{content}"),
+            None => format!("row:{content}"),
+        };
         Record {
             text: row.json.into_bytes(),
             origin: Arc::clone(self.origin),

@@ -19,6 +19,7 @@ use thiserror::Error;
 
 use crate::config::sources::{GcpCredentials, GcpLoggingSettings, gcp_logging};
 use crate::sources::SourceError;
+use crate::sources::diagnosis::{Diagnosis, log_chain, transport_reason};
 
 /// Read-only access to logs; enough for `entries.list`.
 const LOGGING_READ_SCOPE: &str = "https://www.googleapis.com/auth/logging.read";
@@ -56,7 +57,12 @@ pub struct PageRequest<'a> {
 #[derive(Clone, Debug)]
 pub struct LoggingApi {
     client: LoggingServiceV2,
+    /// Where requests go, for error messages.
+    endpoint: String,
 }
+
+/// Cloud Logging's public endpoint, used when `endpoint` is not set.
+const DEFAULT_ENDPOINT: &str = "https://logging.googleapis.com";
 
 impl LoggingApi {
     pub async fn connect(settings: &GcpLoggingSettings) -> Result<Self, ClientError> {
@@ -72,7 +78,13 @@ impl LoggingApi {
             .build()
             .await
             .map_err(|e| ClientError::Build(e.to_string()))?;
-        Ok(LoggingApi { client })
+        Ok(LoggingApi {
+            client,
+            endpoint: settings
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned()),
+        })
     }
 
     /// Fetches one page; the caller has already charged the quota.
@@ -152,47 +164,77 @@ fn from_file(path: &Path) -> Result<Credentials, ClientError> {
     built.map_err(|e| fail(e.to_string()))
 }
 
-/// How the driver should treat a failed request.
-pub fn classify(error: &ApiError, projects: &[String]) -> SourceError {
-    let code = error.status().map(|s| s.code);
-    let http = error.http_status_code();
-    let text = error.to_string();
-    match (code, http) {
-        (Some(Code::ResourceExhausted), _) | (_, Some(429)) => SourceError::throttled(
-            format!("Cloud Logging quota exhausted (429 RESOURCE_EXHAUSTED): {text}"),
-            None,
-        ),
-        (Some(Code::Unauthenticated), _) | (_, Some(401)) => SourceError::fatal(format!(
-            "Cloud Logging refused the credentials: {text}; check the Application Default \
-             Credentials or `credentials_file`"
-        )),
-        (Some(Code::PermissionDenied), _) | (_, Some(403)) => SourceError::fatal(format!(
-            "permission denied reading logs of {}: {text}; grant roles/logging.viewer (and \
-             roles/logging.privateLogViewer for `data_access`) on each project",
-            projects.join(", ")
-        )),
-        (
-            Some(
-                Code::Unavailable
-                | Code::Internal
-                | Code::Unknown
-                | Code::DeadlineExceeded
-                | Code::Aborted
-                | Code::Cancelled,
+impl LoggingApi {
+    /// How the driver should treat a failed request, said in one sentence (cause; what to
+    /// check); the client's whole error goes to the debug log.
+    pub fn classify(&self, error: &ApiError, projects: &[String]) -> SourceError {
+        log_chain("entries.list", error);
+        let code = error.status().map(|s| s.code);
+        let http = error.http_status_code();
+        let said = error
+            .status()
+            .map(|s| s.message.clone())
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| transport_reason(error));
+        let projects = projects.join(", ");
+        match (code, http) {
+            (Some(Code::ResourceExhausted), _) | (_, Some(429)) => SourceError::throttled(
+                format!("Cloud Logging quota exhausted (429 RESOURCE_EXHAUSTED): {said}"),
+                None,
             ),
-            _,
-        ) => SourceError::transient(format!("Cloud Logging: {text}")),
-        (_, Some(code)) if code >= 500 => SourceError::transient(format!("Cloud Logging: {text}")),
-        (Some(_), _) | (_, Some(_)) => SourceError::fatal(format!("Cloud Logging: {text}")),
-        (None, None) if error.is_deserialization() => SourceError::fatal(format!(
-            "Cloud Logging answered with entries the client cannot read ({text}); the \
-             checkpoint stays before them"
-        )),
-        (None, None) if error.is_authentication() => {
-            SourceError::fatal(format!("could not obtain a Google access token: {text}"))
+            (Some(Code::Unauthenticated), _) | (_, Some(401)) => fatal(Diagnosis::new(
+                format!("Cloud Logging refused the credentials ({said})"),
+                CREDENTIALS_CHECK,
+            )),
+            (Some(Code::PermissionDenied), _) | (_, Some(403)) => {
+                fatal(Diagnosis::permission_denied(
+                    "Cloud Logging",
+                    &format!("reading the logs of {projects} ({said})"),
+                    "grant roles/logging.viewer (and roles/logging.privateLogViewer for \
+                     `data_access`) on each project",
+                ))
+            }
+            (Some(Code::NotFound), _) | (_, Some(404)) => fatal(Diagnosis::new(
+                format!("Cloud Logging does not know project {projects} ({said})"),
+                "check `projects` (project IDs, not names or numbers) and that the Cloud \
+                 Logging API is enabled there",
+            )),
+            (
+                Some(
+                    Code::Unavailable
+                    | Code::Internal
+                    | Code::Unknown
+                    | Code::DeadlineExceeded
+                    | Code::Aborted
+                    | Code::Cancelled,
+                ),
+                _,
+            ) => SourceError::transient(format!("Cloud Logging: {said}")),
+            (_, Some(code)) if code >= 500 => {
+                SourceError::transient(format!("Cloud Logging: HTTP {code} {said}"))
+            }
+            (Some(_), _) | (_, Some(_)) => SourceError::fatal(format!("Cloud Logging: {said}")),
+            (None, None) if error.is_deserialization() => SourceError::fatal(format!(
+                "Cloud Logging answered with entries the client cannot read ({said}); the \
+                 checkpoint stays before them"
+            )),
+            (None, None) if error.is_authentication() => fatal(Diagnosis::new(
+                format!("could not get a Google access token ({said})"),
+                CREDENTIALS_CHECK,
+            )),
+            (None, None) => SourceError::transient(
+                Diagnosis::unreachable("Cloud Logging", &self.endpoint, error).to_string(),
+            ),
         }
-        (None, None) => SourceError::transient(format!("Cloud Logging unreachable: {text}")),
     }
+}
+
+const CREDENTIALS_CHECK: &str = "check GOOGLE_APPLICATION_CREDENTIALS, `gcloud auth \
+     application-default login`, the attached service account (metadata server) or \
+     `credentials_file`";
+
+fn fatal(diagnosis: Diagnosis) -> SourceError {
+    SourceError::fatal(diagnosis.to_string())
 }
 
 /// Whether Cloud Logging refused the request itself (a bad filter, an expired page token).

@@ -216,7 +216,7 @@ impl GcpLoggingSource {
             let page = match self.api.list(request).await {
                 Ok(page) => page,
                 Err(error) => {
-                    if client::classify(&error, &group.projects).kind
+                    if self.api.classify(&error, &group.projects).kind
                         == super::SourceErrorKind::Throttled
                     {
                         self.stats.throttled();
@@ -348,7 +348,7 @@ impl Source for GcpLoggingSource {
                     cursor.resume = None;
                     return Ok(self.batch(Vec::new(), cursor, mode, now));
                 }
-                return Err(client::classify(&error, &projects));
+                return Err(self.api.classify(&error, &projects));
             }
             PagesEnd::Failed { token, error } => {
                 // Keep the pages that arrived; the next poll retries the failed one.
@@ -397,7 +397,7 @@ impl Source for GcpLoggingSource {
             self.api
                 .list(request)
                 .await
-                .map_err(|e| client::classify(&e, &group.projects))?;
+                .map_err(|e| self.api.classify(&e, &group.projects))?;
         }
         Ok(())
     }

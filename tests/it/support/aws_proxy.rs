@@ -1,9 +1,11 @@
 //! A small HTTP proxy in front of moto that plays the parts of CloudWatch Logs moto cannot:
 //! - throttling and server errors: the n-th FilterLogEvents calls can be answered with
 //!   `ThrottlingException` (HTTP 400, AWS JSON 1.1 error body) or a 5xx instead of being forwarded;
-//! - filter patterns: moto returns every event whatever the JSON pattern, so with
-//!   `evaluate_patterns` the proxy drops the events of a FilterLogEvents answer that our model of
-//!   the pattern rejects, as AWS would (the page token is moto's, so pagination is unchanged).
+//! - filter patterns: moto returns every event whatever the JSON pattern, and misreads a text
+//!   pattern of several quoted terms; with `evaluate_patterns` the proxy rewrites a text pattern
+//!   into the bare words moto reads as "every word occurs", and drops the events of a
+//!   FilterLogEvents answer that our model of the pattern (JSON, or text terms) rejects, as AWS
+//!   would (the page token is moto's, so pagination is unchanged).
 //!
 //! It also counts FilterLogEvents calls and the bytes of their answers.
 
@@ -17,6 +19,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
+use nodeport_watch::sources::aws_cloudwatch::cut_pattern::TextPattern;
 use nodeport_watch::sources::aws_cloudwatch::filter_pattern::FilterPattern;
 use serde_json::Value;
 use tokio::task::JoinHandle;
@@ -161,10 +164,18 @@ async fn forward(
                 .unwrap();
         }
     }
+    // moto reads a pattern that starts with `"` as one quoted term (quotes and all), so it would
+    // answer a multi-term text pattern with nothing: the proxy rewrites it into the form moto
+    // reads as "every word occurs" (a bare first word, words split on spaces).
+    let forwarded = if is_filter && state.evaluate_patterns.load(Ordering::SeqCst) {
+        text_pattern_for_moto(&body)
+    } else {
+        body.clone()
+    };
     let mut request = state
         .client
         .request(method, &state.upstream)
-        .body(body.clone());
+        .body(forwarded);
     for (name, value) in &headers {
         if name != "host" && name != "content-length" {
             request = request.header(name, value);
@@ -201,13 +212,44 @@ async fn forward(
     response.body(Body::from(answer)).unwrap()
 }
 
-/// Drops the events the request's JSON pattern rejects, as AWS would have.
+/// The request with a text pattern of space-free terms rewritten as moto's bare words, the
+/// word starting with a letter first; any other request unchanged.
+fn text_pattern_for_moto(request: &Bytes) -> Bytes {
+    let Ok(Value::Object(mut fields)) = serde_json::from_slice::<Value>(request) else {
+        return request.clone();
+    };
+    let terms = fields
+        .get("filterPattern")
+        .and_then(Value::as_str)
+        .filter(|p| FilterPattern::parse(p).is_err())
+        .and_then(|p| TextPattern::parse(p).ok());
+    let Some(terms) = terms else {
+        return request.clone();
+    };
+    let mut words: Vec<&str> = terms.terms().iter().map(String::as_str).collect();
+    assert!(
+        words.iter().all(|w| !w.contains(' ')),
+        "moto cannot read a term with a space: {words:?}"
+    );
+    words.sort_by_key(|w| !w.starts_with(|c: char| c.is_alphabetic()));
+    fields.insert("filterPattern".into(), Value::String(words.join(" ")));
+    Bytes::from(serde_json::to_vec(&Value::Object(fields)).unwrap())
+}
+
+/// Drops the events the request's pattern (JSON, or text terms) rejects, as AWS would have.
 fn apply_pattern(request: &Bytes, answer: Bytes) -> Bytes {
     let pattern = serde_json::from_slice::<Value>(request)
         .ok()
         .and_then(|r| r.get("filterPattern")?.as_str().map(str::to_owned));
-    let Some(pattern) = pattern.and_then(|p| FilterPattern::parse(&p).ok()) else {
+    let Some(text) = pattern else {
         return answer;
+    };
+    let pattern: Box<dyn Fn(&str) -> bool> = match FilterPattern::parse(&text) {
+        Ok(json) => Box::new(move |m| json.matches(m)),
+        Err(_) => match TextPattern::parse(&text) {
+            Ok(terms) => Box::new(move |m| terms.matches(m)),
+            Err(_) => return answer,
+        },
     };
     let Ok(mut parsed) = serde_json::from_slice::<Value>(&answer) else {
         return answer;
@@ -216,7 +258,7 @@ fn apply_pattern(request: &Bytes, answer: Bytes) -> Bytes {
         events.retain(|e| {
             e.get("message")
                 .and_then(Value::as_str)
-                .is_some_and(|m| pattern.matches(m))
+                .is_some_and(&pattern)
         });
     }
     Bytes::from(serde_json::to_vec(&parsed).unwrap())

@@ -14,7 +14,7 @@ use nodeport_watch::model::Alert;
 use nodeport_watch::runtime::Services;
 use nodeport_watch::sources::aws_cloudwatch::AwsCloudWatchSource;
 use nodeport_watch::sources::{PollMode, Progress, SourceDriver, StepReport};
-use nodeport_watch::state::{DeliveryState, SqliteStore, StateStore};
+use nodeport_watch::state::{DeliveryState, OutboxAdmin, SqliteStore, StateStore};
 use serde_json::json;
 
 pub fn static_credentials() -> SharedCredentialsProvider {

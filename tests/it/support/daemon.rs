@@ -12,10 +12,16 @@ pub struct Daemon {
 impl Daemon {
     /// `nodeport-watch run --config CONFIG`, its stderr appended to `log`.
     pub fn start(config: &Path, log: &Path) -> Daemon {
+        Daemon::start_with_env(config, log, &[])
+    }
+
+    /// [`Daemon::start`] with extra environment variables for the child only.
+    pub fn start_with_env(config: &Path, log: &Path, env: &[(&str, &str)]) -> Daemon {
         let stderr = File::options().create(true).append(true).open(log).unwrap();
         let child = Command::new(super::binary())
             .args(["run", "--config"])
             .arg(config)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "nodeport_watch=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

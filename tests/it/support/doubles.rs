@@ -14,8 +14,8 @@ use nodeport_watch::sources::{
     Batch, PollMode, Progress, Record, RecordOrigin, Source, SourceError, TimeRange,
 };
 use nodeport_watch::state::{
-    AlertCount, Commit, CommitReport, DeliveryRecord, DeliveryState, Pending, SqliteStore,
-    StateError, StateStore,
+    AlertCount, Checkpoints, Commit, CommitReport, DeliveryRecord, DeliveryState, Fence,
+    OutboxAdmin, OutboxDelivery, PendingBatch, SqliteStore, StateError, StateStore,
 };
 use serde::{Deserialize, Serialize};
 
@@ -31,10 +31,12 @@ impl Cursor for TimeCursor {
 }
 
 /// A source over a time axis: each poll returns the queued records, moves the watermark to the
-/// clock's now, or fails while `fail` is set.
+/// clock's now, or fails while `fail` is set. A poll waits while a test holds `gate` for
+/// writing (to keep a first poll from finishing).
 #[derive(Clone)]
 pub struct ScriptedSource {
     pub fail: Arc<AtomicBool>,
+    pub gate: Arc<tokio::sync::RwLock<()>>,
     pub queued: Arc<Mutex<VecDeque<Vec<u8>>>>,
     pub clock: Arc<dyn Clock>,
     /// Where a source without a checkpoint starts.
@@ -45,6 +47,7 @@ impl ScriptedSource {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         ScriptedSource {
             fail: Arc::default(),
+            gate: Arc::default(),
             queued: Arc::default(),
             start_ms: clock.now().timestamp_millis(),
             clock,
@@ -71,6 +74,7 @@ impl Source for ScriptedSource {
         _cursor: &TimeCursor,
         _mode: &PollMode,
     ) -> Result<Batch<TimeCursor>, SourceError> {
+        let _open = self.gate.read().await;
         if self.fail.load(Ordering::SeqCst) {
             return Err(SourceError::transient("simulated outage"));
         }
@@ -130,12 +134,12 @@ pub struct SwitchableStore {
 }
 
 #[async_trait]
-impl StateStore for SwitchableStore {
+impl Checkpoints for SwitchableStore {
     async fn load_cursor(&self, key: &str) -> Result<Option<StoredCursor>, StateError> {
         self.inner.load_cursor(key).await
     }
-    async fn commit(&self, commit: Commit) -> Result<CommitReport, StateError> {
-        self.inner.commit(commit).await
+    async fn commit(&self, commit: Commit, fence: &Fence) -> Result<CommitReport, StateError> {
+        self.inner.commit(commit, fence).await
     }
     async fn seen(&self, scope: &str, keys: Vec<String>) -> Result<HashSet<String>, StateError> {
         self.inner.seen(scope, keys).await
@@ -143,7 +147,11 @@ impl StateStore for SwitchableStore {
     async fn delete_cursor(&self, key: &str) -> Result<(), StateError> {
         self.inner.delete_cursor(key).await
     }
-    async fn pending(&self, sink: &str, limit: usize) -> Result<Vec<Pending>, StateError> {
+}
+
+#[async_trait]
+impl OutboxDelivery for SwitchableStore {
+    async fn pending(&self, sink: &str, limit: usize) -> Result<PendingBatch, StateError> {
         self.inner.pending(sink, limit).await
     }
     async fn mark_delivered(&self, sink: &str, seq: i64) -> Result<(), StateError> {
@@ -158,6 +166,10 @@ impl StateStore for SwitchableStore {
     ) -> Result<(), StateError> {
         self.inner.mark_failed(sink, seq, error, dead).await
     }
+}
+
+#[async_trait]
+impl OutboxAdmin for SwitchableStore {
     async fn deliveries(
         &self,
         states: &[DeliveryState],

@@ -174,7 +174,7 @@ impl FakeLogging {
         );
     }
 
-    /// The next `times` requests get HTTP `status` (429, 403 or 5xx) instead of an answer.
+    /// The next `times` requests get HTTP `status` (429, 401, 403 or 5xx) instead of an answer.
     pub fn fail_next(&self, status: u16, times: usize) {
         self.lock()
             .forced
@@ -251,18 +251,20 @@ impl FakeLogging {
             google_error(code, status, message)
         };
         if let Some(code) = inner.forced.pop_front().filter(|c| *c != 0) {
-            let status = if code == 429 {
-                "RESOURCE_EXHAUSTED"
-            } else {
-                "INTERNAL"
+            // The status and message Google sends with each code.
+            let (status, message) = match code {
+                429 => (
+                    "RESOURCE_EXHAUSTED",
+                    "Quota exceeded (injected by the test).",
+                ),
+                401 => (
+                    "UNAUTHENTICATED",
+                    "Request had invalid authentication credentials.",
+                ),
+                403 => ("PERMISSION_DENIED", "The caller does not have permission"),
+                _ => ("INTERNAL", "failure injected by the test"),
             };
-            return refuse(
-                &mut inner,
-                seen,
-                code,
-                status,
-                "failure injected by the test",
-            );
+            return refuse(&mut inner, seen, code, status, message);
         }
         if req.resource_names.is_empty()
             || req.resource_names.len() > 100

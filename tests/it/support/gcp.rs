@@ -10,7 +10,7 @@ use nodeport_watch::model::Alert;
 use nodeport_watch::runtime::Services;
 use nodeport_watch::sources::gcp_logging::{GcpCursor, GcpLoggingSource, PollStats};
 use nodeport_watch::sources::{PollMode, SourceDriver};
-use nodeport_watch::state::{SqliteStore, StateStore};
+use nodeport_watch::state::{Checkpoints, OutboxDelivery, SqliteStore};
 use serde_json::{Value, json};
 
 use super::fake_logging::FakeLogging;
@@ -133,6 +133,7 @@ impl GcpHarness {
             .pending("out", 1_000_000)
             .await
             .unwrap()
+            .ready
             .into_iter()
             .map(|p| p.alert)
             .collect()

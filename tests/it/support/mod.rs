@@ -21,6 +21,7 @@ pub mod prom;
 pub mod receiver;
 pub mod shapes;
 pub mod sinks;
+pub mod store;
 pub mod wait;
 
 use std::path::{Path, PathBuf};

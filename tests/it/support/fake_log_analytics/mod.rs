@@ -4,11 +4,11 @@
 //! - `POST /v1/workspaces/{id}/query` with `{"query", "timespan"}`; a bearer token is required
 //!   (401 `AuthenticationFailed` otherwise); a request without a JSON content type gets an
 //!   empty 200, as the service does.
-//! - Rows are stored with their ingestion time. The fake reads the window the query asks for
-//!   from the query text (`ingestion_time() >= datetime(…) and ingestion_time() < datetime(…)`,
-//!   the `TimeGenerated` bounds, `_ResourceId` filters, `take N`) and intersects it with the
-//!   request's `timespan`, so a row ingested after a window was read is only returned by a
-//!   later window.
+//! - Rows are stored with their ingestion time. The fake parses the query strictly (see
+//!   [`query`]: the time bounds, `_ResourceId` filters, Service-write filters, `take N`,
+//!   `count`) and intersects it with the request's `timespan`, so a row ingested after a window
+//!   was read is only returned by a later window. KQL it cannot parse gets the service's 400
+//!   (`BadArgumentError` with a `SyntaxError` detail), never a loose match of every row.
 //! - Responses are `{"tables":[{"name":"PrimaryResult","columns":[{name,type}],"rows":[[…]]}]}`;
 //!   `dynamic` columns are JSON-encoded strings by default (as the service sends them).
 //! - Scripted failures: 429 with `Retry-After`, any 5xx, a `PartialError`; a row cap that cuts
@@ -30,7 +30,7 @@ use axum::routing::post;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use self::query::{after, bounds, cluster_terms, parse};
+use self::query::{Query, parse, parse_query};
 use self::tables::{columns, is_service_write, render, resource_id};
 
 pub const TOKEN: &str = "fake-token";
@@ -181,15 +181,11 @@ async fn query(
     let text = request["query"].as_str().unwrap_or_default().to_owned();
     let timespan = request["timespan"].as_str().map(str::to_owned);
     let mut inner = inner.lock().unwrap();
-    let table = text
-        .split(|c: char| c.is_whitespace() || c == '|')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let parsed = parse_query(&text);
     let mut seen = SeenQuery {
         workspace: workspace.clone(),
-        table: table.clone(),
-        ingestion: bounds(&text, "ingestion_time()"),
+        table: parsed.as_ref().map(|q| q.table.clone()).unwrap_or_default(),
+        ingestion: parsed.as_ref().ok().and_then(|q| q.ingestion),
         status: 200,
         rows: 0,
         text: text.clone(),
@@ -197,8 +193,7 @@ async fn query(
     let response = answer(
         &mut inner,
         &workspace,
-        &table,
-        &text,
+        parsed,
         timespan.as_deref(),
         &mut seen,
     );
@@ -210,11 +205,14 @@ async fn query(
 fn answer(
     inner: &mut Inner,
     workspace: &str,
-    table: &str,
-    text: &str,
+    parsed: Result<Query, String>,
     timespan: Option<&str>,
     seen: &mut SeenQuery,
 ) -> Response {
+    let table = match &parsed {
+        Ok(q) => q.table.as_str(),
+        Err(_) => "",
+    };
     if let Some(failure) = inner.failures.pop_front() {
         return match failure {
             Failure::Throttle { retry_after_secs } => (
@@ -241,6 +239,22 @@ fn answer(
             ),
         };
     }
+    let query = match parsed {
+        Ok(query) => query,
+        // The service's answer to KQL it cannot parse (API-CONTRACTS.md c, "Documented errors").
+        Err(reason) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                json!({"error": {
+                    "code": "BadArgumentError",
+                    "message": "The request had some invalid properties",
+                    "details": [{"code": "SyntaxError", "message": reason}],
+                }})
+                .to_string(),
+            );
+        }
+    };
+    let table = query.table.as_str();
     if !inner
         .tables
         .contains(&(workspace.to_owned(), table.to_owned()))
@@ -255,7 +269,7 @@ fn answer(
             ),
         );
     }
-    if text.contains("| count") {
+    if query.count {
         let n = inner
             .rows
             .iter()
@@ -266,14 +280,18 @@ fn answer(
             json!({"tables": [{"name": "PrimaryResult", "columns": [{"name": "Count", "type": "long"}], "rows": [[n.min(1)]]}]}).to_string(),
         );
     }
-    let ingestion = bounds(text, "ingestion_time()");
-    let generated = bounds(text, "TimeGenerated");
+    let Query {
+        ingestion,
+        generated,
+        clusters,
+        services_only,
+        take,
+        ..
+    } = query;
     let span = timespan.and_then(|t| {
         let (a, b) = t.split_once('/')?;
         Some((parse(a)?, parse(b)?))
     });
-    let clusters = cluster_terms(text);
-    let services_only = text.contains("\"services\"");
     let mut matching: Vec<&FakeRow> = inner
         .rows
         .iter()
@@ -284,7 +302,7 @@ fn answer(
         .filter(|r| clusters.is_empty() || clusters.iter().any(|c| c.matches(&resource_id(r))))
         .filter(|r| !services_only || is_service_write(r))
         .collect();
-    if let Some(take) = after(text, "| take ").and_then(|t| t.trim().parse::<usize>().ok()) {
+    if let Some(take) = take {
         matching.truncate(take);
     }
     let mut error = None;

@@ -4,7 +4,6 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use super::FakeRow;
-use super::query::after;
 
 pub fn resource_id(r: &FakeRow) -> String {
     r.columns
@@ -132,7 +131,10 @@ fn extract(r: &FakeRow, column: &str) -> Value {
         .get("log_s")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    match after(log, field).and_then(|rest| rest.split('"').next()) {
+    match log
+        .find(field)
+        .and_then(|i| log[i + field.len()..].split('"').next())
+    {
         Some(v) => Value::String(v.to_owned()),
         None => Value::String(String::new()),
     }

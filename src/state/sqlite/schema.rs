@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-use super::StateError;
+use super::super::StateError;
 
 /// Each entry upgrades the schema by one version; never edit a released entry, append one.
 const MIGRATIONS: &[&str] = &[
@@ -48,7 +48,7 @@ pub(super) fn migrate(conn: &mut Connection, path: &str) -> Result<(), StateErro
     let supported = MIGRATIONS.len() as i64;
     if current > supported {
         return Err(StateError::NewerSchema {
-            path: path.to_owned(),
+            location: path.to_owned(),
             found: current,
             supported,
         });

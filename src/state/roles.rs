@@ -1,0 +1,88 @@
+//! The store's roles, one trait each, so every caller names only what it uses and a backend
+//! can be checked role by role.
+//!
+//! - [`Checkpoints`]: the ingest loop's cursors, overlap dedupe and the atomic commit.
+//! - [`OutboxDelivery`]: a deliverer's view of one sink's queue.
+//! - [`OutboxAdmin`]: operators and telemetry (listing, re-queueing, counts, readiness).
+//!
+//! A shared backend adds a `Leases` role (acquire, renew, release, list) next to these; the
+//! epoch it hands out is what [`Checkpoints::commit`] receives as its [`Fence`].
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+
+use super::{
+    AlertCount, Commit, CommitReport, DeliveryRecord, DeliveryState, Fence, PendingBatch,
+    StateError,
+};
+use crate::model::StoredCursor;
+
+#[async_trait]
+pub trait Checkpoints: Send + Sync {
+    async fn load_cursor(&self, key: &str) -> Result<Option<StoredCursor>, StateError>;
+
+    /// Writes alerts (each id once: a repeated id is counted as a duplicate and queued for no
+    /// sink again), seen ids and the cursor in one transaction. A shared backend refuses it
+    /// with [`StateError::LeaseLost`] when `fence` no longer owns the lease.
+    async fn commit(&self, commit: Commit, fence: &Fence) -> Result<CommitReport, StateError>;
+
+    /// The subset of `keys` already seen under `scope` (the cursor key).
+    async fn seen(&self, scope: &str, keys: Vec<String>) -> Result<HashSet<String>, StateError>;
+
+    /// Removes a cursor and its seen ids (a finished scan cleans up after itself).
+    async fn delete_cursor(&self, key: &str) -> Result<(), StateError>;
+}
+
+#[async_trait]
+pub trait OutboxDelivery: Send + Sync {
+    /// The oldest pending deliveries of a sink, in outbox order. Reads only.
+    async fn pending(&self, sink: &str, limit: usize) -> Result<PendingBatch, StateError>;
+
+    async fn mark_delivered(&self, sink: &str, seq: i64) -> Result<(), StateError>;
+
+    /// Records a failed attempt; `dead` moves the delivery to the dead letters.
+    async fn mark_failed(
+        &self,
+        sink: &str,
+        seq: i64,
+        error: &str,
+        dead: bool,
+    ) -> Result<(), StateError>;
+}
+
+#[async_trait]
+pub trait OutboxAdmin: Send + Sync {
+    /// Deliveries in the given states, newest first.
+    async fn deliveries(
+        &self,
+        states: &[DeliveryState],
+        sink: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRecord>, StateError>;
+
+    /// Moves dead letters back to pending (all of a sink's, or one alert's); returns how many.
+    async fn requeue_dead(
+        &self,
+        sink: Option<&str>,
+        alert_id: Option<&str>,
+    ) -> Result<usize, StateError>;
+
+    /// Counts of deliveries per sink and state.
+    async fn delivery_counts(&self) -> Result<Vec<(String, DeliveryState, u64)>, StateError>;
+
+    /// Alerts ever written to the outbox, by rule and source (for metrics). Stores that cannot
+    /// count cheaply may report nothing.
+    async fn alert_counts(&self) -> Result<Vec<AlertCount>, StateError> {
+        Ok(Vec::new())
+    }
+
+    /// Proves the store accepts writes (for readiness).
+    async fn check_writable(&self) -> Result<(), StateError>;
+}
+
+/// A complete backend: every role. Processes hold one `Arc<dyn StateStore>` and hand each part
+/// the role it needs (`Arc<dyn StateStore>` upcasts to `Arc<dyn OutboxDelivery>` and so on).
+pub trait StateStore: Checkpoints + OutboxDelivery + OutboxAdmin + 'static {}
+
+impl<T: Checkpoints + OutboxDelivery + OutboxAdmin + 'static> StateStore for T {}

@@ -1,0 +1,474 @@
+//! The state-store contract: what every backend must do, written once against the traits.
+//!
+//! Each case is a plain async function over a fresh store; [`state_contract!`] turns them into
+//! one `#[tokio::test]` per case for a backend, given a factory that opens an empty store whose
+//! timestamps come from the clock it is handed. SQLite runs it on a file and in memory below;
+//! another backend adds one `state_contract!` line (with its own factory and fencing).
+//!
+//! What only one backend can show (SQLite's rollback of a commit whose cursor write fails, a
+//! damaged row in the file) stays in `state`.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use nodeport_watch::clock::ManualClock;
+use nodeport_watch::model::StoredCursor;
+use nodeport_watch::state::{
+    DeliveryState, Fence, LeaseToken, SeenKey, SeenUpdate, StateError, StateStore,
+};
+
+use crate::support::store::{alerts, alerts_tagged, commit, cursor};
+
+/// A store under test and whatever must live as long as it (a temporary directory, a server).
+pub struct Opened {
+    pub store: Arc<dyn StateStore>,
+    pub keep: Box<dyn Any + Send>,
+}
+
+/// How a backend treats the ownership token of a commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fencing {
+    /// A single-writer backend: any token is accepted.
+    Ignored,
+    /// A shared backend: a token for a lease it never granted is refused. (Its first user is
+    /// the PostgreSQL backend.)
+    #[allow(dead_code)]
+    Enforced,
+}
+
+/// Where every contract clock starts: far from the wall clock, so a backend reading it shows.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2020, 1, 2, 3, 4, 5).unwrap()
+}
+
+fn ids_of(pending: &nodeport_watch::state::PendingBatch) -> Vec<String> {
+    pending.ready.iter().map(|p| p.alert.id.clone()).collect()
+}
+
+/// Alerts, seen ids and the cursor of one commit are all there afterwards.
+pub async fn commit_writes_alerts_cursor_and_seen_ids_together(store: Arc<dyn StateStore>) {
+    let alerts = alerts_tagged("together", 2);
+    let mut c = commit("live/src", 7, &alerts, &["hook"]);
+    c.seen.add = vec![SeenKey {
+        key: "record-1".into(),
+        event_ms: 1_000,
+    }];
+    let report = store.commit(c, &Fence::Sole).await.unwrap();
+    assert_eq!((report.inserted, report.duplicates), (2, 0));
+    assert_eq!(
+        store.load_cursor("live/src").await.unwrap(),
+        Some(cursor(7))
+    );
+    let seen = store
+        .seen("live/src", vec!["record-1".into(), "record-2".into()])
+        .await
+        .unwrap();
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["record-1"]);
+    let pending = store.pending("hook", 10).await.unwrap();
+    assert_eq!(
+        ids_of(&pending),
+        alerts.iter().map(|a| a.id.clone()).collect::<Vec<_>>()
+    );
+}
+
+/// An alert id already in the outbox is counted as a duplicate and queued for no sink again,
+/// whether it comes back in a later commit or twice in one.
+pub async fn an_alert_id_is_enqueued_once(store: Arc<dyn StateStore>) {
+    let alerts = alerts_tagged("once", 2);
+    let twice = [alerts[0].clone(), alerts[0].clone()];
+    let report = store
+        .commit(commit("live/a", 1, &twice, &["hook"]), &Fence::Sole)
+        .await
+        .unwrap();
+    assert_eq!((report.inserted, report.duplicates), (1, 1));
+    let report = store
+        .commit(
+            commit("live/b", 1, &alerts, &["hook", "other"]),
+            &Fence::Sole,
+        )
+        .await
+        .unwrap();
+    assert_eq!((report.inserted, report.duplicates), (1, 1));
+    assert_eq!(
+        ids_of(&store.pending("hook", 10).await.unwrap()),
+        [alerts[0].id.clone(), alerts[1].id.clone()]
+    );
+    // The duplicate was not routed to the sink it did not have the first time.
+    assert_eq!(
+        ids_of(&store.pending("other", 10).await.unwrap()),
+        [alerts[1].id.clone()]
+    );
+}
+
+/// Each sink reads its own queue in outbox order, at most `limit` at a time, and reading
+/// changes nothing.
+pub async fn pending_is_per_sink_in_order_and_read_only(store: Arc<dyn StateStore>) {
+    let alerts = alerts_tagged("order", 3);
+    store
+        .commit(commit("live/a", 1, &alerts[..2], &["x"]), &Fence::Sole)
+        .await
+        .unwrap();
+    store
+        .commit(commit("live/a", 2, &alerts[2..], &["x", "y"]), &Fence::Sole)
+        .await
+        .unwrap();
+    let all: Vec<String> = alerts.iter().map(|a| a.id.clone()).collect();
+    assert_eq!(ids_of(&store.pending("x", 10).await.unwrap()), all);
+    assert_eq!(ids_of(&store.pending("x", 2).await.unwrap()), all[..2]);
+    assert_eq!(ids_of(&store.pending("y", 10).await.unwrap()), all[2..]);
+    assert!(store.pending("z", 10).await.unwrap().is_empty());
+    let seqs: Vec<i64> = store
+        .pending("x", 10)
+        .await
+        .unwrap()
+        .ready
+        .iter()
+        .map(|p| p.seq)
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    // Reading twice gives the same and leaves every delivery as it was.
+    assert_eq!(ids_of(&store.pending("x", 10).await.unwrap()), all);
+    let states = store
+        .deliveries(&DeliveryState::ALL, None, 10)
+        .await
+        .unwrap();
+    assert!(
+        states
+            .iter()
+            .all(|d| d.state == DeliveryState::Pending && d.attempts == 0)
+    );
+}
+
+/// A delivered alert leaves its sink's queue (not the other sinks').
+pub async fn a_delivered_alert_leaves_the_queue(store: Arc<dyn StateStore>) {
+    let alerts = alerts_tagged("delivered", 2);
+    store
+        .commit(commit("live/a", 1, &alerts, &["x", "y"]), &Fence::Sole)
+        .await
+        .unwrap();
+    let first = store.pending("x", 10).await.unwrap().ready.remove(0);
+    store.mark_delivered("x", first.seq).await.unwrap();
+    assert_eq!(
+        ids_of(&store.pending("x", 10).await.unwrap()),
+        [alerts[1].id.clone()]
+    );
+    assert_eq!(store.pending("y", 10).await.unwrap().ready.len(), 2);
+    let delivered = store
+        .deliveries(&[DeliveryState::Delivered], Some("x"), 10)
+        .await
+        .unwrap();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].alert.id, alerts[0].id);
+    assert_eq!(delivered[0].attempts, 1);
+    assert_eq!(delivered[0].last_error, None);
+}
+
+/// Failures count attempts; a dead letter leaves the queue until re-queued, by sink or by id.
+pub async fn dead_letters_wait_until_requeued(store: Arc<dyn StateStore>) {
+    let alerts = alerts_tagged("dead", 3);
+    store
+        .commit(commit("live/a", 1, &alerts, &["x", "y"]), &Fence::Sole)
+        .await
+        .unwrap();
+    let queue = store.pending("x", 10).await.unwrap().ready;
+    store
+        .mark_failed("x", queue[0].seq, "HTTP 503", false)
+        .await
+        .unwrap();
+    let head = store.pending("x", 10).await.unwrap().ready.remove(0);
+    assert_eq!((head.seq, head.attempts), (queue[0].seq, 1));
+    for p in &queue {
+        store
+            .mark_failed("x", p.seq, "HTTP 400", true)
+            .await
+            .unwrap();
+    }
+    let y_head = store.pending("y", 10).await.unwrap().ready.remove(0);
+    store
+        .mark_failed("y", y_head.seq, "HTTP 400", true)
+        .await
+        .unwrap();
+    assert!(store.pending("x", 10).await.unwrap().is_empty());
+    let dead = store
+        .deliveries(&[DeliveryState::Dead], Some("x"), 10)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 3);
+    assert_eq!(dead[0].alert.id, alerts[2].id, "newest first");
+    assert_eq!(dead[2].attempts, 2);
+    assert_eq!(dead[2].last_error.as_deref(), Some("HTTP 400"));
+
+    assert_eq!(
+        store.requeue_dead(None, Some(&alerts[1].id)).await.unwrap(),
+        1,
+        "one alert's dead letters, for every sink where it is dead"
+    );
+    assert_eq!(
+        ids_of(&store.pending("x", 10).await.unwrap()),
+        [alerts[1].id.clone()]
+    );
+    assert_eq!(store.requeue_dead(Some("y"), None).await.unwrap(), 1);
+    assert_eq!(
+        ids_of(&store.pending("y", 10).await.unwrap()).len(),
+        3,
+        "y's dead letter is back with the rest of its queue"
+    );
+    assert_eq!(store.requeue_dead(Some("x"), None).await.unwrap(), 2);
+    assert_eq!(store.pending("x", 10).await.unwrap().ready.len(), 3);
+    assert_eq!(store.requeue_dead(None, None).await.unwrap(), 0);
+}
+
+/// Seen ids are kept per scope, then forgotten once older than the window reaches.
+pub async fn seen_ids_are_kept_per_scope_then_forgotten(store: Arc<dyn StateStore>) {
+    let mut c = commit("live/cw", 1, &[], &[]);
+    c.seen = SeenUpdate {
+        add: vec![
+            SeenKey {
+                key: "old".into(),
+                event_ms: 1_000,
+            },
+            SeenKey {
+                key: "new".into(),
+                event_ms: 9_000,
+            },
+        ],
+        forget_before_ms: None,
+    };
+    store.commit(c, &Fence::Sole).await.unwrap();
+    let seen = store
+        .seen("live/cw", vec!["old".into(), "new".into(), "never".into()])
+        .await
+        .unwrap();
+    assert_eq!(seen.len(), 2);
+    let mut c = commit("live/cw", 2, &[], &[]);
+    c.seen.forget_before_ms = Some(5_000);
+    store.commit(c, &Fence::Sole).await.unwrap();
+    let seen = store
+        .seen("live/cw", vec!["old".into(), "new".into()])
+        .await
+        .unwrap();
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec!["new".to_owned()]);
+    // Other sources (and scans) have their own scope.
+    assert!(
+        store
+            .seen("live/other", vec!["new".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A cursor comes back exactly as stored, a newer kind or version replaces it, and deleting it
+/// removes its seen ids too.
+pub async fn cursors_round_trip_with_their_version(store: Arc<dyn StateStore>) {
+    assert_eq!(store.load_cursor("scan/a/r").await.unwrap(), None);
+    let v1 = StoredCursor {
+        kind: "aws-cloudwatch".into(),
+        version: 1,
+        json: r#"{"streams":{"a/b":{"watermark_ms":5}}}"#.into(),
+    };
+    let mut c = commit("scan/a/r", 0, &[], &[]);
+    c.cursor = v1.clone();
+    c.seen.add = vec![SeenKey {
+        key: "k".into(),
+        event_ms: 5,
+    }];
+    store.commit(c, &Fence::Sole).await.unwrap();
+    assert_eq!(store.load_cursor("scan/a/r").await.unwrap(), Some(v1));
+    let v2 = StoredCursor {
+        kind: "time-axis".into(),
+        version: 2,
+        json: "{\"unicode\":\"é ✓\"}".into(),
+    };
+    let mut c = commit("scan/a/r", 0, &[], &[]);
+    c.cursor = v2.clone();
+    store.commit(c, &Fence::Sole).await.unwrap();
+    assert_eq!(store.load_cursor("scan/a/r").await.unwrap(), Some(v2));
+    assert_eq!(store.load_cursor("scan/a/other").await.unwrap(), None);
+
+    store.delete_cursor("scan/a/r").await.unwrap();
+    assert_eq!(store.load_cursor("scan/a/r").await.unwrap(), None);
+    assert!(
+        store
+            .seen("scan/a/r", vec!["k".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Every timestamp the store writes comes from the injected clock, never the wall clock.
+pub async fn timestamps_come_from_the_clock(store: Arc<dyn StateStore>, clock: ManualClock) {
+    let alerts = alerts_tagged("clock", 1);
+    store
+        .commit(commit("live/a", 1, &alerts, &["x"]), &Fence::Sole)
+        .await
+        .unwrap();
+    let updated = |store: Arc<dyn StateStore>| async move {
+        store
+            .deliveries(&DeliveryState::ALL, Some("x"), 1)
+            .await
+            .unwrap()[0]
+            .updated_at
+    };
+    assert_eq!(updated(Arc::clone(&store)).await, t0());
+    let seq = store.pending("x", 1).await.unwrap().ready[0].seq;
+    clock.advance(Duration::hours(1));
+    store.mark_failed("x", seq, "down", true).await.unwrap();
+    assert_eq!(updated(Arc::clone(&store)).await, t0() + Duration::hours(1));
+    clock.advance(Duration::hours(1));
+    store.requeue_dead(Some("x"), None).await.unwrap();
+    assert_eq!(updated(Arc::clone(&store)).await, t0() + Duration::hours(2));
+    clock.advance(Duration::days(400));
+    store.mark_delivered("x", seq).await.unwrap();
+    assert_eq!(
+        updated(Arc::clone(&store)).await,
+        t0() + Duration::hours(2) + Duration::days(400)
+    );
+}
+
+/// Counts for `alerts` and metrics, and the readiness probe.
+pub async fn counts_and_writability(store: Arc<dyn StateStore>) {
+    store.check_writable().await.unwrap();
+    let alerts = alerts(2);
+    store
+        .commit(commit("live/a", 1, &alerts, &["x", "y"]), &Fence::Sole)
+        .await
+        .unwrap();
+    let seq = store.pending("y", 1).await.unwrap().ready[0].seq;
+    store.mark_delivered("y", seq).await.unwrap();
+    let mut counts = store.delivery_counts().await.unwrap();
+    counts.sort();
+    assert_eq!(
+        counts,
+        [
+            ("x".to_owned(), DeliveryState::Pending, 2),
+            ("y".to_owned(), DeliveryState::Pending, 1),
+            ("y".to_owned(), DeliveryState::Delivered, 1),
+        ]
+    );
+    let by_rule: u64 = store
+        .alert_counts()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.count)
+        .sum();
+    assert_eq!(by_rule, 2);
+}
+
+/// The ownership token reaches the backend: ignored by a single writer, and for a shared one a
+/// lease it never granted must not move a cursor or write an alert.
+pub async fn commits_carry_the_ownership_token(store: Arc<dyn StateStore>, fencing: Fencing) {
+    let alerts = alerts_tagged("fence", 1);
+    let stale = Fence::Lease(LeaseToken {
+        key: "src".into(),
+        epoch: 41,
+    });
+    let result = store
+        .commit(commit("live/src", 3, &alerts, &["x"]), &stale)
+        .await;
+    match fencing {
+        Fencing::Ignored => {
+            assert_eq!(result.unwrap().inserted, 1);
+            assert_eq!(
+                store.load_cursor("live/src").await.unwrap(),
+                Some(cursor(3))
+            );
+        }
+        Fencing::Enforced => {
+            match result {
+                Err(StateError::LeaseLost { key, epoch }) => {
+                    assert_eq!((key.as_str(), epoch), ("src", 41))
+                }
+                other => panic!("expected LeaseLost, got {other:?}"),
+            }
+            assert_eq!(store.load_cursor("live/src").await.unwrap(), None);
+            assert!(store.pending("x", 10).await.unwrap().is_empty());
+        }
+    }
+}
+
+/// One `#[tokio::test]` per contract case for a backend. `$open` is an async function taking an
+/// `Arc<dyn Clock>` and returning an [`Opened`] store that is empty.
+#[macro_export]
+macro_rules! state_contract {
+    ($backend:ident, $open:path, $fencing:expr) => {
+        mod $backend {
+            use std::sync::Arc;
+
+            use nodeport_watch::clock::ManualClock;
+
+            use $crate::state_contract::*;
+
+            async fn open() -> (Opened, ManualClock) {
+                let clock = ManualClock::new(t0());
+                ($open(Arc::new(clock.clone())).await, clock)
+            }
+
+            $crate::state_contract!(@cases
+                commit_writes_alerts_cursor_and_seen_ids_together,
+                an_alert_id_is_enqueued_once,
+                pending_is_per_sink_in_order_and_read_only,
+                a_delivered_alert_leaves_the_queue,
+                dead_letters_wait_until_requeued,
+                seen_ids_are_kept_per_scope_then_forgotten,
+                cursors_round_trip_with_their_version,
+                counts_and_writability,
+            );
+
+            #[tokio::test]
+            async fn timestamps_come_from_the_clock() {
+                let (Opened { store, keep: _keep }, clock) = open().await;
+                $crate::state_contract::timestamps_come_from_the_clock(store, clock).await;
+            }
+
+            #[tokio::test]
+            async fn commits_carry_the_ownership_token() {
+                let (Opened { store, keep: _keep }, _clock) = open().await;
+                $crate::state_contract::commits_carry_the_ownership_token(store, $fencing).await;
+            }
+        }
+    };
+    (@cases $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let (Opened { store, keep: _keep }, _clock) = open().await;
+                $crate::state_contract::$case(store).await;
+            }
+        )*
+    };
+}
+
+mod sqlite {
+    use std::sync::Arc;
+
+    use nodeport_watch::clock::Clock;
+    use nodeport_watch::state::{self, Access, StatePath, StateSettings};
+
+    use super::Opened;
+
+    /// A file in a temporary directory, opened as the daemon opens it (through the factory,
+    /// holding the delivery lock).
+    pub async fn file(clock: Arc<dyn Clock>) -> Opened {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = StateSettings::Sqlite(StatePath::File(dir.path().join("state.db")));
+        Opened {
+            store: state::open(&settings, Access::Deliver, clock).unwrap(),
+            keep: Box::new(dir),
+        }
+    }
+
+    pub async fn memory(clock: Arc<dyn Clock>) -> Opened {
+        let settings = StateSettings::Sqlite(StatePath::Memory);
+        Opened {
+            store: state::open(&settings, Access::Deliver, clock).unwrap(),
+            keep: Box::new(()),
+        }
+    }
+}
+
+state_contract!(sqlite_file, super::sqlite::file, Fencing::Ignored);
+state_contract!(sqlite_memory, super::sqlite::memory, Fencing::Ignored);
