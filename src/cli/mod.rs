@@ -76,7 +76,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Detect(args) => detect::detect(args, log_format).await,
         Command::Run(args) => run::run(args, log_format).await,
         Command::Scan(args) => scan::scan(args, log_format).await,
-        Command::Validate(args) => validate::validate(args).await,
+        Command::Validate(args) => validate::validate(args, log_format).await,
         Command::Alerts(args) => alerts::alerts(args).await,
         Command::Health(args) => health::health(args).await,
     })

@@ -21,6 +21,21 @@ pub struct Closed;
 pub struct Output {
     out: BufWriter<Stdout>,
     flush_each_line: bool,
+    json: bool,
+}
+
+/// A message as `--log-format` asks: the text itself, or `{"level":…,"message":…}`.
+fn message(json: bool, level: &str, text: impl Display) -> String {
+    if json {
+        serde_json::json!({"level": level, "message": text.to_string()}).to_string()
+    } else {
+        text.to_string()
+    }
+}
+
+/// A message on stderr (problems, warnings), in the same form as [`Output::say`].
+pub fn complain(json: bool, level: &str, text: impl Display) {
+    eprintln!("{}", message(json, level, text));
 }
 
 impl Default for Output {
@@ -35,7 +50,20 @@ impl Output {
         Output {
             flush_each_line: stdout.is_terminal(),
             out: BufWriter::new(stdout),
+            json: false,
         }
+    }
+
+    /// Messages written with [`Output::say`] become JSON objects, for `--log-format json`.
+    pub fn messages_as_json(mut self, json: bool) -> Self {
+        self.json = json;
+        self
+    }
+
+    /// Writes one human message (as text, or as JSON with its level).
+    pub fn say(&mut self, level: &str, text: impl Display) -> anyhow::Result<()> {
+        let line = message(self.json, level, text);
+        self.line(line)
     }
 
     /// Writes one line.

@@ -573,3 +573,46 @@ fn the_daemon_logs_its_listen_address_plainly_and_health_reaches_it() {
     assert!(log.contains(&format!("listen={url}")), "{log}");
     assert!(!log.contains("Some("), "{log}");
 }
+
+#[test]
+fn validate_speaks_json_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), ":memory:", "logs", "");
+    let out = run(
+        &[
+            "validate",
+            "--log-format",
+            "json",
+            "--config",
+            "config.toml",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["level"], "info");
+    assert!(
+        lines[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("config.toml: configuration valid (1 sources, 1 sinks"),
+        "{lines:?}"
+    );
+
+    std::fs::write(dir.path().join("bad.toml"), "[state]\npath = 5\n").unwrap();
+    let out = run(
+        &["validate", "--log-format", "json", "--config", "bad.toml"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(!stderr.is_empty());
+    for line in stderr.lines() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        assert_eq!(v["level"], "error", "{line}");
+    }
+}
