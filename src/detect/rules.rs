@@ -65,15 +65,71 @@ pub struct Candidate {
     pub severity: Severity,
 }
 
+/// Why a Service write fired no rule: the detector's own reasons, for `detect --explain`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Quiet {
+    /// Not a `create`, `update` or `patch` of a Service.
+    NotServiceWrite,
+    /// `dryRun`: nothing was changed.
+    DryRun,
+    /// The `RequestReceived` stage: the outcome is in a later stage's record.
+    RequestReceived,
+    /// Refused, and it did not try to expose anything (or `denied-attempts` is off).
+    Denied,
+    /// Allowed, then rejected or failed, and it did not try to expose anything.
+    Failed,
+    /// The resulting type is not exposed (ClusterIP, ExternalName) and there are no externalIPs.
+    NotExposed,
+    /// A patch that does not touch the type or the ports.
+    TypeUnchanged,
+    /// No request or response body was logged (audit level `Metadata`): nothing to judge.
+    NoBody,
+}
+
+impl Quiet {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Quiet::NotServiceWrite => "not_service_write",
+            Quiet::DryRun => "dry_run",
+            Quiet::RequestReceived => "request_received_stage",
+            Quiet::Denied => "denied",
+            Quiet::Failed => "failed",
+            Quiet::NotExposed => "not_exposed",
+            Quiet::TypeUnchanged => "type_unchanged",
+            Quiet::NoBody => "no_body",
+        }
+    }
+}
+
+/// What the rules concluded about one event: the rules that fired, or why none did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Assessment {
+    pub fired: Vec<Candidate>,
+    pub quiet: Option<Quiet>,
+}
+
 /// Every rule that fires on the event, whether enabled or not.
 pub fn candidates(event: &AuditEvent, change: &ServiceChange) -> Vec<Candidate> {
-    if !is_service_write(event) || event.dry_run {
-        return Vec::new();
+    assess(event, change).fired
+}
+
+/// The rules that fire on the event, or the reason none does.
+pub fn assess(event: &AuditEvent, change: &ServiceChange) -> Assessment {
+    let quiet = |reason| Assessment {
+        fired: Vec::new(),
+        quiet: Some(reason),
+    };
+    if !is_service_write(event) {
+        return quiet(Quiet::NotServiceWrite);
+    }
+    if event.dry_run {
+        return quiet(Quiet::DryRun);
     }
     let mut fired = Vec::new();
     let mut fire = |rule, severity| fired.push(Candidate { rule, severity });
     let full = full_severity;
-    match request_result(event) {
+    let result = request_result(event);
+    match result {
         RequestResult::Succeeded => {
             match change.effective_type() {
                 Some(NODE_PORT) => fire(RuleId::NodePort, full(RuleId::NodePort)),
@@ -100,7 +156,19 @@ pub fn candidates(event: &AuditEvent, change: &ServiceChange) -> Vec<Candidate> 
         }
         RequestResult::Pending => {}
     }
-    fired
+    let quiet = fired.is_empty().then(|| match result {
+        RequestResult::Pending => Quiet::RequestReceived,
+        RequestResult::Denied => Quiet::Denied,
+        RequestResult::Failed => Quiet::Failed,
+        RequestResult::Succeeded if change.effective_type().is_some() => Quiet::NotExposed,
+        RequestResult::Succeeded
+            if event.request_object.is_none() && event.response_object.is_none() =>
+        {
+            Quiet::NoBody
+        }
+        RequestResult::Succeeded => Quiet::TypeUnchanged,
+    });
+    Assessment { fired, quiet }
 }
 
 fn body_lost(event: &AuditEvent) -> bool {

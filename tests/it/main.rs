@@ -1,6 +1,8 @@
 //! Integration tests: one binary, so the crate and its dependencies link once.
 //!
 //! Modules, by stage of the data flow:
+//! - `cli`          the first hour (issue 11): gzip and binary input for `detect` and the file
+//!   source, closed pipes, `detect --explain` reasons, MITRE ids, `health --url`, `--version`
 //! - `config`       every problem reported with its key; shipped configs valid; env overrides
 //! - `corpus`       every public corpus event gives its documented verdict (CLI and library)
 //! - `detection`    the cases other tools get wrong, in every provider shape
@@ -66,6 +68,7 @@ mod azure_blob;
 mod azure_blob_lifecycle;
 mod azure_monitor;
 mod azure_monitor_failures;
+mod cli;
 mod config;
 mod corpus;
 mod crash;
