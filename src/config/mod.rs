@@ -1,101 +1,149 @@
 //! Configuration: a TOML file plus `NODEPORT_WATCH__…` environment overrides.
 //!
-//! [`raw`] mirrors the file; [`settings`] validates it into typed values. Environment variables
-//! use `__` between keys: `NODEPORT_WATCH__STATE__PATH=/data/state.db` sets `[state] path`.
+//! [`load`](mod@load) reads the file and the environment into one tree and [`decode`] turns it into
+//! the raw tables of [`raw`] (each source's and sink's own table lives beside its code, in
+//! `sources/<type>/config.rs` and `sinks/<type>/config.rs`); [`settings`] gathers them into
+//! typed, validated [`Settings`]. Every problem is reported at once, with its full key, its line
+//! (or the environment variable that set it) and no secret value ([`locate`]). Values are checked
+//! with the leaf toolkit [`crate::validation`]. Environment variables use `__` between keys:
+//! `NODEPORT_WATCH__STATE__PATH=/data/state.db` sets `[state] path`.
 
+pub mod decode;
+pub mod detection;
+pub mod load;
+pub mod locate;
 pub mod raw;
 pub mod scans;
-pub mod secret;
 pub mod server;
 pub mod settings;
 pub mod sinks;
 pub mod sources;
 
+use std::fmt;
 use std::path::Path;
 
 use thiserror::Error;
 
 pub use crate::state::{StatePath, StateSettings};
+pub use crate::validation::{Problem, Secret};
+pub use detection::DetectionSettings;
+pub use locate::{Located, Origin};
 pub use raw::{RawConfig, RawState};
 pub use scans::{ScanSchedule, ScanTrigger};
-pub use secret::Secret;
 pub use server::ServerSettings;
-pub use settings::{DetectionSettings, Problem, Settings};
+pub use settings::Settings;
 pub use sinks::{SinkKind, SinkSettings};
 pub use sources::{FileSourceSettings, SourceKind, SourceSettings, StartAt};
+
+use crate::validation::Problems;
+use locate::Locator;
 
 const ENV_PREFIX: &str = "NODEPORT_WATCH";
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: config::ConfigError,
-    },
-    #[error("{path} has problems:\n{}", list(.problems))]
+    #[error("{path}: no such file; give --config the path of a TOML configuration file")]
+    Missing { path: String },
+    #[error(
+        "{path} is a folder; give --config the configuration file itself (e.g. {path}/config.toml)"
+    )]
+    Folder { path: String },
+    #[error("cannot read {path}: {message}")]
+    Read { path: String, message: String },
+    #[error("{path}: {}", Listed(.problems))]
     Invalid {
         path: String,
-        problems: Vec<Problem>,
+        problems: Vec<Located>,
     },
 }
 
-fn list(problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(|p| format!("  - {p}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+/// "3 problems:" and one line each.
+struct Listed<'a>(&'a [Located]);
+
+impl fmt::Display for Listed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        write!(f, "{n} problem{}:", if n == 1 { "" } else { "s" })?;
+        for problem in self.0 {
+            write!(f, "\n  {problem}")?;
+        }
+        Ok(())
+    }
 }
 
-/// Reads the file and the environment into the raw form.
-pub fn load_raw(path: &Path) -> Result<RawConfig, ConfigError> {
-    read(path)
+fn base_dir(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new("."))
 }
 
-/// Reads the file and the environment into `T`, which may mirror only part of the file.
-fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
-    let read = |source| ConfigError::Read {
+fn invalid(path: &Path, text: Option<String>, problems: Problems) -> ConfigError {
+    let locator = Locator::new(path, text);
+    let mut problems: Vec<Located> = problems
+        .into_vec()
+        .into_iter()
+        .map(|p| locator.locate(p))
+        .collect();
+    // Top to bottom through the file, as the reader fixes them; variables and keys without a
+    // line come last.
+    problems.sort_by_key(|p| match &p.origin {
+        Origin::File {
+            line: Some(line), ..
+        } => (0, *line),
+        Origin::File { line: None, .. } => (1, 0),
+        Origin::Env(_) => (2, 0),
+    });
+    ConfigError::Invalid {
         path: path.display().to_string(),
-        source,
-    };
-    config::Config::builder()
-        .add_source(config::File::from(path).format(config::FileFormat::Toml))
-        .add_source(
-            config::Environment::with_prefix(ENV_PREFIX)
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true),
-        )
-        .build()
-        .map_err(read)?
-        .try_deserialize()
-        .map_err(read)
+        problems,
+    }
 }
 
-/// Only the `[state]` table: what `alerts` (and any command that just reads the store) needs.
-/// The rest of the file is not validated and no secret is resolved, so a sink whose secret is
-/// missing from this shell does not stop an operator from looking at the outbox.
-#[derive(Debug, Default, serde::Deserialize)]
-struct StateOnly {
-    #[serde(default)]
-    state: RawState,
+/// Reads the file and the environment into the raw form, reporting every problem of shape
+/// (types, unknown keys, missing keys) at once.
+pub fn load_raw(path: &Path) -> Result<RawConfig, ConfigError> {
+    let mut p = Problems::default();
+    let loaded = load::read(path, &mut p)?;
+    let (raw, _) = load::decode_all(loaded.tables, &mut p);
+    if p.is_empty() {
+        Ok(raw)
+    } else {
+        Err(invalid(path, loaded.text, p))
+    }
 }
 
-/// Reads the `[state]` settings of the configuration at `path`, ignoring everything else.
+/// Reads the `[state]` settings of the configuration at `path`, ignoring everything else: what
+/// `alerts` (and any command that just reads the store) needs. No secret is resolved, so a sink
+/// whose secret is missing from this shell does not stop an operator from looking at the outbox.
 pub fn load_state(path: &Path) -> Result<StateSettings, ConfigError> {
-    let raw: StateOnly = read(path)?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    Ok(StateSettings::from_raw(&raw.state, base))
+    let mut p = Problems::default();
+    let mut loaded = load::read(path, &mut p)?;
+    let state: RawState = loaded
+        .tables
+        .remove("state")
+        .and_then(|v| decode::table(v, "state", &mut p))
+        .unwrap_or_default();
+    if !p.is_empty() {
+        return Err(invalid(path, loaded.text, p));
+    }
+    Ok(StateSettings::from_raw(&state, base_dir(path)))
 }
 
 /// Reads and validates the configuration at `path`.
 pub fn load(path: &Path) -> Result<Settings, ConfigError> {
-    let raw = load_raw(path)?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    Settings::from_raw(raw, base).map_err(|problems| ConfigError::Invalid {
-        path: path.display().to_string(),
-        problems,
-    })
+    let mut p = Problems::default();
+    let loaded = load::read(path, &mut p)?;
+    let (raw, numbering) = load::decode_all(loaded.tables, &mut p);
+    let later = match Settings::from_raw(raw, base_dir(path)) {
+        Ok(settings) if p.is_empty() => return Ok(settings),
+        Ok(_) => Vec::new(),
+        Err(later) => later,
+    };
+    for problem in later {
+        // Checks across elements are guesses when an element could not be read at all.
+        let across = problem.key == "sinks" || problem.message.starts_with("no source named");
+        if numbering.incomplete && across {
+            continue;
+        }
+        p.push(numbering.renumber(&problem.key), problem.message);
+    }
+    Err(invalid(path, loaded.text, p))
 }

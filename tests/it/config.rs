@@ -154,7 +154,7 @@ fn every_problem_is_reported_with_its_key() {
             "`{key}` missing from:\n{text}"
         );
     }
-    assert!(text.contains("8 problem(s)"), "{text}");
+    assert!(text.contains("8 problems:"), "{text}");
 }
 
 #[test]
@@ -175,7 +175,7 @@ fn unknown_keys_are_errors() {
         "#,
     );
     let err = config::load(&path).unwrap_err();
-    assert!(matches!(err, ConfigError::Read { .. }));
+    assert!(matches!(err, ConfigError::Invalid { .. }));
     assert!(err.to_string().contains("intervall"), "{err}");
     let (code, _) = validate(&path);
     assert_eq!(code, Some(1));
