@@ -51,6 +51,13 @@ pub fn read(path: &Path, p: &mut Problems) -> Result<Loaded, ConfigError> {
     }
     // Read again for spans only: a file we cannot read here fails in the builder just below.
     let text = std::fs::read_to_string(path).ok();
+    // The `toml` parser's own message (line, column, a caret), without the loader's wrapping.
+    if let Some(Err(e)) = text.as_deref().map(toml::de::DeTable::parse) {
+        return Err(ConfigError::Read {
+            path: shown,
+            message: e.to_string().trim_end().to_owned(),
+        });
+    }
     let mut builder = config::Config::builder()
         .add_source(config::File::from(path).format(config::FileFormat::Toml));
     for (variable, key, value) in env_overrides() {

@@ -48,7 +48,7 @@ pub enum ConfigError {
         "{path} is a folder; give --config the configuration file itself (e.g. {path}/config.toml)"
     )]
     Folder { path: String },
-    #[error("cannot read {path}: {message}")]
+    #[error("{path}: {message}")]
     Read { path: String, message: String },
     #[error("{path}: {}", Listed(.problems))]
     Invalid {
