@@ -4,15 +4,19 @@
 //! then decoded table by table ([`super::decode`]) so that every problem is found in one pass.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
 
 use serde_value::Value;
+use thiserror::Error;
 
 use super::decode::{self, entries, items, take_type, unknown_key};
-use super::raw::RawConfig;
+use super::locate::{ENV_PREFIX, Located, Locator, Origin};
+use super::raw::{RawConfig, RawState};
+use super::settings::Settings;
 use super::sinks::RawSink;
 use super::sources::RawSource;
-use super::{ConfigError, ENV_PREFIX};
+use crate::state::StateSettings;
 use crate::validation::Problems;
 
 /// The top-level tables, for "did you mean" on a misspelled one.
@@ -33,8 +37,116 @@ pub struct Loaded {
     pub tables: BTreeMap<String, Value>,
 }
 
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{path}: no such file; give --config the path of a TOML configuration file")]
+    Missing { path: String },
+    #[error(
+        "{path} is a folder; give --config the configuration file itself (e.g. {path}/config.toml)"
+    )]
+    Folder { path: String },
+    #[error("{path}: {message}")]
+    Read { path: String, message: String },
+    #[error("{path}: {}", Listed(.problems))]
+    Invalid {
+        path: String,
+        problems: Vec<Located>,
+    },
+}
+
+/// "3 problems:" and one line each.
+struct Listed<'a>(&'a [Located]);
+
+impl fmt::Display for Listed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        write!(f, "{n} problem{}:", if n == 1 { "" } else { "s" })?;
+        for problem in self.0 {
+            write!(f, "\n  {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+fn base_dir(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new("."))
+}
+
+fn invalid(path: &Path, text: Option<String>, problems: Problems) -> ConfigError {
+    let locator = Locator::new(path, text);
+    let mut problems: Vec<Located> = problems
+        .into_vec()
+        .into_iter()
+        .map(|p| locator.locate(p))
+        .collect();
+    // Top to bottom through the file, as the reader fixes them; variables and keys without a
+    // line come last.
+    problems.sort_by_key(|p| match &p.origin {
+        Origin::File {
+            line: Some(line), ..
+        } => (0, *line),
+        Origin::File { line: None, .. } => (1, 0),
+        Origin::Env(_) => (2, 0),
+    });
+    ConfigError::Invalid {
+        path: path.display().to_string(),
+        problems,
+    }
+}
+
+/// Reads the file and the environment into the raw form, reporting every problem of shape
+/// (types, unknown keys, missing keys) at once.
+pub fn load_raw(path: &Path) -> Result<RawConfig, ConfigError> {
+    let mut p = Problems::default();
+    let loaded = read(path, &mut p)?;
+    let (raw, _) = decode_all(loaded.tables, &mut p);
+    if p.is_empty() {
+        Ok(raw)
+    } else {
+        Err(invalid(path, loaded.text, p))
+    }
+}
+
+/// Reads the `[state]` settings of the configuration at `path`, ignoring everything else: what
+/// `alerts` (and any command that just reads the store) needs. No secret is resolved, so a sink
+/// whose secret is missing from this shell does not stop an operator from looking at the outbox.
+pub fn load_state(path: &Path) -> Result<StateSettings, ConfigError> {
+    let mut p = Problems::default();
+    let mut loaded = read(path, &mut p)?;
+    let state: RawState = loaded
+        .tables
+        .remove("state")
+        .and_then(|v| decode::table(v, "state", &mut p))
+        .unwrap_or_default();
+    if !p.is_empty() {
+        return Err(invalid(path, loaded.text, p));
+    }
+    Ok(StateSettings::from_raw(&state, base_dir(path)))
+}
+
+/// Reads and validates the configuration at `path`.
+pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+    let mut p = Problems::default();
+    let loaded = read(path, &mut p)?;
+    let (raw, numbering) = decode_all(loaded.tables, &mut p);
+    let later = match Settings::from_raw(raw, base_dir(path)) {
+        Ok(settings) if p.is_empty() => return Ok(settings),
+        Ok(_) => Vec::new(),
+        Err(later) => later,
+    };
+    for problem in later {
+        // Checks across elements are guesses when an element could not be read at all.
+        let across = problem.key == "sinks" || problem.message.starts_with("no source named");
+        if numbering.incomplete && across {
+            continue;
+        }
+        p.push(numbering.renumber(&problem.key), problem.message);
+    }
+    Err(invalid(path, loaded.text, p))
+}
+
 /// Reads the file at `path` and the environment; a missing file or a folder is said once.
-pub fn read(path: &Path, p: &mut Problems) -> Result<Loaded, ConfigError> {
+fn read(path: &Path, p: &mut Problems) -> Result<Loaded, ConfigError> {
     let shown = path.display().to_string();
     match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -165,42 +277,62 @@ pub fn decode_all(tables: BTreeMap<String, Value>, p: &mut Problems) -> (RawConf
             "delivery" => raw.delivery = decode::table(value, "delivery", p).unwrap_or_default(),
             "server" => raw.server = decode::table(value, "server", p),
             "sources" => {
-                for (i, item) in items(value, "sources", p).into_iter().enumerate() {
-                    match source(item, &format!("sources[{i}]"), p) {
-                        Some(s) => {
-                            raw.sources.push(s);
-                            numbering.sources.push(i);
-                        }
-                        None => numbering.incomplete = true,
-                    }
-                }
+                raw.sources = list(
+                    value,
+                    "sources",
+                    &mut numbering.sources,
+                    &mut numbering.incomplete,
+                    p,
+                    source,
+                );
             }
             "sinks" => {
-                for (i, item) in items(value, "sinks", p).into_iter().enumerate() {
-                    match sink(item, &format!("sinks[{i}]"), p) {
-                        Some(s) => {
-                            raw.sinks.push(s);
-                            numbering.sinks.push(i);
-                        }
-                        None => numbering.incomplete = true,
-                    }
-                }
+                raw.sinks = list(
+                    value,
+                    "sinks",
+                    &mut numbering.sinks,
+                    &mut numbering.incomplete,
+                    p,
+                    sink,
+                );
             }
             "scans" => {
-                for (i, item) in items(value, "scans", p).into_iter().enumerate() {
-                    match decode::table(item, &format!("scans[{i}]"), p) {
-                        Some(s) => {
-                            raw.scans.push(s);
-                            numbering.scans.push(i);
-                        }
-                        None => numbering.incomplete = true,
-                    }
-                }
+                raw.scans = list(
+                    value,
+                    "scans",
+                    &mut numbering.scans,
+                    &mut numbering.incomplete,
+                    p,
+                    decode::table,
+                );
             }
             other => p.push(other, unknown_key(other, TOP_LEVEL)),
         }
     }
     (raw, numbering)
+}
+
+/// Decodes each element of the list `name`; `numbering` gets each decoded element's index in
+/// the file, and `incomplete` is set when an element could not be decoded.
+fn list<T>(
+    value: Value,
+    name: &str,
+    numbering: &mut Vec<usize>,
+    incomplete: &mut bool,
+    p: &mut Problems,
+    decode: impl Fn(Value, &str, &mut Problems) -> Option<T>,
+) -> Vec<T> {
+    let mut decoded = Vec::new();
+    for (i, item) in items(value, name, p).into_iter().enumerate() {
+        match decode(item, &format!("{name}[{i}]"), p) {
+            Some(element) => {
+                decoded.push(element);
+                numbering.push(i);
+            }
+            None => *incomplete = true,
+        }
+    }
+    decoded
 }
 
 fn source(mut item: Value, key: &str, p: &mut Problems) -> Option<RawSource> {

@@ -6,8 +6,10 @@ use std::path::Path;
 
 use toml::de::{DeTable, DeValue};
 
-use super::ENV_PREFIX;
 use crate::validation::Problem;
+
+/// Environment variables that override the file start with this, then `__`.
+pub const ENV_PREFIX: &str = "NODEPORT_WATCH";
 
 /// A problem and where its key came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
