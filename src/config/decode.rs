@@ -20,20 +20,23 @@ use crate::validation::Problems;
 const DURATION_KEYS: &[&str] = &[
     "interval",
     "timeout",
+    "request_timeout",
     "lag",
     "overlap",
     "max_span",
     "lookback",
     "max_catchup",
+    "max_ingestion_delay",
+    "settle",
+    "discovery_interval",
+    "progress_interval",
     "min_backoff",
     "max_backoff",
     "poll_interval",
     "every",
-    "settle",
-    "settle_after",
 ];
 /// Keys whose value is a size string.
-const SIZE_KEYS: &[&str] = &["max_record_size", "max_blob_size", "max_entry_size"];
+const SIZE_KEYS: &[&str] = &["max_record_size", "max_batch_size"];
 /// Decoding stops after this many attempts on one table (each removes one bad key).
 const MAX_ATTEMPTS: usize = 64;
 

@@ -278,3 +278,19 @@ fn a_syntax_error_shows_the_parser_position_once() {
         )
     );
 }
+
+#[test]
+fn keys_inside_cloud_source_tables_are_named_too() {
+    let text = format!(
+        "[[sources]]\nname = \"aks\"\ntype = \"azure_monitor\"\n\
+         workspace_id = \"00000000-0000-0000-0000-000000000000\"\nmax_rows = \"lots\"\n\
+         max_span = 3600\n{SINK}"
+    );
+    assert_eq!(
+        problems(&text, &[]),
+        "DIR/config.toml: 2 problems:\n  \
+         DIR/config.toml:5: sources[0].max_rows: expected a whole number, found a string\n  \
+         DIR/config.toml:6: sources[0].max_span: expected a duration string such as \"5s\", \
+         found an integer\n"
+    );
+}
