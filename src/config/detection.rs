@@ -1,11 +1,37 @@
-//! `[detection]`: which rules run, whether alerts carry the raw record, and the exceptions.
+//! `[detection]`: which rules run, whether alerts carry the raw record, and the exceptions;
+//! the table as written and its validated settings.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::raw::{RawDetection, RawException};
+use serde::Deserialize;
+
 use crate::detect::{Exception, Patterns};
 use crate::model::RuleId;
 use crate::validation::{Problems, parse_expiry};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDetection {
+    pub rules: Option<Vec<String>>,
+    pub include_raw: Option<bool>,
+    #[serde(default)]
+    pub exceptions: Vec<RawException>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawException {
+    pub rules: Option<Vec<String>>,
+    pub clusters: Option<Vec<String>>,
+    pub namespaces: Option<Vec<String>>,
+    pub services: Option<Vec<String>>,
+    pub users: Option<Vec<String>>,
+    pub groups: Option<Vec<String>>,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub reason: Option<String>,
+    /// RFC 3339 time, or a date (the exception applies through the end of that day, UTC).
+    pub expires: Option<String>,
+}
 
 #[derive(Clone, Debug)]
 pub struct DetectionSettings {

@@ -294,3 +294,37 @@ fn keys_inside_cloud_source_tables_are_named_too() {
          found an integer\n"
     );
 }
+
+#[test]
+fn a_table_that_cannot_be_read_keeps_the_numbering_of_the_others() {
+    let text = "\
+[[sources]]
+type = \"file\"
+paths = [\"a.log\"]
+
+[[sources]]
+name = \"second\"
+type = \"file\"
+paths = [\"b.log\"]
+start_at = \"middle\"
+
+[[sinks]]
+name = \"hook\"
+type = \"webhook\"
+
+[[scans]]
+name = \"nightly\"
+every = \"24h\"
+lookback = \"25h\"
+sources = [\"first\"]
+";
+    // No "no sink is configured" and no guess about the scan's source: the unreadable tables
+    // might have been them.
+    assert_eq!(
+        problems(text, &[]),
+        "DIR/config.toml: 3 problems:\n  \
+         DIR/config.toml:1: sources[0].name: this key is required\n  \
+         DIR/config.toml:9: sources[1].start_at: `middle` is not `beginning` or `end`\n  \
+         DIR/config.toml:11: sinks[0].url: this key is required\n"
+    );
+}
