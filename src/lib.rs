@@ -21,6 +21,9 @@
 //!
 //! `runtime` supervises sources and deliverers and handles shutdown; `telemetry` owns logs,
 //! metrics and health; `cli` holds the subcommands; `model` is the plain data they share.
+//! `config` gathers each component's own config (kept beside its code, e.g.
+//! `sources/file/config.rs`, `sinks/webhook/config.rs`), all checked with the leaf toolkit
+//! `validation` (problems under full keys, durations, sizes, secrets).
 
 pub mod alert;
 pub mod cli;
@@ -36,3 +39,4 @@ pub mod sinks;
 pub mod sources;
 pub mod state;
 pub mod telemetry;
+pub mod validation;

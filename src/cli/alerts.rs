@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::ValueEnum;
 
 use super::output::Output;
@@ -83,8 +83,7 @@ fn states(args: &[StatusArg]) -> Vec<DeliveryState> {
 fn open(args: &AlertsArgs) -> anyhow::Result<Arc<dyn StateStore>> {
     let settings = match (&args.db, &args.config) {
         (Some(db), _) => StateSettings::Sqlite(StatePath::File(db.clone())),
-        (None, Some(config)) => config::load_state(config)
-            .with_context(|| format!("configuration {}", config.display()))?,
+        (None, Some(config)) => config::load_state(config)?,
         (None, None) => bail!("give --config FILE or --db STATE_DATABASE"),
     };
     Ok(state::open(

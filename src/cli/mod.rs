@@ -13,7 +13,6 @@ mod validate;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{self, Settings};
@@ -101,8 +100,9 @@ pub struct ConfigArg {
 }
 
 impl ConfigArg {
+    /// The error already names the file and every problem: no context is added, so it is
+    /// printed once.
     fn load(&self, log_format: Option<LogFormat>) -> anyhow::Result<Settings> {
         load_and_log(&self.config, log_format)
-            .with_context(|| format!("configuration {}", self.config.display()))
     }
 }

@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use super::output::{Output, complain};
-use crate::config::{self, ConfigError};
+use crate::config;
 use crate::runtime::Services;
 use crate::runtime::launch::{build_sink, check_source};
 use crate::state::Access;
@@ -30,17 +30,6 @@ pub async fn validate(
     let mut out = Output::stdout().messages_as_json(json);
     let settings = match config::load(&args.config) {
         Ok(settings) => settings,
-        Err(ConfigError::Invalid { path, problems }) => {
-            complain(
-                json,
-                "error",
-                format_args!("{path}: {} problem(s)", problems.len()),
-            );
-            for p in problems {
-                complain(json, "error", format_args!("  {p}"));
-            }
-            return Ok(ExitCode::from(1));
-        }
         Err(e) => {
             complain(json, "error", e);
             return Ok(ExitCode::from(1));

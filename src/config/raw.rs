@@ -4,10 +4,9 @@
 //! ignored setting. Parsing durations, rule names and patterns happens in [`super::settings`],
 //! where each error can name its key.
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 
+pub use super::detection::{RawDetection, RawException};
 use super::sinks::RawSink;
 use super::sources::RawSource;
 pub use crate::state::RawState;
@@ -39,30 +38,6 @@ pub struct RawLog {
     pub format: Option<String>,
     /// A tracing filter: `info`, `debug`, `nodeport_watch=debug,warn`.
     pub level: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawDetection {
-    pub rules: Option<Vec<String>>,
-    pub include_raw: Option<bool>,
-    #[serde(default)]
-    pub exceptions: Vec<RawException>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawException {
-    pub rules: Option<Vec<String>>,
-    pub clusters: Option<Vec<String>>,
-    pub namespaces: Option<Vec<String>>,
-    pub services: Option<Vec<String>>,
-    pub users: Option<Vec<String>>,
-    pub groups: Option<Vec<String>>,
-    pub labels: Option<BTreeMap<String, String>>,
-    pub reason: Option<String>,
-    /// RFC 3339 time, or a date (the exception applies through the end of that day, UTC).
-    pub expires: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use croner::Cron;
 
 use super::raw::RawScan;
-use super::settings::{Problems, duration};
+use crate::validation::{Problems, duration};
 
 #[derive(Clone, Debug)]
 pub struct ScanSchedule {

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use super::raw::RawServer;
-use super::settings::Problems;
+use crate::validation::Problems;
 
 pub const DEFAULT_READINESS_INTERVALS: u32 = 3;
 

@@ -4,6 +4,8 @@
 //! - `cli`          the first hour (issue 11): gzip and binary input for `detect` and the file
 //!   source, closed pipes, `detect --explain` reasons, MITRE ids, `health --url`, `--version`
 //! - `config`       every problem reported with its key; shipped configs valid; env overrides
+//! - `config_errors` config problems through the binary, word for word: full key, line or
+//!   environment variable, expected/found, did-you-mean, all at once, printed once, no secret
 //! - `corpus`       every public corpus event gives its documented verdict (CLI and library)
 //! - `detection`    the cases other tools get wrong, in every provider shape
 //! - `external_corpus` third-party public records (`../shared/corpus/external`) through the
@@ -70,6 +72,7 @@ mod azure_monitor;
 mod azure_monitor_failures;
 mod cli;
 mod config;
+mod config_errors;
 mod corpus;
 mod crash;
 mod daemon;

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use nodeport_watch::config::secret::Secret;
 use nodeport_watch::model::Alert;
 use nodeport_watch::state::postgres::{
     PostgresError, PostgresOptions, PostgresSettings, PostgresStore,
 };
 use nodeport_watch::state::{DeliveryState, SeenKey};
+use nodeport_watch::validation::Secret;
 
 use crate::support::fixtures::alert;
 use crate::support::postgres::PgServer;

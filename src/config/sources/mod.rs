@@ -1,13 +1,13 @@
 //! `[[sources]]`: the raw tables and their validated settings, one file per source type.
 //!
-//! A new source type adds a variant to [`RawSource`] and [`SourceKind`] and a file holding its
-//! raw table, its settings and the function that builds one from the other.
+//! A new source type adds a variant to [`RawSource`] (and its `TYPES` and `decode` arms) and
+//! [`SourceKind`], and a `config.rs` beside its code holding its raw table, its settings and the
+//! function that builds one from the other (as `sources/file/config.rs` does).
 
 pub mod aws_cloudwatch;
 pub mod azure_blob;
 pub mod azure_credential;
 pub mod azure_monitor;
-pub mod file;
 pub mod gcp_logging;
 
 use std::path::Path;
@@ -15,13 +15,16 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::sources::file::{FileSourceSettings, RawFileSource, StartAt};
 pub use aws_cloudwatch::{AssumeRole, AwsCloudWatchSettings, RawAwsCloudWatchSource};
 pub use azure_blob::{AzureBlobSettings, RawAzureBlobSource};
 pub use azure_monitor::{AzureMonitorSettings, RawAzureMonitorSource};
-pub use file::{FileSourceSettings, RawFileSource, StartAt};
 pub use gcp_logging::{GcpCredentials, GcpLoggingSettings, RawGcpLoggingSource};
 
-use super::settings::Problems;
+use serde_value::Value;
+
+use super::decode;
+use crate::validation::Problems;
 
 // Parsed once at startup: the size of the largest table does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -37,6 +40,28 @@ pub enum RawSource {
 }
 
 impl RawSource {
+    /// The `type` of each variant, as written in the file.
+    pub const TYPES: &[&str] = &[
+        "file",
+        "azure_monitor",
+        "azure_blob",
+        "gcp_logging",
+        "aws_cloudwatch",
+    ];
+
+    /// Decodes one `[[sources]]` table whose `type` was `kind` (already taken out), reporting
+    /// every problem under `key`.
+    pub fn decode(kind: &str, table: Value, key: &str, p: &mut Problems) -> Option<RawSource> {
+        match kind {
+            "file" => decode::table(table, key, p).map(RawSource::File),
+            "azure_monitor" => decode::table(table, key, p).map(RawSource::AzureMonitor),
+            "azure_blob" => decode::table(table, key, p).map(RawSource::AzureBlob),
+            "gcp_logging" => decode::table(table, key, p).map(RawSource::GcpLogging),
+            "aws_cloudwatch" => decode::table(table, key, p).map(RawSource::AwsCloudWatch),
+            _ => None,
+        }
+    }
+
     pub fn name(&self) -> &str {
         match self {
             RawSource::File(s) => &s.name,
@@ -87,7 +112,16 @@ pub(super) fn build(
     p: &mut Problems,
 ) -> Option<SourceSettings> {
     match raw {
-        RawSource::File(f) => file::build(f, key, base, p),
+        RawSource::File(f) => {
+            let (interval, settings) = crate::sources::file::config::build(f, key, base, p);
+            Some(SourceSettings {
+                name: f.name.clone(),
+                interval,
+                // File offsets have no time axis: a file source always reads what it has not read.
+                max_catchup: None,
+                kind: SourceKind::File(settings),
+            })
+        }
         RawSource::AzureMonitor(s) => azure_monitor::build(s, key, p),
         RawSource::AzureBlob(s) => azure_blob::build(s, key, p),
         RawSource::GcpLogging(g) => gcp_logging::build(g, key, base, p),

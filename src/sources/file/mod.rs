@@ -22,15 +22,16 @@ use sha2::{Digest, Sha256};
 use tracing::{debug, warn};
 
 mod compressed;
+pub mod config;
 
 use compressed::FileContent;
 
 use super::{Batch, PollMode, Progress, Record, RecordOrigin, Source, SourceError};
-use crate::config::{FileSourceSettings, StartAt};
 use crate::model::Cursor;
 use crate::normalize::content::Content;
 use crate::normalize::{Framing, detect_framing, split_lines};
 use crate::telemetry::metrics;
+pub use config::{FileSourceSettings, RawFileSource, StartAt};
 
 /// At most this much is read per poll across all files, so memory stays flat on a backlog.
 const BATCH_BYTES: usize = 8 * 1024 * 1024;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use thiserror::Error;
 use url::{Host, Url};
 
-use crate::config::secret::Secret;
+use crate::validation::Secret;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum PostgresConfigError {

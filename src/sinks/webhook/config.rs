@@ -1,4 +1,4 @@
-//! `type = "webhook"`: the alert POSTed as JSON to any HTTP endpoint.
+//! The `webhook` sink's table as written and validated, beside the code that uses it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -6,10 +6,10 @@ use std::path::Path;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
-use super::http::{HttpSettings, check_url, http, output_format};
-use crate::config::secret::{Inline, RawSecret, Secret, resolve};
-use crate::config::settings::Problems;
 use crate::sinks::OutputFormat;
+use crate::sinks::http::config::{HttpSettings, check_url, http, output_format};
+use crate::validation::Problems;
+use crate::validation::{Inline, RawSecret, Secret, resolve};
 
 pub const DEFAULT_SIGNATURE_HEADER: &str = "x-nodeport-watch-signature";
 pub const DEFAULT_IDEMPOTENCY_HEADER: &str = "idempotency-key";
@@ -54,7 +54,7 @@ pub struct WebhookSettings {
     pub http: HttpSettings,
 }
 
-pub(super) fn build(
+pub fn build(
     raw: &RawWebhookSink,
     key: &str,
     base: &Path,

@@ -5,6 +5,10 @@
 //! header, which carries the alert id: an alert re-sent after a crash or a lost response has
 //! the same id.
 
+pub mod config;
+
+pub use config::{RawWebhookSink, WebhookSettings};
+
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -14,10 +18,9 @@ use url::Url;
 use super::format::render;
 use super::http::{JsonPoster, Redactor};
 use super::{DeliveryError, Sink};
-use crate::config::Secret;
-use crate::config::sinks::WebhookSettings;
 use crate::model::Alert;
 use crate::sinks::OutputFormat;
+use crate::validation::Secret;
 
 #[derive(Debug)]
 pub struct WebhookSink {

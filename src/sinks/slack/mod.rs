@@ -5,6 +5,10 @@
 //! for Slack's mrkdwn (`&`, `<`, `>`), so a crafted name cannot turn into a mention or a link.
 //! Texts are cut to Block Kit's limits (header 150, field 2000, section 3000 characters).
 
+pub mod config;
+
+pub use config::{RawSlackSink, SlackSettings};
+
 use async_trait::async_trait;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -12,7 +16,6 @@ use url::Url;
 
 use super::http::{JsonPoster, Redactor};
 use super::{DeliveryError, Sink};
-use crate::config::sinks::SlackSettings;
 use crate::model::{Alert, ServicePort};
 
 const HEADER_MAX: usize = 150;

@@ -1,13 +1,13 @@
-//! `type = "pagerduty"`: an Events API v2 `trigger` per alert.
+//! The `pagerduty` sink's table as written and validated, beside the code that uses it.
 
 use std::path::Path;
 
 use serde::Deserialize;
 use url::Url;
 
-use super::http::{HttpSettings, check_url, http};
-use crate::config::secret::{Inline, RawSecret, Secret, resolve};
-use crate::config::settings::Problems;
+use crate::sinks::http::config::{HttpSettings, check_url, http};
+use crate::validation::Problems;
+use crate::validation::{Inline, RawSecret, Secret, resolve};
 
 pub const DEFAULT_ENDPOINT: &str = "https://events.pagerduty.com/v2/enqueue";
 
@@ -31,7 +31,7 @@ pub struct PagerDutySettings {
     pub http: HttpSettings,
 }
 
-pub(super) fn build(
+pub fn build(
     raw: &RawPagerDutySink,
     key: &str,
     base: &Path,

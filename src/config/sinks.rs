@@ -1,30 +1,28 @@
-//! `[[sinks]]`: the raw tables and their validated settings, one file per sink type with options.
+//! `[[sinks]]`: which sink types exist, and the routing keys every sink table takes (`rules`,
+//! `min_severity`: which alerts it receives).
 //!
-//! A new sink type adds a variant to [`RawSink`] and [`SinkKind`] and a file holding its raw
-//! table, its settings and the function that builds one from the other. Every sink table also
-//! takes `rules` and `min_severity` (which alerts it receives).
-
-pub mod file;
-pub mod http;
-pub mod pagerduty;
-pub mod slack;
-pub mod splunk_hec;
-pub mod webhook;
+//! Each sink's own table, its settings and the function that builds one from the other live
+//! beside its code (`sinks/<type>/config.rs`). A new sink type adds a variant to [`RawSink`]
+//! (and its `TYPES` and `decode` arms) and [`SinkKind`].
 
 use std::path::Path;
 
 use serde::Deserialize;
+use serde_value::Value;
 
-pub use file::{FileSinkSettings, RawFileSink};
-pub use http::HttpSettings;
-pub use pagerduty::{PagerDutySettings, RawPagerDutySink};
-pub use slack::{RawSlackSink, SlackSettings};
-pub use splunk_hec::{RawSplunkHecSink, SplunkHecSettings};
-pub use webhook::{RawWebhookSink, WebhookSettings};
+pub use crate::sinks::file::{FileSinkSettings, RawFileSink};
+pub use crate::sinks::http::HttpSettings;
+pub use crate::sinks::pagerduty::{PagerDutySettings, RawPagerDutySink};
+pub use crate::sinks::slack::{RawSlackSink, SlackSettings};
+pub use crate::sinks::splunk_hec::{RawSplunkHecSink, SplunkHecSettings};
+pub use crate::sinks::webhook::{RawWebhookSink, WebhookSettings};
+use crate::sinks::{file, pagerduty, slack, splunk_hec, webhook};
 
-use super::settings::{Problems, rule_set};
+use super::decode;
+use super::detection::rule_set;
 use crate::alert::SinkRoute;
 use crate::model::Severity;
+use crate::validation::Problems;
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -47,6 +45,30 @@ pub struct SinkFilter<'a> {
 }
 
 impl RawSink {
+    /// The `type` of each variant, as written in the file.
+    pub const TYPES: &[&str] = &[
+        "stdout",
+        "file",
+        "webhook",
+        "slack",
+        "splunk_hec",
+        "pagerduty",
+    ];
+
+    /// Decodes one `[[sinks]]` table whose `type` was `kind` (already taken out), reporting
+    /// every problem under `key`.
+    pub fn decode(kind: &str, table: Value, key: &str, p: &mut Problems) -> Option<RawSink> {
+        match kind {
+            "stdout" => decode::table(table, key, p).map(RawSink::Stdout),
+            "file" => decode::table(table, key, p).map(RawSink::File),
+            "webhook" => decode::table(table, key, p).map(RawSink::Webhook),
+            "slack" => decode::table(table, key, p).map(RawSink::Slack),
+            "splunk_hec" => decode::table(table, key, p).map(RawSink::SplunkHec),
+            "pagerduty" => decode::table(table, key, p).map(RawSink::PagerDuty),
+            _ => None,
+        }
+    }
+
     pub fn name(&self) -> &str {
         match self {
             RawSink::Stdout(s) => &s.name,
@@ -122,11 +144,13 @@ pub(super) fn build(
     let route = route(p, key, raw.name(), raw.filter());
     let kind = match raw {
         RawSink::Stdout(_) => Some(SinkKind::Stdout),
-        RawSink::File(f) => file::build(f, key, base, p).map(SinkKind::File),
-        RawSink::Webhook(w) => webhook::build(w, key, base, p).map(SinkKind::Webhook),
-        RawSink::Slack(s) => slack::build(s, key, base, p).map(SinkKind::Slack),
-        RawSink::SplunkHec(s) => splunk_hec::build(s, key, base, p).map(SinkKind::SplunkHec),
-        RawSink::PagerDuty(s) => pagerduty::build(s, key, base, p).map(SinkKind::PagerDuty),
+        RawSink::File(f) => file::config::build(f, key, base, p).map(SinkKind::File),
+        RawSink::Webhook(w) => webhook::config::build(w, key, base, p).map(SinkKind::Webhook),
+        RawSink::Slack(s) => slack::config::build(s, key, base, p).map(SinkKind::Slack),
+        RawSink::SplunkHec(s) => {
+            splunk_hec::config::build(s, key, base, p).map(SinkKind::SplunkHec)
+        }
+        RawSink::PagerDuty(s) => pagerduty::config::build(s, key, base, p).map(SinkKind::PagerDuty),
     }?;
     Some(SinkSettings {
         name: raw.name().to_owned(),

@@ -1,12 +1,12 @@
-//! `type = "slack"`: a Block Kit message posted to a Slack incoming webhook.
+//! The `slack` sink's table as written and validated, beside the code that uses it.
 
 use std::path::Path;
 
 use serde::Deserialize;
 
-use super::http::{HttpSettings, check_url, http};
-use crate::config::secret::{Inline, RawSecret, Secret, resolve};
-use crate::config::settings::Problems;
+use crate::sinks::http::config::{HttpSettings, check_url, http};
+use crate::validation::Problems;
+use crate::validation::{Inline, RawSecret, Secret, resolve};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,7 +25,7 @@ pub struct SlackSettings {
     pub http: HttpSettings,
 }
 
-pub(super) fn build(
+pub fn build(
     raw: &RawSlackSink,
     key: &str,
     base: &Path,

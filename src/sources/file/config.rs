@@ -1,13 +1,14 @@
-//! `type = "file"`: exported provider logs read from files, following appended lines.
+//! The `file` source's table: as written ([`RawFileSource`]) and validated
+//! ([`FileSourceSettings`]). It imports only the validation toolkit and the model, so the
+//! source's folder holds everything about it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::SourceSettings;
-use crate::config::settings::{Problems, duration, format, size};
 use crate::model::{Format, Provider};
+use crate::validation::{Problems, duration, size};
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
 const DEFAULT_MAX_RECORD: usize = 4 * 1024 * 1024;
@@ -61,12 +62,14 @@ impl FileSourceSettings {
     }
 }
 
-pub(super) fn build(
+/// Validates one `type = "file"` table; returns its poll interval and settings, problems are
+/// reported under `key`. Relative paths are taken from `base` (the configuration's folder).
+pub fn build(
     raw: &RawFileSource,
     key: &str,
     base: &Path,
     p: &mut Problems,
-) -> Option<SourceSettings> {
+) -> (Duration, FileSourceSettings) {
     if raw.paths.is_empty() {
         p.push(
             format!("{key}.paths"),
@@ -86,7 +89,11 @@ pub(super) fn build(
     };
     let settings = FileSourceSettings {
         paths: raw.paths.iter().map(|path| base.join(path)).collect(),
-        format: format(p, &format!("{key}.format"), raw.format.as_deref()),
+        format: raw
+            .format
+            .as_deref()
+            .and_then(|f| p.check(format!("{key}.format"), f.parse::<Format>()))
+            .unwrap_or_default(),
         cluster: raw.cluster.clone(),
         account: raw.account.clone(),
         region: raw.region.clone(),
@@ -98,12 +105,7 @@ pub(super) fn build(
         )
         .unwrap_or(DEFAULT_MAX_RECORD),
     };
-    Some(SourceSettings {
-        name: raw.name.clone(),
-        interval: duration(p, &format!("{key}.interval"), raw.interval.as_deref())
-            .unwrap_or(DEFAULT_INTERVAL),
-        // File offsets have no time axis: a file source always reads what it has not read.
-        max_catchup: None,
-        kind: super::SourceKind::File(settings),
-    })
+    let interval = duration(p, &format!("{key}.interval"), raw.interval.as_deref())
+        .unwrap_or(DEFAULT_INTERVAL);
+    (interval, settings)
 }

@@ -1,6 +1,10 @@
 //! Alerts appended to a JSON Lines file, each one flushed and synced before it counts as
 //! delivered: the outbox marks it done only once it is on disk.
 
+pub mod config;
+
+pub use config::{FileSinkSettings, RawFileSink};
+
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 

@@ -1,12 +1,13 @@
-//! Options shared by the HTTP sinks: the request timeout and endpoint URLs.
+//! Options shared by the HTTP sinks (request timeout, endpoint URLs, output format), checked
+//! with the validation toolkit.
 
 use std::time::Duration;
 
 use url::Url;
 
-use crate::config::secret::Secret;
-use crate::config::settings::{Problems, duration};
 use crate::sinks::OutputFormat;
+use crate::validation::Secret;
+use crate::validation::{Problems, duration};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -5,15 +5,18 @@
 //! seconds (event time when known, else detection time) so the event lands where it happened.
 //! A 200 means the collector accepted the event; indexer acknowledgement is not used.
 
+pub mod config;
+
+pub use config::{RawSplunkHecSink, SplunkHecSettings};
+
 use async_trait::async_trait;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::{Map, Value, json};
 
 use super::http::{JsonPoster, Redactor};
 use super::{DeliveryError, Sink};
-use crate::config::Secret;
-use crate::config::sinks::SplunkHecSettings;
 use crate::model::Alert;
+use crate::validation::Secret;
 
 #[derive(Debug)]
 pub struct SplunkHecSink {

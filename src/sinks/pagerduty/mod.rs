@@ -5,15 +5,18 @@
 //! `info`; `summary` is the alert title (cut to the API's 1024 characters) and the whole alert
 //! travels in `custom_details`.
 
+pub mod config;
+
+pub use config::{PagerDutySettings, RawPagerDutySink};
+
 use async_trait::async_trait;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 use super::http::{JsonPoster, Redactor};
 use super::{DeliveryError, Sink};
-use crate::config::Secret;
-use crate::config::sinks::PagerDutySettings;
 use crate::model::{Alert, Severity};
+use crate::validation::Secret;
 
 const SUMMARY_MAX: usize = 1024;
 

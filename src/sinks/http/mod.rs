@@ -8,6 +8,10 @@
 //! Errors never carry the URL (reqwest puts it in its messages; webhook URLs often hold a token)
 //! nor any configured secret: [`Redactor`] scrubs them from every message we keep or log.
 
+pub mod config;
+
+pub use config::HttpSettings;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,7 +20,7 @@ use reqwest::{Client, StatusCode};
 use url::Url;
 
 use super::DeliveryError;
-use crate::config::Secret;
+use crate::validation::Secret;
 
 /// How much of an error response body is kept in the message (receivers explain 4xx there).
 const BODY_EXCERPT: usize = 300;

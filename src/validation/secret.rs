@@ -11,8 +11,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use super::settings::Problems;
+use super::Problems;
 
 /// A value that must never appear in logs, `Debug` output or error messages.
 #[derive(Clone, PartialEq, Eq)]
@@ -36,11 +37,35 @@ impl fmt::Debug for Secret {
 }
 
 /// A secret as written in the file.
-#[derive(Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Clone)]
 pub enum RawSecret {
     Inline(String),
     Reference(RawSecretRef),
+}
+
+/// Hand-written instead of `#[serde(untagged)]`, whose only error is "data did not match any
+/// variant": this one says which forms are accepted, and never echoes what was written.
+impl<'de> Deserialize<'de> for RawSecret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SecretVisitor;
+        impl<'de> Visitor<'de> for SecretVisitor {
+            type Value = RawSecret;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, `{ env = \"VARIABLE\" }` or `{ file = \"/path\" }`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawSecret, E> {
+                Ok(RawSecret::Inline(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<RawSecret, E> {
+                Ok(RawSecret::Inline(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawSecret, A::Error> {
+                RawSecretRef::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawSecret::Reference)
+            }
+        }
+        deserializer.deserialize_any(SecretVisitor)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

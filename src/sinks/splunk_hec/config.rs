@@ -1,13 +1,13 @@
-//! `type = "splunk_hec"`: the alert sent as one event to Splunk's HTTP Event Collector.
+//! The `splunk_hec` sink's table as written and validated, beside the code that uses it.
 
 use std::path::Path;
 
 use serde::Deserialize;
 use url::Url;
 
-use super::http::{HttpSettings, check_url, http};
-use crate::config::secret::{Inline, RawSecret, Secret, resolve};
-use crate::config::settings::Problems;
+use crate::sinks::http::config::{HttpSettings, check_url, http};
+use crate::validation::Problems;
+use crate::validation::{Inline, RawSecret, Secret, resolve};
 
 /// The collector endpoint for JSON events, appended to a URL given without a path.
 pub const EVENT_PATH: &str = "/services/collector/event";
@@ -43,7 +43,7 @@ pub struct SplunkHecSettings {
     pub http: HttpSettings,
 }
 
-pub(super) fn build(
+pub fn build(
     raw: &RawSplunkHecSink,
     key: &str,
     base: &Path,

@@ -1,12 +1,12 @@
-//! `type = "file"`: alerts appended to a JSON Lines file.
+//! The `file` sink's table as written and validated, beside the code that uses it.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::http::output_format;
-use crate::config::settings::Problems;
 use crate::sinks::OutputFormat;
+use crate::sinks::http::config::output_format;
+use crate::validation::Problems;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,7 +25,7 @@ pub struct FileSinkSettings {
     pub format: OutputFormat,
 }
 
-pub(super) fn build(
+pub fn build(
     raw: &RawFileSink,
     key: &str,
     base: &Path,
