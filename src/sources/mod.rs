@@ -4,7 +4,8 @@
 //! cursor becomes. Everything else is shared in [`driver`]: loading and committing the cursor,
 //! dropping records already seen in a window overlap, running the pipeline, retrying with backoff,
 //! stopping cleanly. A source never writes state itself, so a failed fetch can never move its
-//! checkpoint.
+//! checkpoint. The cloud sources read along one shared [`time_axis`] (watermarks, resume tokens,
+//! windows, scan bounds, backlog skipping, page failures).
 
 pub mod aws_cloudwatch;
 pub mod azure;
@@ -15,7 +16,7 @@ pub mod driver;
 pub mod file;
 pub mod gcp_logging;
 pub mod rate_limit;
-pub mod window;
+pub mod time_axis;
 
 use std::sync::Arc;
 use std::time::Duration;

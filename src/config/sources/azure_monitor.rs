@@ -9,7 +9,7 @@ use super::SourceSettings;
 use super::azure_credential::{self, AzureCredentialSettings, CredentialKeys};
 use crate::config::settings::{Problems, duration};
 use crate::sources::azure::{LOG_ANALYTICS_SCOPE, is_loopback, may_carry_credentials};
-use crate::sources::window::WindowPlanner;
+use crate::sources::time_axis::WindowPlanner;
 
 pub const DEFAULT_ENDPOINT: &str = "https://api.loganalytics.azure.com";
 /// The service's own cap on rows per result.

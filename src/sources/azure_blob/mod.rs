@@ -31,6 +31,7 @@ pub use cursor::{BlobCursor, BlobPosition};
 
 use self::access::BlobAccess;
 use self::store::{BlobInfo, BlobStore, Read};
+use super::time_axis::{self, millis};
 use super::{Batch, PollMode, Progress, Record, RecordOrigin, Source, SourceError, TimeRange};
 use crate::clock::Clock;
 use crate::config::sources::azure_blob::AzureBlobSettings;
@@ -42,10 +43,6 @@ use crate::telemetry::metrics;
 const BATCH_BYTES: usize = 8 * 1024 * 1024;
 /// Records reach an hour's blob by receive time; a scan also reads this many later hours.
 const SCAN_LATE_HOURS: i64 = 2;
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
 
 /// Production retries: a few quick attempts, then the driver's backoff takes over.
 pub fn default_retry() -> RetryOptions {
@@ -196,7 +193,7 @@ impl AzureBlobSource {
 }
 
 /// The hour a cursor key (`container/name`) belongs to.
-fn hour_of_key(key: &str) -> Option<i64> {
+pub(crate) fn hour_of_key(key: &str) -> Option<i64> {
     let (_, name) = key.split_once('/')?;
     layout::parse(name).map(|p| p.hour.timestamp_millis())
 }
@@ -321,19 +318,7 @@ impl Source for AzureBlobSource {
         keep: Duration,
         now: DateTime<Utc>,
     ) -> Option<TimeRange> {
-        let keep_from = layout::hour_floor(now.timestamp_millis() - millis(keep));
-        if cursor.from_hour_ms >= keep_from {
-            return None;
-        }
-        let skipped = TimeRange {
-            since: DateTime::from_timestamp_millis(cursor.from_hour_ms)?,
-            until: DateTime::from_timestamp_millis(keep_from)?,
-        };
-        cursor.from_hour_ms = keep_from;
-        cursor
-            .blobs
-            .retain(|key, _| hour_of_key(key).is_none_or(|h| h >= keep_from));
-        Some(skipped)
+        time_axis::skip_backlog(cursor, keep, now)
     }
 
     async fn healthcheck(&mut self) -> Result<(), SourceError> {
