@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use azure_core::http::{ExponentialRetryOptions, RetryOptions, Url};
+use azure_core::http::{RetryOptions, Url};
 use chrono::{DateTime, Utc};
 use tracing::{debug, warn};
 
@@ -43,16 +43,6 @@ use crate::telemetry::metrics;
 const BATCH_BYTES: usize = 8 * 1024 * 1024;
 /// Records reach an hour's blob by receive time; a scan also reads this many later hours.
 const SCAN_LATE_HOURS: i64 = 2;
-
-/// Production retries: a few quick attempts, then the driver's backoff takes over.
-pub fn default_retry() -> RetryOptions {
-    RetryOptions::exponential(ExponentialRetryOptions {
-        max_retries: 3,
-        initial_delay: azure_core::time::Duration::milliseconds(500),
-        max_delay: azure_core::time::Duration::seconds(10),
-        max_total_elapsed: azure_core::time::Duration::seconds(60),
-    })
-}
 
 pub struct AzureBlobSource {
     name: String,
@@ -78,7 +68,7 @@ impl AzureBlobSource {
             &url,
             &access,
             Arc::clone(&services.clock),
-            default_retry(),
+            super::azure::sdk_retry(),
         )
     }
 

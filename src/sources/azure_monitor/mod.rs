@@ -82,12 +82,12 @@ impl AzureMonitorSource {
             credential,
             Arc::clone(&services.clock),
             limiter,
-            client::default_retry(),
+            super::azure::sdk_retry(),
         ))
     }
 
     /// Builds the source with an explicit credential (`None`: no authorization header) and
-    /// retry policy.
+    /// SDK retry policy (production and tests: [`super::azure::sdk_retry`], none).
     pub fn new(
         name: &str,
         settings: AzureMonitorSettings,
