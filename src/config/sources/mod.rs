@@ -1,14 +1,18 @@
 //! `[[sources]]`: the raw tables and their validated settings, one file per source type.
 //!
-//! A new source type adds a variant to [`RawSource`] and [`SourceKind`] and a file holding its
-//! raw table, its settings and the function that builds one from the other.
+//! A new source type adds a variant to [`RawSource`] and [`SourceKind`] and a `config.rs` beside
+//! its code (`src/sources/<type>/config.rs`) holding its raw table, its settings and the function
+//! that builds one from the other. The file source's config still lives here.
 
-pub mod aws_cloudwatch;
-pub mod azure_blob;
-pub mod azure_credential;
-pub mod azure_monitor;
 pub mod file;
-pub mod gcp_logging;
+
+// The cloud sources keep their config beside their code; these names keep the dispatch below
+// and `config::sources::<type>` paths working.
+pub use crate::sources::aws_cloudwatch::config as aws_cloudwatch;
+pub use crate::sources::azure::config as azure_credential;
+pub use crate::sources::azure_blob::config as azure_blob;
+pub use crate::sources::azure_monitor::config as azure_monitor;
+pub use crate::sources::gcp_logging::config as gcp_logging;
 
 use std::path::Path;
 use std::time::Duration;

@@ -20,6 +20,7 @@
 //! records, unusable messages), [`errors`] (retry classification), [`filter_pattern`] (pushdown).
 
 pub mod client;
+pub mod config;
 pub mod cursor;
 pub mod cut_pattern;
 pub mod discovery;
@@ -40,6 +41,7 @@ pub use cursor::CloudWatchCursor;
 pub use fetch::{FetchCounts, FetchStats};
 
 use self::client::Clients;
+use self::config::AwsCloudWatchSettings;
 use self::cursor::{Plan, WindowRead};
 use self::discovery::{Discovery, cluster_of};
 use self::errors::{ApiError, Failure};
@@ -49,7 +51,6 @@ use super::rate_limit::{Budget, Limiter, RateLimits};
 use super::time_axis::{self, HeldFailure, ScanBounds, WindowPlanner};
 use super::{Batch, PollMode, Progress, Record, Source, SourceError, TimeRange};
 use crate::clock::Clock;
-use crate::config::sources::AwsCloudWatchSettings;
 
 /// A log group whose reads fail for a reason of its own (permissions) is tried after the others
 /// for this long, so one misconfigured cluster does not blind the source to the rest.

@@ -9,6 +9,7 @@
 
 pub mod bearer;
 pub mod chain;
+pub mod config;
 pub mod connection_string;
 pub mod credential;
 pub mod failure;

@@ -13,6 +13,7 @@
 //! to find the clusters that archive there.
 
 pub mod access;
+pub mod config;
 pub mod cursor;
 pub mod layout;
 pub mod lines;
@@ -30,11 +31,11 @@ use tracing::{debug, warn};
 pub use cursor::{BlobCursor, BlobPosition};
 
 use self::access::BlobAccess;
+use self::config::AzureBlobSettings;
 use self::store::{BlobInfo, BlobStore, Read};
 use super::time_axis::{self, millis};
 use super::{Batch, PollMode, Progress, Record, RecordOrigin, Source, SourceError, TimeRange};
 use crate::clock::Clock;
-use crate::config::sources::azure_blob::AzureBlobSettings;
 use crate::model::{Format, Provider};
 use crate::runtime::Services;
 use crate::telemetry::metrics;

@@ -12,6 +12,7 @@
 //! others back (nothing is lost). Give each its own source to keep them independent.
 
 pub mod client;
+pub mod config;
 pub mod cursor;
 mod fetch;
 pub mod kql;
@@ -32,6 +33,7 @@ use tracing::debug;
 pub use cursor::AzureMonitorCursor;
 
 use self::client::LogAnalyticsClient;
+use self::config::AzureMonitorSettings;
 use self::fetch::WindowReader;
 use self::kql::Axis;
 use super::azure::bearer::BearerPolicy;
@@ -40,7 +42,6 @@ use super::rate_limit::{Budget, Limiter};
 use super::time_axis::{self, ScanBounds, millis};
 use super::{Batch, PollMode, Progress, Record, RecordOrigin, Source, SourceError, TimeRange};
 use crate::clock::Clock;
-use crate::config::sources::azure_monitor::AzureMonitorSettings;
 use crate::model::{Format, Provider};
 use crate::runtime::Services;
 

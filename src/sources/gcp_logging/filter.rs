@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::config::sources::GcpLoggingSettings;
+use super::config::GcpLoggingSettings;
 use crate::sources::time_axis::Window;
 
 /// The three verbs that can make or keep a Service a NodePort.

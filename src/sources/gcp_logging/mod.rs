@@ -14,6 +14,7 @@
 //! projects ([`quota`]); a 429 is returned as a throttle for the driver to back off.
 
 mod client;
+pub mod config;
 pub mod cursor;
 pub mod filter;
 pub mod quota;
@@ -27,6 +28,7 @@ use chrono::{DateTime, Utc};
 use tracing::{debug, warn};
 
 use self::client::{LoggingApi, PageRequest};
+use self::config::GcpLoggingSettings;
 use self::filter::RequestGroup;
 use self::quota::ProjectQuota;
 use self::record::Origins;
@@ -34,7 +36,6 @@ use super::time_axis::progress::ProgressLog;
 use super::time_axis::{self, HeldFailure, ScanBounds, Window, WindowPlanner, millis};
 use super::{Batch, PollMode, Progress, Record, Source, SourceError, TimeRange};
 use crate::clock::Clock;
-use crate::config::sources::GcpLoggingSettings;
 use crate::sources::rate_limit::RateLimits;
 use crate::telemetry::metrics;
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::SourceSettings;
 use crate::config::settings::{Problems, duration, size};
+use crate::config::sources::{SourceKind, SourceSettings};
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 /// `receiveTimestamp` trails `timestamp` by up to ~30 s in the entries we have seen.
@@ -162,7 +162,7 @@ fn names(p: &mut Problems, key: &str, list: &[String], valid: fn(&str) -> bool, 
     }
 }
 
-pub(super) fn build(
+pub(crate) fn build(
     raw: &RawGcpLoggingSource,
     key: &str,
     base: &Path,
@@ -290,7 +290,7 @@ pub(super) fn build(
         name: raw.name.clone(),
         interval: duration(p, &k("interval"), raw.interval.as_deref()).unwrap_or(DEFAULT_INTERVAL),
         max_catchup: duration(p, &k("max_catchup"), raw.max_catchup.as_deref()),
-        kind: super::SourceKind::GcpLogging(settings),
+        kind: SourceKind::GcpLogging(settings),
     })
 }
 
@@ -333,7 +333,7 @@ mod tests {
         let mut p = Problems::default();
         let s = build(&r, "sources[0]", Path::new("/etc/npw"), &mut p).unwrap();
         assert!(p.is_empty());
-        let super::super::SourceKind::GcpLogging(g) = s.kind else {
+        let SourceKind::GcpLogging(g) = s.kind else {
             panic!("wrong kind")
         };
         assert_eq!(

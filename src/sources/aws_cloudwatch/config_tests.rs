@@ -1,8 +1,8 @@
 use std::path::Path;
 
 use super::*;
+use crate::config::RawConfig;
 use crate::config::settings::Settings;
-use crate::config::{RawConfig, SourceKind};
 
 fn load(source: &str) -> Result<Settings, Vec<String>> {
     let text = format!(

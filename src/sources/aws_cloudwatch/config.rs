@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::SourceSettings;
+use super::filter_pattern::{DEFAULT_PATTERN, FilterPattern};
 use crate::config::settings::{Problems, duration};
-use crate::sources::aws_cloudwatch::filter_pattern::{DEFAULT_PATTERN, FilterPattern};
+use crate::config::sources::{SourceKind, SourceSettings};
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 const DEFAULT_LAG: Duration = Duration::from_secs(30);
@@ -151,7 +151,7 @@ fn is_log_group_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'/' | b'#'))
 }
 
-pub(super) fn build(
+pub(crate) fn build(
     raw: &RawAwsCloudWatchSource,
     key: &str,
     _base: &Path,
@@ -303,7 +303,7 @@ pub(super) fn build(
         name: raw.name.clone(),
         interval: d(p, "interval", &raw.interval, DEFAULT_INTERVAL),
         max_catchup: duration(p, &format!("{key}.max_catchup"), raw.max_catchup.as_deref()),
-        kind: super::SourceKind::AwsCloudWatch(Box::new(settings)),
+        kind: SourceKind::AwsCloudWatch(Box::new(settings)),
     })
 }
 
@@ -315,5 +315,5 @@ impl AwsCloudWatchSettings {
 }
 
 #[cfg(test)]
-#[path = "aws_cloudwatch_tests.rs"]
+#[path = "config_tests.rs"]
 mod tests;

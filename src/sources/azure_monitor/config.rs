@@ -5,9 +5,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
-use super::SourceSettings;
-use super::azure_credential::{self, AzureCredentialSettings, CredentialKeys};
 use crate::config::settings::{Problems, duration};
+use crate::config::sources::{SourceKind, SourceSettings};
+use crate::sources::azure::config::{
+    self as azure_credential, AzureCredentialSettings, CredentialKeys,
+};
 use crate::sources::azure::{LOG_ANALYTICS_SCOPE, is_loopback, may_carry_credentials};
 use crate::sources::time_axis::WindowPlanner;
 
@@ -165,7 +167,7 @@ fn is_workspace_id(id: &str) -> bool {
     !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
-pub(super) fn build(
+pub(crate) fn build(
     raw: &RawAzureMonitorSource,
     key: &str,
     p: &mut Problems,
@@ -271,7 +273,7 @@ pub(super) fn build(
         name: raw.name.clone(),
         interval: d(p, "interval", &raw.interval, DEFAULT_INTERVAL),
         max_catchup: duration(p, &format!("{key}.max_catchup"), raw.max_catchup.as_deref()),
-        kind: super::SourceKind::AzureMonitor(settings),
+        kind: SourceKind::AzureMonitor(settings),
     })
 }
 

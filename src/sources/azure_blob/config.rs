@@ -6,9 +6,11 @@ use azure_core::credentials::Secret;
 use serde::Deserialize;
 use url::Url;
 
-use super::SourceSettings;
-use super::azure_credential::{self, AzureCredentialSettings, CredentialKeys};
 use crate::config::settings::{Problems, duration, size};
+use crate::config::sources::{SourceKind, SourceSettings};
+use crate::sources::azure::config::{
+    self as azure_credential, AzureCredentialSettings, CredentialKeys,
+};
 use crate::sources::azure::{is_loopback, may_carry_credentials};
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -102,7 +104,7 @@ pub struct AzureBlobSettings {
     pub max_record_bytes: usize,
 }
 
-pub(super) fn build(
+pub(crate) fn build(
     raw: &RawAzureBlobSource,
     key: &str,
     p: &mut Problems,
@@ -196,7 +198,7 @@ pub(super) fn build(
         name: raw.name.clone(),
         interval: d(p, "interval", &raw.interval, DEFAULT_INTERVAL),
         max_catchup: duration(p, &format!("{key}.max_catchup"), raw.max_catchup.as_deref()),
-        kind: super::SourceKind::AzureBlob(settings),
+        kind: SourceKind::AzureBlob(settings),
     })
 }
 
@@ -269,7 +271,7 @@ mod tests {
         assert!(p.is_empty(), "{p:?}");
         assert!(!format!("{settings:?}").contains("c2VjcmV0"));
         match settings.kind {
-            super::super::SourceKind::AzureBlob(s) => assert!(matches!(
+            SourceKind::AzureBlob(s) => assert!(matches!(
                 s.auth,
                 BlobAuth::ConnectionString(SecretValue::Inline(_))
             )),
