@@ -94,11 +94,7 @@ impl AwsCloudWatchSource {
         credentials: Option<SharedCredentialsProvider>,
     ) -> Self {
         let clients = client::connect(&settings, credentials).await;
-        let planner = WindowPlanner {
-            lag: settings.lag,
-            overlap: settings.overlap,
-            max_span: settings.max_span,
-        };
+        let planner = settings.window.planner();
         let discovery = Discovery::new(
             name,
             settings.log_groups.clone(),
@@ -278,7 +274,7 @@ impl Source for AwsCloudWatchSource {
 
     fn start(&self, mode: &PollMode, now: DateTime<Utc>) -> CloudWatchCursor {
         let origin = match mode {
-            PollMode::Live => now - self.settings.lookback,
+            PollMode::Live => now - self.settings.window.lookback,
             PollMode::Scan(range) => range.since,
         };
         CloudWatchCursor::starting_at(origin.timestamp_millis())

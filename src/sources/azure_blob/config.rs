@@ -12,9 +12,17 @@ use crate::sources::azure::config::{
     self as azure_credential, AzureCredentialSettings, CredentialKeys,
 };
 use crate::sources::azure::{is_loopback, may_carry_credentials};
+use crate::sources::time_axis::{RawWindowSettings, WindowDefaults};
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
-const DEFAULT_LOOKBACK: Duration = Duration::from_secs(3600);
+/// The window keys' defaults for storage archives: only `lookback` and `max_catchup` apply
+/// (`docs/time-axis.md`).
+pub const WINDOW_DEFAULTS: WindowDefaults = WindowDefaults {
+    lag: Duration::ZERO,
+    overlap: Duration::ZERO,
+    max_span: Duration::from_secs(3600),
+    lookback: Duration::from_secs(3600),
+};
 /// Azure appends a record to its hour's blob by receive time; a blob whose hour ended this long
 /// ago gets no more lines.
 const DEFAULT_SETTLE: Duration = Duration::from_secs(30 * 60);
@@ -46,11 +54,12 @@ pub struct RawAzureBlobSource {
     pub sas_token: Option<Secret>,
     pub connection_string: Option<Secret>,
     pub interval: Option<String>,
-    pub lookback: Option<String>,
+    /// `lookback` and `max_catchup` (the shared window keys; the others do not apply).
+    #[serde(flatten)]
+    pub window: RawWindowSettings,
     pub settle: Option<String>,
     pub discovery_interval: Option<String>,
     pub max_record_size: Option<String>,
-    pub max_catchup: Option<String>,
 }
 
 /// A secret written in the file, or the environment variable holding it.
@@ -174,12 +183,18 @@ pub(crate) fn build(
     let d = |p: &mut Problems, name: &str, value: &Option<String>, default: Duration| {
         duration(p, &format!("{key}.{name}"), value.as_deref()).unwrap_or(default)
     };
+    let window = raw.window.build_without_windows(
+        key,
+        WINDOW_DEFAULTS,
+        "it reads whole hourly blobs once they settle; see `settle`",
+        p,
+    );
     let settings = AzureBlobSettings {
         account_url,
         containers,
         clusters,
         auth,
-        lookback: d(p, "lookback", &raw.lookback, DEFAULT_LOOKBACK),
+        lookback: window.lookback,
         settle: d(p, "settle", &raw.settle, DEFAULT_SETTLE),
         discovery_interval: d(
             p,
@@ -197,7 +212,7 @@ pub(crate) fn build(
     Some(SourceSettings {
         name: raw.name.clone(),
         interval: d(p, "interval", &raw.interval, DEFAULT_INTERVAL),
-        max_catchup: duration(p, &format!("{key}.max_catchup"), raw.max_catchup.as_deref()),
+        max_catchup: window.max_catchup,
         kind: SourceKind::AzureBlob(settings),
     })
 }

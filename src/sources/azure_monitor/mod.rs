@@ -135,7 +135,7 @@ impl AzureMonitorSource {
     fn initial_watermark(&self, mode: &PollMode, now: DateTime<Utc>) -> i64 {
         match mode {
             PollMode::Live => {
-                let back = self.settings.window.lag + self.settings.lookback;
+                let back = self.settings.window.lag + self.settings.window.lookback;
                 now.timestamp_millis().saturating_sub(millis(back))
             }
             PollMode::Scan(range) => range.since.timestamp_millis(),
@@ -166,7 +166,7 @@ impl Source for AzureMonitorSource {
     ) -> Result<Batch<AzureMonitorCursor>, SourceError> {
         let now = self.clock.now();
         let (axis, scan) = self.plan(mode);
-        let planner = self.settings.window;
+        let planner = self.settings.window.planner();
         let mut next = AzureMonitorCursor::default();
         let mut records: Vec<Record> = Vec::new();
         let mut more = false;

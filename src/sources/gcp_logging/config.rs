@@ -13,12 +13,17 @@ use serde::Deserialize;
 
 use crate::config::settings::{Problems, duration, size};
 use crate::config::sources::{SourceKind, SourceSettings};
+use crate::sources::time_axis::{RawWindowSettings, WindowDefaults, WindowSettings};
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
-/// `receiveTimestamp` trails `timestamp` by up to ~30 s in the entries we have seen.
-const DEFAULT_LAG: Duration = Duration::from_secs(60);
-const DEFAULT_OVERLAP: Duration = Duration::from_secs(300);
-const DEFAULT_MAX_SPAN: Duration = Duration::from_secs(3600);
+/// The window keys' defaults for Cloud Logging (`docs/time-axis.md`): `receiveTimestamp`
+/// trails `timestamp` by up to ~30 s in the entries we have seen.
+pub const WINDOW_DEFAULTS: WindowDefaults = WindowDefaults {
+    lag: Duration::from_secs(60),
+    overlap: Duration::from_secs(300),
+    max_span: Duration::from_secs(3600),
+    lookback: Duration::ZERO,
+};
 /// Below the 60/min/project quota, leaving room for people running `gcloud logging read`.
 const DEFAULT_REQUESTS_PER_MINUTE: u32 = 50;
 pub const QUOTA_REQUESTS_PER_MINUTE: u32 = 60;
@@ -48,12 +53,9 @@ pub struct RawGcpLoggingSource {
     /// The Cloud Logging API root, e.g. `https://logging.googleapis.com`.
     pub endpoint: Option<String>,
     pub interval: Option<String>,
-    pub lag: Option<String>,
-    pub overlap: Option<String>,
-    pub max_span: Option<String>,
-    /// How far back a source without a checkpoint starts.
-    pub lookback: Option<String>,
-    pub max_catchup: Option<String>,
+    /// `lag`, `overlap`, `max_span`, `lookback`, `max_catchup`.
+    #[serde(flatten)]
+    pub window: RawWindowSettings,
     pub requests_per_minute: Option<u32>,
     pub page_size: Option<u32>,
     pub request_timeout: Option<String>,
@@ -81,11 +83,8 @@ pub struct GcpLoggingSettings {
     pub data_access: bool,
     pub credentials: GcpCredentials,
     pub endpoint: Option<String>,
-    pub lag: Duration,
-    pub overlap: Duration,
-    pub max_span: Duration,
-    /// How far back a source without a checkpoint starts (default: nothing before now - lag).
-    pub lookback: Duration,
+    /// A source without a checkpoint starts `lookback` before `now - lag`.
+    pub window: WindowSettings,
     pub requests_per_minute: NonZeroU32,
     pub page_size: u32,
     pub request_timeout: Duration,
@@ -104,10 +103,7 @@ impl GcpLoggingSettings {
             data_access: false,
             credentials: GcpCredentials::ApplicationDefault,
             endpoint: None,
-            lag: DEFAULT_LAG,
-            overlap: DEFAULT_OVERLAP,
-            max_span: DEFAULT_MAX_SPAN,
-            lookback: Duration::ZERO,
+            window: WindowSettings::defaults(WINDOW_DEFAULTS),
             requests_per_minute: NonZeroU32::new(DEFAULT_REQUESTS_PER_MINUTE)
                 .unwrap_or(NonZeroU32::MIN),
             page_size: MAX_PAGE_SIZE,
@@ -252,10 +248,7 @@ pub(crate) fn build(
             format!("`{page_size}` must be between 1 and {MAX_PAGE_SIZE}"),
         );
     }
-    let max_span = duration(p, &k("max_span"), raw.max_span.as_deref()).unwrap_or(DEFAULT_MAX_SPAN);
-    if max_span < Duration::from_secs(1) {
-        p.push(k("max_span"), "must be at least 1s");
-    }
+    let window = raw.window.build(key, WINDOW_DEFAULTS, p);
     let max_batch_entries = raw.max_batch_entries.unwrap_or(DEFAULT_MAX_BATCH_ENTRIES);
     if max_batch_entries == 0 {
         p.push(k("max_batch_entries"), "must be at least 1");
@@ -273,10 +266,7 @@ pub(crate) fn build(
         data_access: raw.data_access.unwrap_or(false),
         credentials,
         endpoint,
-        lag: duration(p, &k("lag"), raw.lag.as_deref()).unwrap_or(DEFAULT_LAG),
-        overlap: duration(p, &k("overlap"), raw.overlap.as_deref()).unwrap_or(DEFAULT_OVERLAP),
-        max_span,
-        lookback: duration(p, &k("lookback"), raw.lookback.as_deref()).unwrap_or(Duration::ZERO),
+        window,
         requests_per_minute,
         page_size,
         request_timeout,
@@ -289,7 +279,7 @@ pub(crate) fn build(
     Some(SourceSettings {
         name: raw.name.clone(),
         interval: duration(p, &k("interval"), raw.interval.as_deref()).unwrap_or(DEFAULT_INTERVAL),
-        max_catchup: duration(p, &k("max_catchup"), raw.max_catchup.as_deref()),
+        max_catchup: window.max_catchup,
         kind: SourceKind::GcpLogging(settings),
     })
 }

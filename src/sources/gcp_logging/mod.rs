@@ -104,11 +104,7 @@ impl GcpLoggingSource {
         Ok(GcpLoggingSource {
             name: name.to_owned(),
             origins: Origins::new(name, &settings.projects),
-            planner: WindowPlanner {
-                lag: settings.lag,
-                overlap: settings.overlap,
-                max_span: settings.max_span,
-            },
+            planner: settings.window.planner(),
             progress: ProgressLog::new(settings.progress_interval),
             settings: Arc::new(settings),
             api,
@@ -144,8 +140,8 @@ impl GcpLoggingSource {
     fn start_ms(&self, mode: &PollMode, now: DateTime<Utc>) -> i64 {
         match mode {
             PollMode::Live => ms(now)
-                .saturating_sub(millis(self.settings.lag))
-                .saturating_sub(millis(self.settings.lookback)),
+                .saturating_sub(millis(self.settings.window.lag))
+                .saturating_sub(millis(self.settings.window.lookback)),
             PollMode::Scan(range) => ms(range.since),
         }
     }
@@ -283,8 +279,9 @@ impl GcpLoggingSource {
                         .scan(&self.name, bounds.start_ms, low, bounds.end_ms, stats);
                 }
                 PollMode::Live => {
-                    let horizon = ms(now).saturating_sub(millis(self.settings.lag));
-                    let behind = horizon.saturating_sub(low) > millis(self.settings.max_span);
+                    let window = &self.settings.window;
+                    let horizon = ms(now).saturating_sub(millis(window.lag));
+                    let behind = horizon.saturating_sub(low) > millis(window.max_span);
                     self.progress.live(&self.name, low, horizon, behind, stats);
                 }
             }

@@ -12,11 +12,13 @@
 //! - [`bounds`]: what `--since`/`--until` mean (both inclusive) in half-open milliseconds;
 //! - [`position`]: a stream's watermark and the resume token of a window read in part;
 //! - [`backlog`]: `max_catchup`, moving watermarks too far behind forward;
+//! - [`config`]: the shared window keys of every cloud source's table, one set of rules;
 //! - [`page_failure`]: a page failing after earlier pages of the same window succeeded;
 //! - [`progress`]: catch-up and scan progress lines.
 
 pub mod backlog;
 pub mod bounds;
+pub mod config;
 pub mod page_failure;
 pub mod position;
 pub mod progress;
@@ -24,6 +26,7 @@ pub mod window;
 
 pub use backlog::{Watermarked, skip_backlog};
 pub use bounds::ScanBounds;
+pub use config::{RawWindowSettings, WindowDefaults, WindowSettings};
 pub use page_failure::HeldFailure;
 pub use position::{ResumePoint, StreamPosition};
 pub use window::{Planned, Window, WindowPlanner};
