@@ -13,7 +13,8 @@
 //! - a window too large for one batch is committed in several, each resuming from the page token
 //!   kept in the cursor ([`cursor`]);
 //! - a page that fails after others succeeded keeps the pages before it and reports the failure
-//!   at the next poll (before any request), so the driver backs off without losing work.
+//!   at the next poll (before any request), so the driver backs off without losing work (the
+//!   shared policy of [`crate::sources::time_axis::page_failure`]).
 //!
 //! The modules: [`client`] (credentials, role, endpoint, account), [`discovery`] (which log
 //! groups), [`cursor`] (checkpoint and window planning), [`fetch`] (pages), [`records`] (events →

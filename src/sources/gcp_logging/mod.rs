@@ -11,7 +11,10 @@
 //! `poll` has no side effect besides API calls: the driver commits the returned cursor only
 //! with the batch's alerts, so a failed page, a crash or a stop never moves the checkpoint past
 //! an entry that was not processed. Every request first waits for the quota of each of its
-//! projects ([`quota`]); a 429 is returned as a throttle for the driver to back off.
+//! projects ([`quota`]); a 429 is returned as a throttle for the driver to back off. A page that
+//! fails after earlier pages of its window follows the shared policy
+//! ([`crate::sources::time_axis::page_failure`]): those pages are committed with the failed
+//! page's token, and the failure is reported at the next poll so the driver backs off first.
 
 mod client;
 pub mod config;
