@@ -274,11 +274,7 @@ impl Source for AwsCloudWatchSource {
     type Cursor = CloudWatchCursor;
 
     fn start(&self, mode: &PollMode, now: DateTime<Utc>) -> CloudWatchCursor {
-        let origin = match mode {
-            PollMode::Live => now - self.settings.window.lookback,
-            PollMode::Scan(range) => range.since,
-        };
-        CloudWatchCursor::starting_at(origin.timestamp_millis())
+        CloudWatchCursor::starting_at(self.settings.window.start_ms(mode, now))
     }
 
     async fn poll(

@@ -39,7 +39,7 @@ use self::kql::Axis;
 use super::azure::bearer::BearerPolicy;
 use super::azure::credential::token_credential;
 use super::rate_limit::{Budget, Limiter};
-use super::time_axis::{self, ScanBounds, millis};
+use super::time_axis::{self, ScanBounds};
 use super::{Batch, PollMode, Progress, Record, RecordOrigin, Source, SourceError, TimeRange};
 use crate::clock::Clock;
 use crate::model::{Format, Provider};
@@ -133,13 +133,7 @@ impl AzureMonitorSource {
 
     /// Where a workspace without a watermark starts.
     fn initial_watermark(&self, mode: &PollMode, now: DateTime<Utc>) -> i64 {
-        match mode {
-            PollMode::Live => {
-                let back = self.settings.window.lag + self.settings.window.lookback;
-                now.timestamp_millis().saturating_sub(millis(back))
-            }
-            PollMode::Scan(range) => range.since.timestamp_millis(),
-        }
+        self.settings.window.start_ms(mode, now)
     }
 }
 

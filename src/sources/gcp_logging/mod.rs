@@ -141,12 +141,7 @@ impl GcpLoggingSource {
     }
 
     fn start_ms(&self, mode: &PollMode, now: DateTime<Utc>) -> i64 {
-        match mode {
-            PollMode::Live => ms(now)
-                .saturating_sub(millis(self.settings.window.lag))
-                .saturating_sub(millis(self.settings.window.lookback)),
-            PollMode::Scan(range) => ms(range.since),
-        }
+        self.settings.window.start_ms(mode, now)
     }
 
     fn group_projects(&self) -> Vec<Vec<String>> {

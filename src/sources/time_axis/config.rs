@@ -8,10 +8,13 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::millis;
 use super::window::WindowPlanner;
 use crate::config::settings::{Problems, duration};
+use crate::sources::PollMode;
 
 const MIN_SPAN: Duration = Duration::from_secs(1);
 
@@ -58,6 +61,18 @@ impl WindowSettings {
             max_span: d.max_span,
             lookback: d.lookback,
             max_catchup: None,
+        }
+    }
+
+    /// Where a stream without a checkpoint starts: `lookback` before the first window's upper
+    /// edge (`now - lag`) when live, `--since` in a scan.
+    pub fn start_ms(&self, mode: &PollMode, now: DateTime<Utc>) -> i64 {
+        match mode {
+            PollMode::Live => now
+                .timestamp_millis()
+                .saturating_sub(millis(self.lag))
+                .saturating_sub(millis(self.lookback)),
+            PollMode::Scan(range) => range.since.timestamp_millis(),
         }
     }
 
@@ -181,6 +196,25 @@ mod tests {
                 "sources[0].max_catchup"
             ]
         );
+    }
+
+    #[test]
+    fn a_new_stream_starts_lookback_before_its_first_window() {
+        use chrono::TimeZone;
+        let now = Utc.timestamp_millis_opt(10_000_000).unwrap();
+        let s = WindowSettings {
+            lookback: Duration::from_secs(3600),
+            ..WindowSettings::defaults(D)
+        };
+        assert_eq!(
+            s.start_ms(&PollMode::Live, now),
+            10_000_000 - 30_000 - 3_600_000
+        );
+        let range = crate::sources::TimeRange {
+            since: Utc.timestamp_millis_opt(5_000).unwrap(),
+            until: now,
+        };
+        assert_eq!(s.start_ms(&PollMode::Scan(range), now), 5_000);
     }
 
     #[test]
