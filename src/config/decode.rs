@@ -152,6 +152,13 @@ fn join(prefix: &str, steps: &[Step]) -> String {
 /// missing or has the wrong type (the problems say which).
 pub fn table<T: DeserializeOwned>(mut value: Value, key: &str, p: &mut Problems) -> Option<T> {
     let mut removed: Vec<Vec<Step>> = Vec::new();
+    for bad in text_keys_of_other_types(&mut value) {
+        p.push(
+            join(key, std::slice::from_ref(&bad.key)),
+            format!("expected {}, found {}", bad.expected, bad.found),
+        );
+        removed.push(vec![bad.key]);
+    }
     for _ in 0..MAX_ATTEMPTS {
         let result: Result<T, _> =
             serde_path_to_error::deserialize(ValueDeserializer::<FieldError>::new(value.clone()));
@@ -200,6 +207,45 @@ pub fn table<T: DeserializeOwned>(mut value: Value, key: &str, p: &mut Problems)
         removed.push(steps);
     }
     None
+}
+
+/// A duration or size key of a table whose value is not a string, taken out of the table.
+struct Misfit {
+    key: Step,
+    expected: String,
+    found: &'static str,
+}
+
+/// Takes the duration and size keys that do not hold a string out of a table, before serde sees
+/// it. Serde reports errors inside a `#[serde(flatten)]` block (the cloud sources' shared window
+/// keys) against the enclosing table, without the key: checked here by name, every such key is
+/// named exactly, wherever its struct is declared.
+fn text_keys_of_other_types(value: &mut Value) -> Vec<Misfit> {
+    let Value::Map(map) = value else {
+        return Vec::new();
+    };
+    let misfits: Vec<Value> = map
+        .iter()
+        .filter(|(k, v)| {
+            matches!(k, Value::String(k) if DURATION_KEYS.contains(&k.as_str())
+                || SIZE_KEYS.contains(&k.as_str()))
+                && !matches!(v, Value::String(_) | Value::Option(None) | Value::Unit)
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    misfits
+        .into_iter()
+        .filter_map(|k| {
+            let v = map.remove(&k)?;
+            let Value::String(name) = k else { return None };
+            let steps = [Step::Key(name.clone())];
+            Some(Misfit {
+                expected: wording(&steps, "a string"),
+                found: found(&v),
+                key: Step::Key(name),
+            })
+        })
+        .collect()
 }
 
 /// What was expected, in the words of a configuration file rather than of serde.

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::sources::TimeRange;
+use crate::sources::time_axis::progress::percent;
 use crate::telemetry::Health;
 use crate::telemetry::health::SourceHealth;
 
@@ -45,13 +46,12 @@ impl Display {
 
 /// How much of `range` a source has covered, in `[0, 1]`, when it reports a position.
 pub fn fraction(range: &TimeRange, position: Option<DateTime<Utc>>) -> Option<f64> {
-    let position = position?;
-    let total = (range.until - range.since).num_milliseconds();
-    if total <= 0 {
-        return Some(1.0);
-    }
-    let done = (position - range.since).num_milliseconds();
-    Some((done as f64 / total as f64).clamp(0.0, 1.0))
+    let at = position?.timestamp_millis();
+    let (since, until) = (
+        range.since.timestamp_millis(),
+        range.until.timestamp_millis(),
+    );
+    Some(percent(since, at, until) / 100.0)
 }
 
 /// The log line's description of one source.

@@ -4,7 +4,8 @@
 //! cursor becomes. Everything else is shared in [`driver`]: loading and committing the cursor,
 //! dropping records already seen in a window overlap, running the pipeline, retrying with backoff,
 //! stopping cleanly. A source never writes state itself, so a failed fetch can never move its
-//! checkpoint.
+//! checkpoint. The cloud sources read along one shared [`time_axis`] (watermarks, resume tokens,
+//! windows, scan bounds, backlog skipping, page failures).
 
 pub mod aws_cloudwatch;
 pub mod azure;
@@ -15,7 +16,7 @@ pub mod driver;
 pub mod file;
 pub mod gcp_logging;
 pub mod rate_limit;
-pub mod window;
+pub mod time_axis;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -185,4 +186,15 @@ pub trait Source: Send + Sync + 'static {
     async fn healthcheck(&mut self) -> Result<(), SourceError> {
         Ok(())
     }
+}
+
+/// A source table as validated: its own settings plus the poll timing every source has. Each
+/// source type's `config::build` returns this; `config::sources` wraps it with the name and kind,
+/// so no source imports the top-level configuration.
+#[derive(Clone, Debug)]
+pub struct Validated<S> {
+    pub interval: Duration,
+    /// On restart, a checkpoint further behind than this is moved forward (and the gap logged).
+    pub max_catchup: Option<Duration>,
+    pub settings: S,
 }

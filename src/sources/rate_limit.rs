@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -77,6 +78,8 @@ type Gcra = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Nano
 pub struct Limiter {
     clock: TokioClock,
     current: Mutex<(Budget, Arc<Gcra>)>,
+    /// Requests let through so far: with SDK retries off, one per HTTP request sent.
+    acquired: AtomicU64,
 }
 
 impl std::fmt::Debug for Limiter {
@@ -96,7 +99,13 @@ impl Limiter {
                 budget,
                 Arc::new(Gcra::direct_with_clock(budget.quota(), clock)),
             )),
+            acquired: AtomicU64::new(0),
         }
+    }
+
+    /// How many requests this limiter has let through.
+    pub fn acquired(&self) -> u64 {
+        self.acquired.load(Ordering::Relaxed)
     }
 
     fn current(&self) -> std::sync::MutexGuard<'_, (Budget, Arc<Gcra>)> {
@@ -124,7 +133,10 @@ impl Limiter {
         loop {
             let gcra = Arc::clone(&self.current().1);
             match gcra.check() {
-                Ok(()) => return,
+                Ok(()) => {
+                    self.acquired.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
                 Err(not_until) => {
                     let wait = not_until.wait_time_from(self.clock.now());
                     tokio::time::sleep(wait.max(Duration::from_millis(1))).await;

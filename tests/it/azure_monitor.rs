@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::support::azure_harness::{alerts, go_order, lease_event, service_event, start_time};
 use crate::support::azure_monitor_kit::{
-    WS, aks_row, diagnostics_row, fast_retry, harness, minutes, source,
+    WS, aks_row, diagnostics_row, harness, minutes, sdk_retry, source,
 };
 use crate::support::fake_log_analytics::FakeLogAnalytics;
 
@@ -36,7 +36,7 @@ async fn azure_monitor_reads_service_writes_once_across_overlaps() {
     }
     let services = h.services();
     let mut driver = h
-        .driver(&services, source(&h, true, fast_retry()), PollMode::Live)
+        .driver(&services, source(&h, true, sdk_retry()), PollMode::Live)
         .await;
     let report = driver.step().await.unwrap();
     assert_eq!(
@@ -75,7 +75,7 @@ async fn azure_monitor_finds_rows_ingested_after_their_time_window_passed() {
     fake.create_table(WS, "AKSAuditAdmin");
     let services = h.services();
     let mut driver = h
-        .driver(&services, source(&h, true, fast_retry()), PollMode::Live)
+        .driver(&services, source(&h, true, sdk_retry()), PollMode::Live)
         .await;
     assert_eq!(driver.step().await.unwrap().stats.records, 0);
 
@@ -131,7 +131,7 @@ async fn azure_monitor_restart_misses_nothing_and_repeats_nothing() {
     {
         let services = h.services();
         let mut driver = h
-            .driver(&services, source(&h, true, fast_retry()), PollMode::Live)
+            .driver(&services, source(&h, true, sdk_retry()), PollMode::Live)
             .await;
         assert_eq!(driver.step().await.unwrap().inserted, 3);
     }
@@ -155,7 +155,7 @@ async fn azure_monitor_restart_misses_nothing_and_repeats_nothing() {
     h.clock.advance(minutes(30));
     let services = h.services();
     let mut driver = h
-        .driver(&services, source(&h, true, fast_retry()), PollMode::Live)
+        .driver(&services, source(&h, true, sdk_retry()), PollMode::Live)
         .await;
     let report = driver.step().await.unwrap();
     assert_eq!(report.inserted, 2);
@@ -188,7 +188,7 @@ async fn azure_monitor_splits_a_window_whose_result_is_cut() {
     }
     let services = h.services();
     let mut driver = h
-        .driver(&services, source(&h, true, fast_retry()), PollMode::Live)
+        .driver(&services, source(&h, true, sdk_retry()), PollMode::Live)
         .await;
     let mut inserted = 0;
     for _ in 0..20 {
@@ -235,7 +235,7 @@ async fn azure_monitor_splits_on_its_own_row_limit() {
     }
     let services = h.services();
     let mut driver = h
-        .driver(&services, source(&h, true, fast_retry()), PollMode::Live)
+        .driver(&services, source(&h, true, sdk_retry()), PollMode::Live)
         .await;
     for _ in 0..20 {
         if driver.step().await.unwrap().progress == Progress::CaughtUp {
@@ -302,7 +302,7 @@ async fn azure_monitor_reads_azure_diagnostics_rows_including_trimmed_ones() {
 
     let services = h.services();
     let mut driver = h
-        .driver(&services, source(&h, true, fast_retry()), PollMode::Live)
+        .driver(&services, source(&h, true, sdk_retry()), PollMode::Live)
         .await;
     let report = driver.step().await.unwrap();
     assert_eq!(
@@ -353,7 +353,7 @@ async fn azure_monitor_alerts_on_what_it_can_know_of_skipped_bodies() {
     ));
     let services = h.services();
     let mut driver = h
-        .driver(&services, source(&h, true, fast_retry()), PollMode::Live)
+        .driver(&services, source(&h, true, sdk_retry()), PollMode::Live)
         .await;
     let report = driver.step().await.unwrap();
     assert_eq!(report.stats.degraded, 1);

@@ -1,9 +1,9 @@
 //! `type = "azure_monitor"`: failures that must not advance the checkpoint, retries, the token,
 //! healthchecks, scans, `max_catchup`, and configuration.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use azure_core::http::RetryOptions;
 use chrono::Duration as Span;
 use nodeport_watch::model::Cursor;
 use nodeport_watch::runtime::launch::check_source;
@@ -11,7 +11,7 @@ use nodeport_watch::sources::{DriverError, PollMode, Progress, SourceErrorKind, 
 
 use crate::support::azure_harness::{alerts, service_event, start_time};
 use crate::support::azure_monitor_kit::{
-    WS, WS2, aks_row, fast_retry, harness, harness_with, minutes, source,
+    WS, WS2, aks_row, harness, harness_with, limiter, minutes, sdk_retry, source, source_with,
 };
 use crate::support::fake_log_analytics::{Failure, FakeLogAnalytics};
 
@@ -37,11 +37,7 @@ async fn azure_monitor_failures_never_advance_the_checkpoint() {
     ));
     let services = h.services();
     let mut driver = h
-        .driver(
-            &services,
-            source(&h, true, RetryOptions::none()),
-            PollMode::Live,
-        )
+        .driver(&services, source(&h, true, sdk_retry()), PollMode::Live)
         .await;
     let before = driver.cursor().clone();
 
@@ -77,19 +73,28 @@ async fn azure_monitor_failures_never_advance_the_checkpoint() {
 }
 
 #[tokio::test]
-async fn azure_monitor_pipeline_retries_server_errors_within_a_poll() {
+async fn azure_monitor_sdk_never_retries_behind_the_limiter() {
     let fake = FakeLogAnalytics::start().await;
     let h = harness(&fake, "");
     fake.create_table(WS, "AKSAuditAdmin");
     fake.fail_next(Failure::Status(503));
     fake.fail_next(Failure::Status(502));
     let services = h.services();
-    let mut driver = h
-        .driver(&services, source(&h, true, fast_retry()), PollMode::Live)
-        .await;
+    let limiter = limiter();
+    let s = source_with(&h, true, sdk_retry(), Arc::clone(&limiter));
+    let mut driver = h.driver(&services, s, PollMode::Live).await;
+    let statuses = || fake.seen().iter().map(|q| q.status).collect::<Vec<u16>>();
+
+    // Each server error is one request, one limiter acquire, and goes back to the driver
+    // classified as transient (the driver's backoff retries it).
+    let e = source_error(driver.step().await.unwrap_err());
+    assert_eq!(e.kind, SourceErrorKind::Transient);
+    assert_eq!((statuses(), limiter.acquired()), (vec![503], 1));
+    let e = source_error(driver.step().await.unwrap_err());
+    assert_eq!(e.kind, SourceErrorKind::Transient);
+    assert_eq!((statuses(), limiter.acquired()), (vec![503, 502], 2));
     driver.step().await.unwrap();
-    let statuses: Vec<u16> = fake.seen().iter().map(|q| q.status).collect();
-    assert_eq!(statuses, [503, 502, 200]);
+    assert_eq!((statuses(), limiter.acquired()), (vec![503, 502, 200], 3));
 }
 
 #[tokio::test]
@@ -99,7 +104,7 @@ async fn azure_monitor_requires_a_token() {
     fake.create_table(WS, "AKSAuditAdmin");
     let services = h.services();
     let mut driver = h
-        .driver(&services, source(&h, false, fast_retry()), PollMode::Live)
+        .driver(&services, source(&h, false, sdk_retry()), PollMode::Live)
         .await;
     let err = source_error(driver.step().await.unwrap_err());
     assert_eq!(err.kind, SourceErrorKind::Fatal);
@@ -120,7 +125,7 @@ async fn azure_monitor_healthcheck_names_a_missing_table() {
     let fake = FakeLogAnalytics::start().await;
     let h = harness(&fake, "table = \"AKSAudit\"\n");
     fake.create_table(WS, "AzureDiagnostics");
-    let mut s = source(&h, true, fast_retry());
+    let mut s = source(&h, true, sdk_retry());
     use nodeport_watch::sources::Source as _;
     let err = s.healthcheck().await.unwrap_err();
     assert!(
@@ -155,7 +160,7 @@ async fn azure_monitor_scan_leaves_the_live_checkpoint_alone() {
     fake.add(other);
     let services = h.services();
     let mut live = h
-        .driver(&services, source(&h, true, fast_retry()), PollMode::Live)
+        .driver(&services, source(&h, true, sdk_retry()), PollMode::Live)
         .await;
     live.step().await.unwrap();
     let live_cursor = services
@@ -172,7 +177,7 @@ async fn azure_monitor_scan_leaves_the_live_checkpoint_alone() {
     let mut scan = h
         .driver(
             &services,
-            source(&h, true, fast_retry()),
+            source(&h, true, sdk_retry()),
             PollMode::Scan(range),
         )
         .await;
@@ -212,14 +217,14 @@ async fn azure_monitor_max_catchup_moves_an_old_checkpoint_forward() {
     {
         let services = h.services();
         let mut driver = h
-            .driver(&services, source(&h, true, fast_retry()), PollMode::Live)
+            .driver(&services, source(&h, true, sdk_retry()), PollMode::Live)
             .await;
         driver.step().await.unwrap();
     }
     h.clock.advance(Span::hours(5));
     let services = h.services();
     let driver = h
-        .driver(&services, source(&h, true, fast_retry()), PollMode::Live)
+        .driver(&services, source(&h, true, sdk_retry()), PollMode::Live)
         .await;
     let keep_from = (start_time() + Span::hours(4)).timestamp_millis();
     assert_eq!(driver.cursor().watermark(WS), Some(keep_from));

@@ -260,17 +260,6 @@ fn the_validation_toolkit_is_a_leaf_and_components_import_only_it() {
     }
 }
 
-/// The cloud sources' config files, which move beside their code in a parallel change (issue 12
-/// item 3) and until then still import the toolkit through `config::settings`.
-const MOVING: [&str; 6] = [
-    "sources/aws_cloudwatch.rs",
-    "sources/aws_cloudwatch_tests.rs",
-    "sources/gcp_logging.rs",
-    "sources/azure_monitor.rs",
-    "sources/azure_blob.rs",
-    "sources/azure_credential.rs",
-];
-
 #[test]
 fn no_import_cycle_inside_config() {
     // Edges between the files directly in src/config/ (`use super::x` or `crate::config::x`).
@@ -289,7 +278,6 @@ fn no_import_cycle_inside_config() {
         } else {
             rust_files(&dir.join(name))
                 .into_iter()
-                .filter(|(path, _)| !MOVING.iter().any(|m| path.ends_with(m)))
                 .map(|(_, text)| text)
                 .collect()
         };
@@ -322,5 +310,56 @@ fn no_import_cycle_inside_config() {
     }
     for name in edges.keys() {
         visit(name, &edges, &mut Vec::new());
+    }
+}
+
+/// The smallest valid table of each cloud source type, for the shared window keys.
+const CLOUD_SOURCES: [&str; 4] = [
+    "type = \"aws_cloudwatch\"\nname = \"s\"\nregion = \"us-east-1\"\nclusters = [\"prod\"]",
+    "type = \"gcp_logging\"\nname = \"s\"\nprojects = [\"p\"]",
+    "type = \"azure_monitor\"\nname = \"s\"\nworkspace_id = \"6b2f1d3e-0000-4c1a-9a3b-1f2e3d4c5b6a\"\n\
+     endpoint = \"http://127.0.0.1:9\"\ncredential = \"none\"",
+    "type = \"azure_blob\"\nname = \"s\"\naccount_url = \"http://127.0.0.1:9/devstoreaccount1\"\n\
+     credential = \"none\"",
+];
+
+/// The settings, or the error's text.
+fn load_source(dir: &tempfile::TempDir, table: &str) -> Result<Settings, String> {
+    let path = write(
+        dir,
+        &format!("[[sources]]\n{table}\n\n[[sinks]]\nname = \"out\"\ntype = \"stdout\"\n"),
+    );
+    config::load(&path).map_err(|e| e.to_string())
+}
+
+#[test]
+fn window_keys_are_one_block_with_one_set_of_rules_for_every_cloud_source() {
+    let dir = tempfile::tempdir().unwrap();
+    for table in CLOUD_SOURCES {
+        let windowed = !table.contains("azure_blob");
+        // Shared keys are read by every type; a typo in them is an error.
+        let s = load_source(
+            &dir,
+            &format!("{table}\nlookback = \"2h\"\nmax_catchup = \"6h\""),
+        )
+        .unwrap_or_else(|e| panic!("{table}: {e}"));
+        assert_eq!(
+            s.sources[0].max_catchup,
+            Some(Duration::from_secs(6 * 3600))
+        );
+        let err = load_source(&dir, &format!("{table}\noverlapp = \"1m\"")).unwrap_err();
+        assert!(err.contains("overlapp"), "{table}: {err}");
+
+        // One rule for max_span; a source that reads whole hours refuses window keys.
+        let text = load_source(&dir, &format!("{table}\nmax_span = \"500ms\"")).unwrap_err();
+        assert!(text.contains("sources[0].max_span"), "{table}: {text}");
+        let wanted = if windowed {
+            "must be at least 1s"
+        } else {
+            "does not apply"
+        };
+        assert!(text.contains(wanted), "{table}: {text}");
+        let err = load_source(&dir, &format!("{table}\nmax_catchup = \"0s\"")).unwrap_err();
+        assert!(err.contains("sources[0].max_catchup"), "{err}");
     }
 }

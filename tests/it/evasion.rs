@@ -12,7 +12,7 @@ use nodeport_watch::model::{Alert, Degradation, Severity};
 use serde_json::{Value, json};
 
 use crate::support::azure_harness::{alerts, service_event, start_time};
-use crate::support::azure_monitor_kit::{aks_row, fast_retry, harness, minutes, source};
+use crate::support::azure_monitor_kit::{aks_row, harness, minutes, sdk_retry, source};
 use crate::support::daemon::Daemon;
 use crate::support::detect::{all_rules, run_cli, run_library, with_rules};
 use crate::support::fake_log_analytics::FakeLogAnalytics;
@@ -255,7 +255,7 @@ async fn a_decoy_or_reused_audit_id_hides_nothing_from_the_azure_monitor_outbox(
     ));
     let services = h.services();
     let mut driver = h
-        .driver(&services, source(&h, true, fast_retry()), PollMode::Live)
+        .driver(&services, source(&h, true, sdk_retry()), PollMode::Live)
         .await;
     let report = driver.step().await.unwrap();
     assert_eq!((report.stats.records, report.inserted), (1, 0));

@@ -295,7 +295,18 @@ async fn gcp_failed_pages_and_expired_tokens_never_move_the_checkpoint_past_data
     let r = driver.step().await.unwrap();
     assert_eq!((r.inserted, r.progress), (500, Progress::More));
     let resume = driver.cursor().resume.clone().unwrap();
-    assert_eq!(h.live_cursor().await.unwrap().resume, Some(resume));
+    assert_eq!(h.live_cursor().await.unwrap().resume, Some(resume.clone()));
+
+    // The failure is reported by the next poll, before any request, so the driver backs off.
+    let requests = fake.requests().len();
+    let e = source_error(driver.step().await.unwrap_err());
+    assert_eq!(e.kind, SourceErrorKind::Transient);
+    assert_eq!(
+        fake.requests().len(),
+        requests,
+        "no request before the backoff"
+    );
+    assert_eq!(driver.cursor().resume, Some(resume));
 
     // Its token outlived its 24 hours: the window is read again from its start.
     fake.expire_tokens();

@@ -51,6 +51,8 @@
 //! - `operations`   /readyz says starting until the first poll, then follows failing and
 //!   recovering sources and the state store; the daemon serves /healthz and /metrics (parsed
 //!   as Prometheus text); `health` subcommand
+//! - `scan_bounds`  `--since`/`--until` are inclusive, identically for every source type with a
+//!   time axis (CloudWatch on moto, the fake Cloud Logging, the fake Log Analytics, Azurite)
 //! - `scans`        a scheduled scan finds an alert behind the live checkpoint and re-sends
 //!   nothing; checkpoints resume, and one older than max_catchup is skipped forward loudly
 //! - `deployment`   Kubernetes manifests parse and fit together; the ConfigMap validates; the
@@ -92,6 +94,7 @@ mod operations;
 mod postgres_leases;
 mod postgres_store;
 mod robustness;
+mod scan_bounds;
 mod scans;
 mod sinks;
 mod state;

@@ -4,16 +4,20 @@
 //! [`SourceKind`], and a `config.rs` beside its code holding its raw table, its settings and the
 //! function that builds one from the other (as `sources/file/config.rs` does).
 
-pub mod aws_cloudwatch;
-pub mod azure_blob;
-pub mod azure_credential;
-pub mod azure_monitor;
-pub mod gcp_logging;
+// The cloud sources keep their config beside their code; these names keep the dispatch below
+// and `config::sources::<type>` paths working.
+pub use crate::sources::aws_cloudwatch::config as aws_cloudwatch;
+pub use crate::sources::azure::config as azure_credential;
+pub use crate::sources::azure_blob::config as azure_blob;
+pub use crate::sources::azure_monitor::config as azure_monitor;
+pub use crate::sources::gcp_logging::config as gcp_logging;
 
 use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::sources::Validated;
 
 pub use crate::sources::file::{FileSourceSettings, RawFileSource, StartAt};
 pub use aws_cloudwatch::{AssumeRole, AwsCloudWatchSettings, RawAwsCloudWatchSource};
@@ -122,9 +126,25 @@ pub(super) fn build(
                 kind: SourceKind::File(settings),
             })
         }
-        RawSource::AzureMonitor(s) => azure_monitor::build(s, key, p),
-        RawSource::AzureBlob(s) => azure_blob::build(s, key, p),
-        RawSource::GcpLogging(g) => gcp_logging::build(g, key, base, p),
-        RawSource::AwsCloudWatch(s) => aws_cloudwatch::build(s, key, base, p),
+        RawSource::AzureMonitor(s) => {
+            azure_monitor::build(s, key, p).map(|v| wrap(&s.name, v, SourceKind::AzureMonitor))
+        }
+        RawSource::AzureBlob(s) => {
+            azure_blob::build(s, key, p).map(|v| wrap(&s.name, v, SourceKind::AzureBlob))
+        }
+        RawSource::GcpLogging(g) => {
+            gcp_logging::build(g, key, base, p).map(|v| wrap(&g.name, v, SourceKind::GcpLogging))
+        }
+        RawSource::AwsCloudWatch(s) => aws_cloudwatch::build(s, key, base, p)
+            .map(|v| wrap(&s.name, v, |s| SourceKind::AwsCloudWatch(Box::new(s)))),
+    }
+}
+
+fn wrap<S>(name: &str, v: Validated<S>, kind: impl FnOnce(S) -> SourceKind) -> SourceSettings {
+    SourceSettings {
+        name: name.to_owned(),
+        interval: v.interval,
+        max_catchup: v.max_catchup,
+        kind: kind(v.settings),
     }
 }

@@ -18,8 +18,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_cloudwatchlogs::config::SharedCredentialsProvider;
 
+use super::config::AwsCloudWatchSettings;
 use super::errors::{ApiError, Failure};
-use crate::config::sources::AwsCloudWatchSettings;
 
 /// A slow page must not hold a batch (and a clean shutdown) forever.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -81,7 +81,7 @@ pub async fn connect(
     }
 }
 
-async fn assume(base: &SdkConfig, role: &crate::config::sources::AssumeRole) -> SdkConfig {
+async fn assume(base: &SdkConfig, role: &super::config::AssumeRole) -> SdkConfig {
     let mut builder = AssumeRoleProvider::builder(role.arn.clone())
         .session_name(role.session_name.clone())
         .configure(base);

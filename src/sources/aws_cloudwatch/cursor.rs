@@ -9,17 +9,15 @@
 //! again from the start (the seen set drops what was already handed over).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::model::Cursor;
-use crate::sources::TimeRange;
-use crate::sources::window::WindowPlanner;
+use crate::sources::time_axis::{ScanBounds, StreamPosition, Watermarked, Window, WindowPlanner};
 
-/// FilterLogEvents tokens live 24 hours; one older than this is not trusted.
-const TOKEN_TTL_MS: i64 = 23 * 3600 * 1000;
+/// A log group's watermark and resume token (the shared time-axis position).
+pub type GroupPosition = StreamPosition;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CloudWatchCursor {
@@ -32,27 +30,6 @@ pub struct CloudWatchCursor {
 impl Cursor for CloudWatchCursor {
     const KIND: &'static str = "aws_cloudwatch";
     const VERSION: u32 = 1;
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupPosition {
-    /// Events stamped before this (ms since the epoch) have been read.
-    pub watermark_ms: i64,
-    /// A window read in part.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<PagePosition>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PagePosition {
-    /// The window being read, `[start_ms, end_ms)`.
-    pub start_ms: i64,
-    pub end_ms: i64,
-    pub next_token: String,
-    /// The pattern the token was issued for: a token only continues the same request.
-    pub filter_pattern: Option<String>,
-    /// Wall-clock time the token was issued (ms).
-    pub issued_ms: i64,
 }
 
 /// One read of a log group: a window, from its start or from a token.
@@ -70,38 +47,30 @@ pub struct WindowRead {
 pub struct Plan<'a> {
     pub planner: WindowPlanner,
     pub now: DateTime<Utc>,
-    /// A scan's range; `None` when live.
-    pub range: Option<TimeRange>,
+    /// A scan's bounds; `None` when live.
+    pub scan: Option<ScanBounds>,
     pub filter_pattern: Option<&'a str>,
 }
 
 impl Plan<'_> {
-    fn until_ms(&self) -> Option<i64> {
-        // A scan's `until` is inclusive; windows are half-open.
-        self.range
-            .map(|r| r.until.timestamp_millis().saturating_add(1))
-    }
-
     /// What to read next in a log group, if anything.
     pub fn next_read(&self, group: &str, position: &GroupPosition) -> Option<WindowRead> {
         if let Some(page) = &position.page {
-            let fresh = self.now.timestamp_millis() - page.issued_ms < TOKEN_TTL_MS;
-            let same_request = page.filter_pattern.as_deref() == self.filter_pattern;
             return Some(WindowRead {
                 group: group.to_owned(),
                 start_ms: page.start_ms,
                 end_ms: page.end_ms,
-                token: (fresh && same_request).then(|| page.next_token.clone()),
+                token: page
+                    .usable_token(self.filter_pattern, self.now)
+                    .map(str::to_owned),
             });
         }
         let planned = self
             .planner
-            .next(position.watermark_ms, self.now, self.until_ms())?;
-        // A scan reads nothing before its range (the overlap only matters for late arrivals).
-        let floor = self.range.map_or(i64::MIN, |r| r.since.timestamp_millis());
+            .next(position.watermark_ms, self.now, self.scan)?;
         Some(WindowRead {
             group: group.to_owned(),
-            start_ms: planned.window.start_ms.max(floor),
+            start_ms: planned.window.start_ms,
             end_ms: planned.window.end_ms,
             token: None,
         })
@@ -129,28 +98,12 @@ impl Plan<'_> {
     }
 }
 
-impl GroupPosition {
-    /// The window was read to its end.
-    pub fn complete(&mut self, read: &WindowRead) {
-        self.watermark_ms = self.watermark_ms.max(read.end_ms);
-        self.page = None;
-    }
-
-    /// The window was read up to `token`.
-    pub fn pause(
-        &mut self,
-        read: &WindowRead,
-        token: String,
-        filter_pattern: Option<&str>,
-        now: DateTime<Utc>,
-    ) {
-        self.page = Some(PagePosition {
-            start_ms: read.start_ms,
-            end_ms: read.end_ms,
-            next_token: token,
-            filter_pattern: filter_pattern.map(str::to_owned),
-            issued_ms: now.timestamp_millis(),
-        });
+impl WindowRead {
+    pub fn window(&self) -> Window {
+        Window {
+            start_ms: self.start_ms,
+            end_ms: self.end_ms,
+        }
     }
 }
 
@@ -171,10 +124,7 @@ impl CloudWatchCursor {
             let start = created_ms.map_or(self.origin_ms, |c| c.max(self.origin_ms));
             self.groups
                 .entry(name.clone())
-                .or_insert_with(|| GroupPosition {
-                    watermark_ms: start,
-                    page: None,
-                });
+                .or_insert_with(|| GroupPosition::at(start));
         }
     }
 
@@ -194,30 +144,18 @@ impl CloudWatchCursor {
         let oldest = self.groups.values().map(|p| p.watermark_ms).min()?;
         DateTime::from_timestamp_millis(oldest)
     }
+}
 
-    /// Moves every watermark more than `keep` behind `now` forward to `now - keep`; returns the
-    /// range that will not be read.
-    pub fn skip_backlog(&mut self, keep: Duration, now: DateTime<Utc>) -> Option<TimeRange> {
-        let keep_ms = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
-        let floor = now.timestamp_millis().saturating_sub(keep_ms);
-        let mut skipped_from: Option<i64> = None;
-        if self.origin_ms < floor {
-            self.origin_ms = floor;
-        }
+impl Watermarked for CloudWatchCursor {
+    fn behind_ms(&self) -> Option<i64> {
+        self.groups.values().map(GroupPosition::behind_ms).min()
+    }
+
+    fn advance_to(&mut self, floor_ms: i64) {
+        self.origin_ms = self.origin_ms.max(floor_ms);
         for pos in self.groups.values_mut() {
-            let behind = pos
-                .page
-                .as_ref()
-                .map_or(pos.watermark_ms, |p| p.start_ms.min(pos.watermark_ms));
-            if behind < floor {
-                skipped_from = Some(skipped_from.map_or(behind, |s| s.min(behind)));
-                pos.watermark_ms = floor;
-                pos.page = None;
-            }
+            pos.advance_to(floor_ms);
         }
-        let since = DateTime::from_timestamp_millis(skipped_from?)?;
-        let until = DateTime::from_timestamp_millis(floor)?;
-        Some(TimeRange { since, until })
     }
 }
 

@@ -1,7 +1,11 @@
 use chrono::TimeZone;
 
+use std::time::Duration;
+
 use super::*;
 use crate::model::StoredCursor;
+use crate::sources::TimeRange;
+use crate::sources::time_axis::{ResumePoint, skip_backlog};
 
 fn planner() -> WindowPlanner {
     WindowPlanner {
@@ -19,7 +23,7 @@ fn live(now_ms: i64) -> Plan<'static> {
     Plan {
         planner: planner(),
         now: at_ms(now_ms),
-        range: None,
+        scan: None,
         filter_pattern: Some("{ $.a = 1 }"),
     }
 }
@@ -46,7 +50,7 @@ fn a_paused_window_resumes_from_its_token_only_for_the_same_request() {
     };
     let plan = live(T + 60_000);
     let read = plan.next_read("g", &pos).unwrap();
-    pos.pause(&read, "tok".into(), plan.filter_pattern, plan.now);
+    pos.pause(read.window(), "tok".into(), plan.filter_pattern, plan.now);
     assert_eq!(
         pos.watermark_ms, T,
         "a paused window does not move the watermark"
@@ -66,7 +70,7 @@ fn a_paused_window_resumes_from_its_token_only_for_the_same_request() {
     let stale = live(T + 24 * 3600 * 1000).next_read("g", &pos).unwrap();
     assert_eq!((stale.start_ms, stale.token), (read.start_ms, None));
 
-    pos.complete(&read);
+    pos.complete(read.window());
     assert_eq!(pos.watermark_ms, T + 30_000);
     assert_eq!(pos.page, None);
 }
@@ -78,7 +82,7 @@ fn scans_stay_inside_their_range() {
         until: at_ms(T + 299_999),
     };
     let plan = Plan {
-        range: Some(range),
+        scan: Some(ScanBounds::of(&range)),
         ..live(T + 3_600_000)
     };
     let pos = GroupPosition {
@@ -135,11 +139,11 @@ fn seen_ids_are_kept_while_any_window_can_reach_them() {
     cursor.groups.get_mut("a").unwrap().watermark_ms = T + 600_000;
     assert_eq!(cursor.forget_before(&planner()), Some(T - 120_000));
     cursor.groups.get_mut("b").unwrap().watermark_ms = T + 600_000;
-    cursor.groups.get_mut("b").unwrap().page = Some(PagePosition {
+    cursor.groups.get_mut("b").unwrap().page = Some(ResumePoint {
         start_ms: T,
         end_ms: T + 1,
         next_token: "x".into(),
-        filter_pattern: None,
+        request: None,
         issued_ms: T,
     });
     assert_eq!(cursor.forget_before(&planner()), Some(T));
@@ -152,24 +156,27 @@ fn skip_backlog_moves_old_watermarks_and_reports_the_gap() {
     cursor.follow(&[("a".into(), None), ("b".into(), None)]);
     cursor.groups.get_mut("b").unwrap().watermark_ms = T + 7_200_000;
     let now = at_ms(T + 7_200_000);
-    let skipped = cursor.skip_backlog(Duration::from_secs(3600), now).unwrap();
+    let skipped = skip_backlog(&mut cursor, Duration::from_secs(3600), now).unwrap();
     assert_eq!(skipped.since, at_ms(T));
     assert_eq!(skipped.until, at_ms(T + 3_600_000));
     assert_eq!(cursor.groups["a"].watermark_ms, T + 3_600_000);
     assert_eq!(cursor.groups["b"].watermark_ms, T + 7_200_000);
     assert_eq!(cursor.origin_ms, T + 3_600_000);
-    assert_eq!(cursor.skip_backlog(Duration::from_secs(3600), now), None);
+    assert_eq!(
+        skip_backlog(&mut cursor, Duration::from_secs(3600), now),
+        None
+    );
 }
 
 #[test]
 fn round_trips_through_the_store_format() {
     let mut cursor = CloudWatchCursor::starting_at(T);
     cursor.follow(&[("/aws/eks/a/cluster".into(), None)]);
-    cursor.groups.get_mut("/aws/eks/a/cluster").unwrap().page = Some(PagePosition {
+    cursor.groups.get_mut("/aws/eks/a/cluster").unwrap().page = Some(ResumePoint {
         start_ms: T,
         end_ms: T + 5,
         next_token: "tok".into(),
-        filter_pattern: Some("{ $.a = 1 }".into()),
+        request: Some("{ $.a = 1 }".into()),
         issued_ms: T,
     });
     let stored = StoredCursor::encode(&cursor).unwrap();

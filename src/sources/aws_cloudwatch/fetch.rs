@@ -16,10 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use aws_sdk_cloudwatchlogs::types::FilteredLogEvent;
 
 use super::client;
+use super::config::AwsCloudWatchSettings;
 use super::cursor::WindowRead;
 use super::cut_pattern::{CUT_SERVICES_PATTERN, MAX_CUT_PAGES};
 use super::errors::{ApiError, Failure};
-use crate::config::sources::AwsCloudWatchSettings;
 use crate::sources::rate_limit::Limiter;
 use crate::telemetry::metrics;
 

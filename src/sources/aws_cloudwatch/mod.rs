@@ -13,13 +13,15 @@
 //! - a window too large for one batch is committed in several, each resuming from the page token
 //!   kept in the cursor ([`cursor`]);
 //! - a page that fails after others succeeded keeps the pages before it and reports the failure
-//!   at the next poll (before any request), so the driver backs off without losing work.
+//!   at the next poll (before any request), so the driver backs off without losing work (the
+//!   shared policy of [`crate::sources::time_axis::page_failure`]).
 //!
 //! The modules: [`client`] (credentials, role, endpoint, account), [`discovery`] (which log
 //! groups), [`cursor`] (checkpoint and window planning), [`fetch`] (pages), [`records`] (events →
 //! records, unusable messages), [`errors`] (retry classification), [`filter_pattern`] (pushdown).
 
 pub mod client;
+pub mod config;
 pub mod cursor;
 pub mod cut_pattern;
 pub mod discovery;
@@ -40,16 +42,16 @@ pub use cursor::CloudWatchCursor;
 pub use fetch::{FetchCounts, FetchStats};
 
 use self::client::Clients;
+use self::config::AwsCloudWatchSettings;
 use self::cursor::{Plan, WindowRead};
 use self::discovery::{Discovery, cluster_of};
 use self::errors::{ApiError, Failure};
 use self::fetch::Fetcher;
 use self::records::{Made, Origins, RecordMaker};
 use super::rate_limit::{Budget, Limiter, RateLimits};
-use super::window::WindowPlanner;
+use super::time_axis::{self, HeldFailure, ScanBounds, WindowPlanner};
 use super::{Batch, PollMode, Progress, Record, Source, SourceError, TimeRange};
 use crate::clock::Clock;
-use crate::config::sources::AwsCloudWatchSettings;
 
 /// A log group whose reads fail for a reason of its own (permissions) is tried after the others
 /// for this long, so one misconfigured cluster does not blind the source to the rest.
@@ -78,8 +80,8 @@ pub struct AwsCloudWatchSource {
     failing: HashMap<String, DateTime<Utc>>,
     /// Groups that do not exist, warned about once.
     missing: HashSet<String>,
-    /// A page failure held back while the pages before it were committed.
-    held_failure: Option<SourceError>,
+    /// A page failure held back while the pages before it are committed.
+    held_failure: HeldFailure,
 }
 
 impl AwsCloudWatchSource {
@@ -93,11 +95,7 @@ impl AwsCloudWatchSource {
         credentials: Option<SharedCredentialsProvider>,
     ) -> Self {
         let clients = client::connect(&settings, credentials).await;
-        let planner = WindowPlanner {
-            lag: settings.lag,
-            overlap: settings.overlap,
-            max_span: settings.max_span,
-        };
+        let planner = settings.window.planner();
         let discovery = Discovery::new(
             name,
             settings.log_groups.clone(),
@@ -117,7 +115,7 @@ impl AwsCloudWatchSource {
             skipped: HashMap::new(),
             failing: HashMap::new(),
             missing: HashSet::new(),
-            held_failure: None,
+            held_failure: HeldFailure::default(),
         }
     }
 
@@ -216,10 +214,13 @@ impl AwsCloudWatchSource {
         }
         if let Some(position) = cursor.groups.get_mut(&read.group) {
             match fetched.resume {
-                None => position.complete(read),
-                Some(token) => {
-                    position.pause(read, token, self.settings.filter_pattern.as_deref(), now)
-                }
+                None => position.complete(read.window()),
+                Some(token) => position.pause(
+                    read.window(),
+                    token,
+                    self.settings.filter_pattern.as_deref(),
+                    now,
+                ),
             }
         }
         if let Some(failure) = &fetched.failure
@@ -228,7 +229,9 @@ impl AwsCloudWatchSource {
             self.failing
                 .insert(read.group.clone(), now + FAILING_GROUP_DEFERRAL);
         }
-        self.held_failure = fetched.failure.map(SourceError::from);
+        if let Some(failure) = fetched.failure {
+            self.held_failure.hold(failure.into());
+        }
         Ok(records)
     }
 
@@ -248,7 +251,7 @@ impl AwsCloudWatchSource {
                 if self.missing.insert(read.group.clone()) {
                     warn!(source = %self.name, log_group = %read.group, "log group does not exist: is the `audit` log type of the cluster turned on?");
                 }
-                position.complete(read);
+                position.complete(read.window());
                 Ok(Vec::new())
             }
             (Failure::InvalidParameter, Some(position)) if read.token.is_some() => {
@@ -271,11 +274,7 @@ impl Source for AwsCloudWatchSource {
     type Cursor = CloudWatchCursor;
 
     fn start(&self, mode: &PollMode, now: DateTime<Utc>) -> CloudWatchCursor {
-        let origin = match mode {
-            PollMode::Live => now - self.settings.lookback,
-            PollMode::Scan(range) => range.since,
-        };
-        CloudWatchCursor::starting_at(origin.timestamp_millis())
+        CloudWatchCursor::starting_at(self.settings.window.start_ms(mode, now))
     }
 
     async fn poll(
@@ -283,22 +282,20 @@ impl Source for AwsCloudWatchSource {
         cursor: &CloudWatchCursor,
         mode: &PollMode,
     ) -> Result<Batch<CloudWatchCursor>, SourceError> {
-        if let Some(held) = self.held_failure.take() {
-            return Err(held);
-        }
+        self.held_failure.report()?;
         let groups = self.log_groups().await?;
         let now = self.clock.now();
         let mut cursor = cursor.clone();
         cursor.follow(&groups);
-        let range = match mode {
+        let scan = match mode {
             PollMode::Live => None,
-            PollMode::Scan(range) => Some(*range),
+            PollMode::Scan(range) => Some(ScanBounds::of(range)),
         };
         let settings = Arc::clone(&self.settings);
         let plan = Plan {
             planner: self.planner,
             now,
-            range,
+            scan,
             filter_pattern: settings.filter_pattern.as_deref(),
         };
         let failing = &self.failing;
@@ -309,7 +306,7 @@ impl Source for AwsCloudWatchSource {
             Some(read) => self.read_group(&mut cursor, &read, now).await?,
             None => Vec::new(),
         };
-        let progress = match (plan.has_work(&cursor), range) {
+        let progress = match (plan.has_work(&cursor), scan) {
             (true, _) => Progress::More,
             (false, Some(_)) => Progress::Finished,
             (false, None) => Progress::CaughtUp,
@@ -333,7 +330,7 @@ impl Source for AwsCloudWatchSource {
         keep: std::time::Duration,
         now: DateTime<Utc>,
     ) -> Option<TimeRange> {
-        cursor.skip_backlog(keep, now)
+        time_axis::skip_backlog(cursor, keep, now)
     }
 
     async fn healthcheck(&mut self) -> Result<(), SourceError> {

@@ -11,9 +11,7 @@ use azure_identity::{
 use thiserror::Error;
 
 use super::chain::{CredentialChain, Link};
-use crate::config::sources::azure_credential::{
-    AzureCredentialSettings, CredentialKind, UserAssignedIdentity,
-};
+use super::config::{AzureCredentialSettings, CredentialKind, UserAssignedIdentity};
 
 #[derive(Debug, Error)]
 pub enum CredentialError {

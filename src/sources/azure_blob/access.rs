@@ -9,7 +9,7 @@ use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::http::policies::Policy;
 use url::{Host, Url};
 
-use crate::config::sources::azure_blob::{AzureBlobSettings, BlobAuth};
+use super::config::{AzureBlobSettings, BlobAuth};
 use crate::sources::SourceError;
 use crate::sources::azure::bearer::BearerPolicy;
 use crate::sources::azure::connection_string::{self, StorageKey};
@@ -91,9 +91,7 @@ pub fn resolve(settings: &AzureBlobSettings) -> Result<(Url, BlobAccess), Source
             .clone()
             .ok_or_else(|| SourceError::fatal(format!("{what} needs account_url")))
     };
-    let secret = |value: &crate::config::sources::azure_blob::SecretValue| {
-        value.resolve().map_err(SourceError::fatal)
-    };
+    let secret = |value: &super::config::SecretValue| value.resolve().map_err(SourceError::fatal);
     let (url, access) = match &settings.auth {
         BlobAuth::Entra(credential) => {
             let url = configured("an Entra ID credential")?;

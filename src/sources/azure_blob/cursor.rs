@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Cursor;
+use crate::sources::time_axis::Watermarked;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlobCursor {
@@ -18,6 +19,25 @@ pub struct BlobCursor {
 impl Cursor for BlobCursor {
     const KIND: &'static str = "azure_blob";
     const VERSION: u32 = 1;
+}
+
+/// The axis of an archive is its hours: the horizon is the one watermark, and a skip moves it
+/// to the start of an hour (never past an hour that holds instants still to keep).
+impl Watermarked for BlobCursor {
+    fn behind_ms(&self) -> Option<i64> {
+        Some(self.from_hour_ms)
+    }
+
+    fn advance_to(&mut self, floor_ms: i64) {
+        self.from_hour_ms = self.from_hour_ms.max(floor_ms);
+        let from = self.from_hour_ms;
+        self.blobs
+            .retain(|key, _| super::hour_of_key(key).is_none_or(|h| h >= from));
+    }
+
+    fn align_floor(&self, floor_ms: i64) -> i64 {
+        super::layout::hour_floor(floor_ms)
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,6 +13,7 @@
 //! to find the clusters that archive there.
 
 pub mod access;
+pub mod config;
 pub mod cursor;
 pub mod layout;
 pub mod lines;
@@ -23,17 +24,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use azure_core::http::{ExponentialRetryOptions, RetryOptions, Url};
+use azure_core::http::{RetryOptions, Url};
 use chrono::{DateTime, Utc};
 use tracing::{debug, warn};
 
 pub use cursor::{BlobCursor, BlobPosition};
 
 use self::access::BlobAccess;
+use self::config::AzureBlobSettings;
 use self::store::{BlobInfo, BlobStore, Read};
+use super::time_axis::{self, millis};
 use super::{Batch, PollMode, Progress, Record, RecordOrigin, Source, SourceError, TimeRange};
 use crate::clock::Clock;
-use crate::config::sources::azure_blob::AzureBlobSettings;
 use crate::model::{Format, Provider};
 use crate::runtime::Services;
 use crate::telemetry::metrics;
@@ -42,20 +44,6 @@ use crate::telemetry::metrics;
 const BATCH_BYTES: usize = 8 * 1024 * 1024;
 /// Records reach an hour's blob by receive time; a scan also reads this many later hours.
 const SCAN_LATE_HOURS: i64 = 2;
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// Production retries: a few quick attempts, then the driver's backoff takes over.
-pub fn default_retry() -> RetryOptions {
-    RetryOptions::exponential(ExponentialRetryOptions {
-        max_retries: 3,
-        initial_delay: azure_core::time::Duration::milliseconds(500),
-        max_delay: azure_core::time::Duration::seconds(10),
-        max_total_elapsed: azure_core::time::Duration::seconds(60),
-    })
-}
 
 pub struct AzureBlobSource {
     name: String,
@@ -81,7 +69,7 @@ impl AzureBlobSource {
             &url,
             &access,
             Arc::clone(&services.clock),
-            default_retry(),
+            super::azure::sdk_retry(),
         )
     }
 
@@ -196,7 +184,7 @@ impl AzureBlobSource {
 }
 
 /// The hour a cursor key (`container/name`) belongs to.
-fn hour_of_key(key: &str) -> Option<i64> {
+pub(crate) fn hour_of_key(key: &str) -> Option<i64> {
     let (_, name) = key.split_once('/')?;
     layout::parse(name).map(|p| p.hour.timestamp_millis())
 }
@@ -321,19 +309,7 @@ impl Source for AzureBlobSource {
         keep: Duration,
         now: DateTime<Utc>,
     ) -> Option<TimeRange> {
-        let keep_from = layout::hour_floor(now.timestamp_millis() - millis(keep));
-        if cursor.from_hour_ms >= keep_from {
-            return None;
-        }
-        let skipped = TimeRange {
-            since: DateTime::from_timestamp_millis(cursor.from_hour_ms)?,
-            until: DateTime::from_timestamp_millis(keep_from)?,
-        };
-        cursor.from_hour_ms = keep_from;
-        cursor
-            .blobs
-            .retain(|key, _| hour_of_key(key).is_none_or(|h| h >= keep_from));
-        Some(skipped)
+        time_axis::skip_backlog(cursor, keep, now)
     }
 
     async fn healthcheck(&mut self) -> Result<(), SourceError> {

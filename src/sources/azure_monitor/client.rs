@@ -2,10 +2,10 @@
 //! `{"query", "timespan"}`, sent through an azure_core pipeline.
 //!
 //! No maintained crate covers this API, so the request is written here; the pipeline brings
-//! the retry policy, request ids and the user agent. It retries network errors and `5xx` a few
-//! times (honouring a `503`'s `Retry-After`) but not `429`: a throttled query goes back to the
-//! driver with the service's `Retry-After`, where the wait can be cancelled at shutdown and is
-//! logged once per burst.
+//! request ids and the user agent. Its retries are off ([`crate::sources::azure::sdk_retry`]):
+//! every attempt passes the limiter once, and a failed query (network, `5xx`, `429`) goes back
+//! to the driver classified, with the service's `Retry-After`, where the wait can be cancelled
+//! at shutdown and is logged once per burst.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +13,8 @@ use std::time::Duration;
 use azure_core::http::headers::{HeaderName, RETRY_AFTER};
 use azure_core::http::policies::{Policy, RetryHeaders};
 use azure_core::http::{
-    ClientOptions, Context, ExponentialRetryOptions, Method, Pipeline, PipelineOptions,
-    PipelineSendOptions, Request, RetryOptions, StatusCode, Url,
+    ClientOptions, Context, Method, Pipeline, PipelineOptions, PipelineSendOptions, Request,
+    RetryOptions, StatusCode, Url,
 };
 use serde_json::json;
 
@@ -27,16 +27,6 @@ use crate::telemetry::metrics;
 /// The service gives up on a query after 10 minutes; a little more covers the transfer.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(11 * 60);
 pub const ACCESS_HINT: &str = "the Log Analytics Reader role on the workspace";
-
-/// Production retries: a few quick attempts, then the driver's backoff takes over.
-pub fn default_retry() -> RetryOptions {
-    RetryOptions::exponential(ExponentialRetryOptions {
-        max_retries: 3,
-        initial_delay: azure_core::time::Duration::milliseconds(500),
-        max_delay: azure_core::time::Duration::seconds(10),
-        max_total_elapsed: azure_core::time::Duration::seconds(60),
-    })
-}
 
 pub struct LogAnalyticsClient {
     source: String,

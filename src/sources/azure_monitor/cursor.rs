@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Cursor;
+use crate::sources::time_axis::Watermarked;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AzureMonitorCursor {
@@ -26,5 +27,17 @@ impl AzureMonitorCursor {
     /// The least advanced watermark: how far the whole source has surely read.
     pub fn oldest(&self) -> Option<i64> {
         self.watermarks.values().copied().min()
+    }
+}
+
+impl Watermarked for AzureMonitorCursor {
+    fn behind_ms(&self) -> Option<i64> {
+        self.oldest()
+    }
+
+    fn advance_to(&mut self, floor_ms: i64) {
+        for w in self.watermarks.values_mut() {
+            *w = (*w).max(floor_ms);
+        }
     }
 }

@@ -12,10 +12,10 @@ use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use super::client::LogAnalyticsClient;
+use super::config::AzureMonitorSettings;
 use super::kql::{Axis, WindowQuery};
 use super::response::Row;
-use crate::config::sources::azure_monitor::AzureMonitorSettings;
-use crate::sources::window::Window;
+use crate::sources::time_axis::Window;
 use crate::sources::{Record, RecordOrigin, SourceError};
 use crate::state::SeenKey;
 

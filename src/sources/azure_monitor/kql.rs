@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::config::sources::azure_monitor::{ClusterFilter, LogTable};
+use super::config::{ClusterFilter, LogTable};
 
 /// The column the queries add: the row's ingestion time (seen ids are keyed on it).
 pub const INGESTION_COLUMN: &str = "IngestionTime";

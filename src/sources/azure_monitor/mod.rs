@@ -12,6 +12,7 @@
 //! others back (nothing is lost). Give each its own source to keep them independent.
 
 pub mod client;
+pub mod config;
 pub mod cursor;
 mod fetch;
 pub mod kql;
@@ -32,15 +33,15 @@ use tracing::debug;
 pub use cursor::AzureMonitorCursor;
 
 use self::client::LogAnalyticsClient;
+use self::config::AzureMonitorSettings;
 use self::fetch::WindowReader;
 use self::kql::Axis;
 use super::azure::bearer::BearerPolicy;
 use super::azure::credential::token_credential;
 use super::rate_limit::{Budget, Limiter};
-use super::window::WindowPlanner;
+use super::time_axis::{self, ScanBounds};
 use super::{Batch, PollMode, Progress, Record, RecordOrigin, Source, SourceError, TimeRange};
 use crate::clock::Clock;
-use crate::config::sources::azure_monitor::AzureMonitorSettings;
 use crate::model::{Format, Provider};
 use crate::runtime::Services;
 
@@ -82,12 +83,12 @@ impl AzureMonitorSource {
             credential,
             Arc::clone(&services.clock),
             limiter,
-            client::default_retry(),
+            super::azure::sdk_retry(),
         ))
     }
 
     /// Builds the source with an explicit credential (`None`: no authorization header) and
-    /// retry policy.
+    /// SDK retry policy (production and tests: [`super::azure::sdk_retry`], none).
     pub fn new(
         name: &str,
         settings: AzureMonitorSettings,
@@ -121,32 +122,18 @@ impl AzureMonitorSource {
         }
     }
 
-    /// The planner, axis and end of the range a mode reads.
-    fn plan(&self, mode: &PollMode) -> (WindowPlanner, Axis, Option<i64>) {
+    /// The axis and the bounds a mode reads: ingestion time live (rows arrive late), the
+    /// rows' own time in a scan (a user asks about when things happened).
+    fn plan(&self, mode: &PollMode) -> (Axis, Option<ScanBounds>) {
         match mode {
-            PollMode::Live => (self.settings.window, Axis::Ingestion, None),
-            PollMode::Scan(range) => (
-                // A scan reads each instant once: no overlap to re-read.
-                WindowPlanner {
-                    overlap: Duration::ZERO,
-                    ..self.settings.window
-                },
-                Axis::TimeGenerated,
-                Some(range.until.timestamp_millis().saturating_add(1)),
-            ),
+            PollMode::Live => (Axis::Ingestion, None),
+            PollMode::Scan(range) => (Axis::TimeGenerated, Some(ScanBounds::of(range))),
         }
     }
 
     /// Where a workspace without a watermark starts.
     fn initial_watermark(&self, mode: &PollMode, now: DateTime<Utc>) -> i64 {
-        match mode {
-            PollMode::Live => {
-                let back = self.settings.window.lag + self.settings.lookback;
-                now.timestamp_millis()
-                    .saturating_sub(i64::try_from(back.as_millis()).unwrap_or(i64::MAX))
-            }
-            PollMode::Scan(range) => range.since.timestamp_millis(),
-        }
+        self.settings.window.start_ms(mode, now)
     }
 }
 
@@ -172,7 +159,8 @@ impl Source for AzureMonitorSource {
         mode: &PollMode,
     ) -> Result<Batch<AzureMonitorCursor>, SourceError> {
         let now = self.clock.now();
-        let (planner, axis, until_ms) = self.plan(mode);
+        let (axis, scan) = self.plan(mode);
+        let planner = self.settings.window.planner();
         let mut next = AzureMonitorCursor::default();
         let mut records: Vec<Record> = Vec::new();
         let mut more = false;
@@ -180,7 +168,7 @@ impl Source for AzureMonitorSource {
             let watermark = cursor
                 .watermark(workspace)
                 .unwrap_or_else(|| self.initial_watermark(mode, now));
-            let Some(planned) = planner.next(watermark, now, until_ms) else {
+            let Some(planned) = planner.next(watermark, now, scan) else {
                 next.watermarks.insert(workspace.clone(), watermark);
                 continue;
             };
@@ -198,9 +186,9 @@ impl Source for AzureMonitorSource {
             records.extend(fetched.records);
             next.watermarks.insert(workspace.clone(), fetched.end_ms);
         }
-        let progress = match (more, until_ms) {
+        let progress = match (more, scan) {
             (true, _) => Progress::More,
-            (false, Some(until)) if next.watermarks.values().all(|w| *w >= until) => {
+            (false, Some(bounds)) if next.watermarks.values().all(|w| bounds.finished(*w)) => {
                 Progress::Finished
             }
             (false, _) => Progress::CaughtUp,
@@ -221,20 +209,7 @@ impl Source for AzureMonitorSource {
         keep: Duration,
         now: DateTime<Utc>,
     ) -> Option<TimeRange> {
-        let keep_from = now
-            .timestamp_millis()
-            .saturating_sub(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX));
-        let mut earliest: Option<i64> = None;
-        for watermark in cursor.watermarks.values_mut() {
-            if *watermark < keep_from {
-                earliest = Some(earliest.map_or(*watermark, |e| e.min(*watermark)));
-                *watermark = keep_from;
-            }
-        }
-        Some(TimeRange {
-            since: DateTime::from_timestamp_millis(earliest?)?,
-            until: DateTime::from_timestamp_millis(keep_from)?,
-        })
+        time_axis::skip_backlog(cursor, keep, now)
     }
 
     async fn healthcheck(&mut self) -> Result<(), SourceError> {

@@ -17,7 +17,7 @@ use google_cloud_logging_v2::client::LoggingServiceV2;
 use google_cloud_logging_v2::model::ListLogEntriesResponse;
 use thiserror::Error;
 
-use crate::config::sources::{GcpCredentials, GcpLoggingSettings, gcp_logging};
+use super::config::{self as gcp_logging, GcpCredentials, GcpLoggingSettings};
 use crate::sources::SourceError;
 use crate::sources::diagnosis::{Diagnosis, log_chain, transport_reason};
 

@@ -11,8 +11,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use chrono::{DateTime, Utc};
+
 use crate::model::Cursor;
-use crate::sources::window::Window;
+use crate::sources::time_axis::position::token_fresh;
+use crate::sources::time_axis::{Watermarked, Window};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GcpCursor {
@@ -35,9 +38,34 @@ pub struct Resume {
     pub start_ms: i64,
     pub end_ms: i64,
     pub page_token: String,
+    /// Wall-clock time the token was issued (ms); absent in checkpoints written before it was
+    /// kept, whose tokens are tried once (a refused one restarts the window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_ms: Option<i64>,
 }
 
 impl Resume {
+    pub fn new(
+        projects: Vec<String>,
+        window: Window,
+        page_token: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Resume {
+            projects,
+            start_ms: window.start_ms,
+            end_ms: window.end_ms,
+            page_token,
+            issued_ms: Some(now.timestamp_millis()),
+        }
+    }
+
+    /// The token, unless it is past its 24-hour life at `now`.
+    pub fn usable_token(&self, now: DateTime<Utc>) -> Option<&str> {
+        let fresh = self.issued_ms.is_none_or(|issued| token_fresh(issued, now));
+        fresh.then_some(self.page_token.as_str())
+    }
+
     pub fn window(&self) -> Window {
         Window {
             start_ms: self.start_ms,
@@ -94,15 +122,18 @@ impl GcpCursor {
         }
         self.resume = None;
     }
+}
 
-    /// Moves every watermark to at least `to_ms`; returns the oldest one before the move.
-    pub fn skip_to(&mut self, to_ms: i64) -> Option<i64> {
-        let oldest = self.low_watermark().filter(|w| *w < to_ms)?;
+impl Watermarked for GcpCursor {
+    fn behind_ms(&self) -> Option<i64> {
+        self.low_watermark()
+    }
+
+    fn advance_to(&mut self, floor_ms: i64) {
         for w in self.projects.values_mut() {
-            *w = (*w).max(to_ms);
+            *w = (*w).max(floor_ms);
         }
         self.resume = None;
-        Some(oldest)
     }
 }
 
@@ -123,6 +154,7 @@ mod tests {
             start_ms: 500,
             end_ms: 2_000,
             page_token: "opaque".into(),
+            issued_ms: Some(1_000),
         });
         let stored = StoredCursor::encode(&c).unwrap();
         assert_eq!(stored.kind, "gcp_logging");
@@ -137,6 +169,7 @@ mod tests {
             start_ms: 500,
             end_ms: 2_000,
             page_token: "t".into(),
+            issued_ms: None,
         });
         let now = names(&["a", "c"]);
         c.align(&now, std::slice::from_ref(&now), 9_000);
@@ -158,11 +191,31 @@ mod tests {
 
     #[test]
     fn skipping_a_backlog_reports_where_it_started() {
+        use chrono::TimeZone;
         let mut c = GcpCursor::at(&names(&["a", "b"]), 1_000);
         c.complete(&names(&["b"]), 8_000);
-        assert_eq!(c.skip_to(5_000), Some(1_000));
+        let now = Utc.timestamp_millis_opt(10_000).unwrap();
+        let keep = std::time::Duration::from_secs(5);
+        let skipped = crate::sources::time_axis::skip_backlog(&mut c, keep, now).unwrap();
+        assert_eq!(skipped.since.timestamp_millis(), 1_000);
         assert_eq!(c.projects.get("a"), Some(&5_000));
         assert_eq!(c.projects.get("b"), Some(&8_000));
-        assert_eq!(c.skip_to(5_000), None);
+        assert_eq!(
+            crate::sources::time_axis::skip_backlog(&mut c, keep, now),
+            None
+        );
+    }
+
+    #[test]
+    fn a_resume_token_expires_with_its_day() {
+        use chrono::TimeZone;
+        let t = Utc.timestamp_millis_opt(1_800_000_000_000).unwrap();
+        let window = Window {
+            start_ms: 0,
+            end_ms: 1,
+        };
+        let r = Resume::new(names(&["a"]), window, "tok".into(), t);
+        assert_eq!(r.usable_token(t + chrono::Duration::hours(1)), Some("tok"));
+        assert_eq!(r.usable_token(t + chrono::Duration::hours(24)), None);
     }
 }

@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::config::sources::GcpLoggingSettings;
-use crate::sources::window::Window;
+use super::config::GcpLoggingSettings;
+use crate::sources::time_axis::Window;
 
 /// The three verbs that can make or keep a Service a NodePort.
 pub const SERVICE_WRITES: [&str; 3] = [

@@ -11,12 +11,15 @@
 //! `poll` has no side effect besides API calls: the driver commits the returned cursor only
 //! with the batch's alerts, so a failed page, a crash or a stop never moves the checkpoint past
 //! an entry that was not processed. Every request first waits for the quota of each of its
-//! projects ([`quota`]); a 429 is returned as a throttle for the driver to back off.
+//! projects ([`quota`]); a 429 is returned as a throttle for the driver to back off. A page that
+//! fails after earlier pages of its window follows the shared policy
+//! ([`crate::sources::time_axis::page_failure`]): those pages are committed with the failed
+//! page's token, and the failure is reported at the next poll so the driver backs off first.
 
 mod client;
+pub mod config;
 pub mod cursor;
 pub mod filter;
-mod progress;
 pub mod quota;
 pub mod record;
 mod stats;
@@ -28,14 +31,14 @@ use chrono::{DateTime, Utc};
 use tracing::{debug, warn};
 
 use self::client::{LoggingApi, PageRequest};
+use self::config::GcpLoggingSettings;
 use self::filter::RequestGroup;
-use self::progress::ProgressLog;
 use self::quota::ProjectQuota;
 use self::record::Origins;
-use super::window::{Window, WindowPlanner};
+use super::time_axis::progress::ProgressLog;
+use super::time_axis::{self, HeldFailure, ScanBounds, Window, WindowPlanner, millis};
 use super::{Batch, PollMode, Progress, Record, Source, SourceError, TimeRange};
 use crate::clock::Clock;
-use crate::config::sources::GcpLoggingSettings;
 use crate::sources::rate_limit::RateLimits;
 use crate::telemetry::metrics;
 
@@ -56,6 +59,8 @@ pub struct GcpLoggingSource {
     stats: Arc<PollStats>,
     /// The `now` every window of the current cycle is planned against (see [`Self::cycle_now`]).
     cycle: Option<DateTime<Utc>>,
+    /// A page failure held back while the pages before it are committed.
+    held_failure: HeldFailure,
 }
 
 /// What the next poll reads.
@@ -102,11 +107,7 @@ impl GcpLoggingSource {
         Ok(GcpLoggingSource {
             name: name.to_owned(),
             origins: Origins::new(name, &settings.projects),
-            planner: WindowPlanner {
-                lag: settings.lag,
-                overlap: settings.overlap,
-                max_span: settings.max_span,
-            },
+            planner: settings.window.planner(),
             progress: ProgressLog::new(settings.progress_interval),
             settings: Arc::new(settings),
             api,
@@ -115,6 +116,7 @@ impl GcpLoggingSource {
             clock,
             stats: Arc::default(),
             cycle: None,
+            held_failure: HeldFailure::default(),
         })
     }
 
@@ -122,7 +124,7 @@ impl GcpLoggingSource {
     /// the horizon it gives: otherwise the seconds spent waiting for quota would always leave a
     /// sliver of new time, and each sliver would cost a poll that re-reads the whole overlap.
     /// A new cycle (a fresh `now`) starts on the poll after the source reported `CaughtUp`.
-    fn cycle_now(&mut self, cursor: &GcpCursor, until: Option<i64>) -> DateTime<Utc> {
+    fn cycle_now(&mut self, cursor: &GcpCursor, until: Option<ScanBounds>) -> DateTime<Utc> {
         if let Some(now) = self.cycle
             && (cursor.resume.is_some() || self.next_step(cursor, now, until).is_some())
         {
@@ -139,12 +141,7 @@ impl GcpLoggingSource {
     }
 
     fn start_ms(&self, mode: &PollMode, now: DateTime<Utc>) -> i64 {
-        match mode {
-            PollMode::Live => ms(now)
-                .saturating_sub(millis(self.settings.lag))
-                .saturating_sub(millis(self.settings.lookback)),
-            PollMode::Scan(range) => ms(range.since),
-        }
+        self.settings.window.start_ms(mode, now)
     }
 
     fn group_projects(&self) -> Vec<Vec<String>> {
@@ -156,7 +153,7 @@ impl GcpLoggingSource {
         &self,
         cursor: &GcpCursor,
         now: DateTime<Utc>,
-        until: Option<i64>,
+        until: Option<ScanBounds>,
     ) -> Option<Step> {
         if let Some(resume) = &cursor.resume
             && let Some(group) = self
@@ -167,7 +164,7 @@ impl GcpLoggingSource {
             return Some(Step {
                 group,
                 window: resume.window(),
-                page_token: resume.page_token.clone(),
+                page_token: resume.usable_token(now).unwrap_or_default().to_owned(),
             });
         }
         self.groups
@@ -187,12 +184,17 @@ impl GcpLoggingSource {
     }
 
     /// Where the source stands once `cursor` is committed.
-    fn progress_of(&self, cursor: &GcpCursor, now: DateTime<Utc>, until: Option<i64>) -> Progress {
+    fn progress_of(
+        &self,
+        cursor: &GcpCursor,
+        now: DateTime<Utc>,
+        until: Option<ScanBounds>,
+    ) -> Progress {
         if cursor.resume.is_some() || self.next_step(cursor, now, until).is_some() {
             return Progress::More;
         }
         match (until, cursor.low_watermark()) {
-            (Some(until), Some(low)) if low >= until => Progress::Finished,
+            (Some(bounds), Some(low)) if bounds.finished(low) => Progress::Finished,
             _ => Progress::CaughtUp,
         }
     }
@@ -267,15 +269,17 @@ impl GcpLoggingSource {
         }
         let low = cursor.low_watermark();
         if let Some(low) = low {
-            let stats = self.stats.snapshot();
+            let stats = self.stats.snapshot().into();
             match mode {
                 PollMode::Scan(range) => {
+                    let bounds = ScanBounds::of(range);
                     self.progress
-                        .scan(&self.name, ms(range.since), low, ms(range.until), stats);
+                        .scan(&self.name, bounds.start_ms, low, bounds.end_ms, stats);
                 }
                 PollMode::Live => {
-                    let horizon = ms(now).saturating_sub(millis(self.settings.lag));
-                    let behind = horizon.saturating_sub(low) > millis(self.settings.max_span);
+                    let window = &self.settings.window;
+                    let horizon = ms(now).saturating_sub(millis(window.lag));
+                    let behind = horizon.saturating_sub(low) > millis(window.max_span);
                     self.progress.live(&self.name, low, horizon, behind, stats);
                 }
             }
@@ -290,14 +294,10 @@ impl GcpLoggingSource {
     }
 }
 
-fn millis(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn scan_until(mode: &PollMode) -> Option<i64> {
+fn scan_until(mode: &PollMode) -> Option<ScanBounds> {
     match mode {
         PollMode::Live => None,
-        PollMode::Scan(range) => Some(ms(range.until)),
+        PollMode::Scan(range) => Some(ScanBounds::of(range)),
     }
 }
 
@@ -314,6 +314,7 @@ impl Source for GcpLoggingSource {
         cursor: &GcpCursor,
         mode: &PollMode,
     ) -> Result<Batch<GcpCursor>, SourceError> {
+        self.held_failure.report()?;
         let until = scan_until(mode);
         let mut cursor = cursor.clone();
         cursor.align(
@@ -333,12 +334,7 @@ impl Source for GcpLoggingSource {
                 cursor.complete(&projects, step.window.end_ms);
             }
             PagesEnd::Cut(token) => {
-                cursor.resume = Some(Resume {
-                    projects,
-                    start_ms: step.window.start_ms,
-                    end_ms: step.window.end_ms,
-                    page_token: token,
-                });
+                cursor.resume = Some(Resume::new(projects, step.window, token, now));
             }
             PagesEnd::Failed { error, .. } if records.is_empty() => {
                 if client::is_invalid_argument(&error) && !step.page_token.is_empty() {
@@ -351,14 +347,11 @@ impl Source for GcpLoggingSource {
                 return Err(self.api.classify(&error, &projects));
             }
             PagesEnd::Failed { token, error } => {
-                // Keep the pages that arrived; the next poll retries the failed one.
+                // The shared page-failure policy: keep the pages that arrived, report the
+                // failure at the next poll so the driver backs off first.
                 debug!(source = %self.name, error = %error, "page failed after {} entries; committing them first", records.len());
-                cursor.resume = Some(Resume {
-                    projects,
-                    start_ms: step.window.start_ms,
-                    end_ms: step.window.end_ms,
-                    page_token: token,
-                });
+                self.held_failure.hold(self.api.classify(&error, &projects));
+                cursor.resume = Some(Resume::new(projects, step.window, token, now));
             }
         }
         Ok(self.batch(records, cursor, mode, now))
@@ -370,12 +363,7 @@ impl Source for GcpLoggingSource {
         keep: std::time::Duration,
         now: DateTime<Utc>,
     ) -> Option<TimeRange> {
-        let to = ms(now).saturating_sub(millis(keep));
-        let from = cursor.skip_to(to)?;
-        Some(TimeRange {
-            since: DateTime::from_timestamp_millis(from)?,
-            until: DateTime::from_timestamp_millis(to)?,
-        })
+        time_axis::skip_backlog(cursor, keep, now)
     }
 
     async fn healthcheck(&mut self) -> Result<(), SourceError> {

@@ -79,3 +79,13 @@ impl PollStats {
         }
     }
 }
+
+impl From<StatsSnapshot> for crate::sources::time_axis::progress::ReadCounts {
+    fn from(s: StatsSnapshot) -> Self {
+        crate::sources::time_axis::progress::ReadCounts {
+            requests: s.requests,
+            entries: s.entries,
+            throttled: s.throttled,
+        }
+    }
+}

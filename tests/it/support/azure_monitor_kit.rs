@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use azure_core::http::{ExponentialRetryOptions, RetryOptions};
+use azure_core::http::RetryOptions;
 use chrono::{DateTime, Duration as Span, Utc};
 use nodeport_watch::config::SourceKind;
 use nodeport_watch::config::sources::AzureMonitorSettings;
@@ -37,19 +37,28 @@ pub fn settings(h: &Harness) -> AzureMonitorSettings {
     }
 }
 
-pub fn fast_retry() -> RetryOptions {
-    RetryOptions::exponential(ExponentialRetryOptions {
-        max_retries: 2,
-        initial_delay: azure_core::time::Duration::milliseconds(1),
-        max_delay: azure_core::time::Duration::seconds(1),
-        max_total_elapsed: azure_core::time::Duration::seconds(10),
-    })
+/// The SDK retry policy production uses (none: the driver retries).
+pub fn sdk_retry() -> RetryOptions {
+    nodeport_watch::sources::azure::sdk_retry()
+}
+
+/// A limiter generous enough never to delay a test.
+pub fn limiter() -> Arc<Limiter> {
+    Arc::new(Limiter::new(Budget::per_second(
+        std::num::NonZeroU32::new(1000).unwrap(),
+    )))
 }
 
 pub fn source(h: &Harness, token: bool, retry: RetryOptions) -> AzureMonitorSource {
-    let limiter = Arc::new(Limiter::new(Budget::per_second(
-        std::num::NonZeroU32::new(1000).unwrap(),
-    )));
+    source_with(h, token, retry, limiter())
+}
+
+pub fn source_with(
+    h: &Harness,
+    token: bool,
+    retry: RetryOptions,
+    limiter: Arc<Limiter>,
+) -> AzureMonitorSource {
     AzureMonitorSource::new(
         "aks",
         settings(h),

@@ -6,14 +6,19 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::SourceSettings;
-use crate::config::settings::{Problems, duration};
-use crate::sources::aws_cloudwatch::filter_pattern::{DEFAULT_PATTERN, FilterPattern};
+use super::filter_pattern::{DEFAULT_PATTERN, FilterPattern};
+use crate::sources::Validated;
+use crate::sources::time_axis::{RawWindowSettings, WindowDefaults, WindowSettings};
+use crate::validation::{Problems, duration};
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
-const DEFAULT_LAG: Duration = Duration::from_secs(30);
-const DEFAULT_OVERLAP: Duration = Duration::from_secs(120);
-const DEFAULT_MAX_SPAN: Duration = Duration::from_secs(3600);
+/// The window keys' defaults for CloudWatch (`docs/time-axis.md`).
+pub const WINDOW_DEFAULTS: WindowDefaults = WindowDefaults {
+    lag: Duration::from_secs(30),
+    overlap: Duration::from_secs(120),
+    max_span: Duration::from_secs(3600),
+    lookback: Duration::ZERO,
+};
 const DEFAULT_DISCOVERY_INTERVAL: Duration = Duration::from_secs(300);
 const DEFAULT_STREAM_PREFIX: &str = "kube-apiserver-audit-";
 const DEFAULT_SESSION_NAME: &str = "nodeport-watch";
@@ -54,22 +59,15 @@ pub struct RawAwsCloudWatchSource {
     /// The JSON filter pattern pushed down; the default selects Service create/update/patch.
     pub filter_pattern: Option<String>,
     pub interval: Option<String>,
-    /// How far behind now a window's upper edge stays.
-    pub lag: Option<String>,
-    /// How far before the checkpoint every window starts again.
-    pub overlap: Option<String>,
-    /// The longest time window read in one go.
-    pub max_span: Option<String>,
+    /// `lag`, `overlap`, `max_span`, `lookback`, `max_catchup`.
+    #[serde(flatten)]
+    pub window: RawWindowSettings,
     /// Most events handed over per batch.
     pub max_batch_entries: Option<usize>,
     /// Most FilterLogEvents pages per batch.
     pub max_pages: Option<u32>,
     /// Client-side budget shared by every source on the same account and region.
     pub requests_per_second: Option<u32>,
-    /// How far back a source without a checkpoint starts.
-    pub lookback: Option<String>,
-    /// On restart, a checkpoint further behind than this jumps forward (the gap is logged).
-    pub max_catchup: Option<String>,
 }
 
 /// A role to assume for one source.
@@ -111,13 +109,10 @@ pub struct AwsCloudWatchSettings {
     pub endpoint: Option<String>,
     /// `None`: pushdown off, every event of the audit streams is fetched.
     pub filter_pattern: Option<String>,
-    pub lag: Duration,
-    pub overlap: Duration,
-    pub max_span: Duration,
+    pub window: WindowSettings,
     pub max_batch_entries: usize,
     pub max_pages: u32,
     pub requests_per_second: NonZeroU32,
-    pub lookback: Duration,
 }
 
 /// The log group EKS writes a cluster's control-plane logs to.
@@ -151,12 +146,12 @@ fn is_log_group_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'/' | b'#'))
 }
 
-pub(super) fn build(
+pub(crate) fn build(
     raw: &RawAwsCloudWatchSource,
     key: &str,
     _base: &Path,
     p: &mut Problems,
-) -> Option<SourceSettings> {
+) -> Option<Validated<AwsCloudWatchSettings>> {
     if raw.region.trim().is_empty() {
         p.push(
             format!("{key}.region"),
@@ -268,10 +263,7 @@ pub(super) fn build(
     let d = |p: &mut Problems, field: &str, value: &Option<String>, default: Duration| {
         duration(p, &format!("{key}.{field}"), value.as_deref()).unwrap_or(default)
     };
-    let max_span = d(p, "max_span", &raw.max_span, DEFAULT_MAX_SPAN);
-    if max_span < Duration::from_secs(1) {
-        p.push(format!("{key}.max_span"), "must be at least 1s");
-    }
+    let window = raw.window.build(key, WINDOW_DEFAULTS, p);
 
     let settings = AwsCloudWatchSettings {
         region: raw.region.trim().to_owned(),
@@ -291,19 +283,15 @@ pub(super) fn build(
         role,
         endpoint: raw.endpoint.clone(),
         filter_pattern,
-        lag: d(p, "lag", &raw.lag, DEFAULT_LAG),
-        overlap: d(p, "overlap", &raw.overlap, DEFAULT_OVERLAP),
-        max_span,
+        window,
         max_batch_entries: max_batch_entries.max(1),
         max_pages: max_pages.max(1),
         requests_per_second: requests_per_second.unwrap_or(NonZeroU32::MIN),
-        lookback: d(p, "lookback", &raw.lookback, Duration::ZERO),
     };
-    Some(SourceSettings {
-        name: raw.name.clone(),
+    Some(Validated {
         interval: d(p, "interval", &raw.interval, DEFAULT_INTERVAL),
-        max_catchup: duration(p, &format!("{key}.max_catchup"), raw.max_catchup.as_deref()),
-        kind: super::SourceKind::AwsCloudWatch(Box::new(settings)),
+        max_catchup: window.max_catchup,
+        settings,
     })
 }
 
@@ -315,5 +303,5 @@ impl AwsCloudWatchSettings {
 }
 
 #[cfg(test)]
-#[path = "aws_cloudwatch_tests.rs"]
+#[path = "config_tests.rs"]
 mod tests;

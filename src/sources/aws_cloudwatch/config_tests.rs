@@ -1,8 +1,9 @@
 use std::path::Path;
 
 use super::*;
+use crate::config::RawConfig;
+use crate::config::SourceKind;
 use crate::config::settings::Settings;
-use crate::config::{RawConfig, SourceKind};
 
 fn load(source: &str) -> Result<Settings, Vec<String>> {
     let text = format!(
@@ -39,9 +40,9 @@ fn defaults() {
     assert_eq!(s.log_groups, vec!["/aws/eks/prod/cluster"]);
     assert_eq!(s.stream_prefix, "kube-apiserver-audit-");
     assert_eq!(s.filter_pattern.as_deref(), Some(DEFAULT_PATTERN));
-    assert_eq!(s.lag, Duration::from_secs(30));
-    assert_eq!(s.overlap, Duration::from_secs(120));
-    assert_eq!(s.max_span, Duration::from_secs(3600));
+    assert_eq!(s.window.lag, Duration::from_secs(30));
+    assert_eq!(s.window.overlap, Duration::from_secs(120));
+    assert_eq!(s.window.max_span, Duration::from_secs(3600));
     assert_eq!(s.requests_per_second.get(), 5);
     assert_eq!(s.max_batch_entries, 5_000);
     assert_eq!(s.role, None);

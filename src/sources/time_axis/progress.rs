@@ -1,7 +1,8 @@
 //! Progress lines for long reads: a scan over months of retained logs, or a daemon catching up
 //! after a stop, can take hours at 50 requests a minute; an operator must see it moving.
 //!
-//! At most one line per `every` (on tokio's clock), plus one when the read ends.
+//! At most one line per `every` (on tokio's clock), plus one when the read ends. The share of a
+//! range read ([`percent`]) is also what `scan`'s progress bar shows (`runtime::progress`).
 
 use std::time::Duration;
 
@@ -9,7 +10,13 @@ use chrono::DateTime;
 use tokio::time::Instant;
 use tracing::info;
 
-use super::stats::StatsSnapshot;
+/// What a source has asked and received so far, for the lines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadCounts {
+    pub requests: u64,
+    pub entries: u64,
+    pub throttled: u64,
+}
 
 #[derive(Debug)]
 pub struct ProgressLog {
@@ -61,7 +68,7 @@ impl ProgressLog {
         since_ms: i64,
         at_ms: i64,
         until_ms: i64,
-        stats: StatsSnapshot,
+        stats: ReadCounts,
     ) {
         let finished = at_ms >= until_ms;
         if !finished && !self.due() {
@@ -87,7 +94,7 @@ impl ProgressLog {
         at_ms: i64,
         horizon_ms: i64,
         behind: bool,
-        stats: StatsSnapshot,
+        stats: ReadCounts,
     ) {
         match (self.catchup_from_ms, behind) {
             (None, false) => {}

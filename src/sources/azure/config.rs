@@ -2,7 +2,7 @@
 //! a table that rejects unknown keys): `credential`, `managed_identity_client_id`,
 //! `managed_identity_resource_id`.
 
-use crate::config::settings::Problems;
+use crate::validation::Problems;
 
 /// How an Azure source gets its Entra ID token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +64,7 @@ pub struct AzureCredentialSettings {
 
 /// The credential keys of one source table, as written.
 #[derive(Clone, Copy, Debug, Default)]
-pub(super) struct CredentialKeys<'a> {
+pub(crate) struct CredentialKeys<'a> {
     pub credential: Option<&'a str>,
     pub managed_identity_client_id: Option<&'a str>,
     pub managed_identity_resource_id: Option<&'a str>,
@@ -72,7 +72,7 @@ pub(super) struct CredentialKeys<'a> {
 
 /// Validates the credential keys; `loopback` says whether the endpoint is on this machine
 /// (the only place `credential = "none"` is accepted).
-pub(super) fn build(
+pub(crate) fn build(
     p: &mut Problems,
     key: &str,
     keys: CredentialKeys<'_>,

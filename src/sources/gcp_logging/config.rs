@@ -11,14 +11,19 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::SourceSettings;
-use crate::config::settings::{Problems, duration, size};
+use crate::sources::Validated;
+use crate::sources::time_axis::{RawWindowSettings, WindowDefaults, WindowSettings};
+use crate::validation::{Problems, duration, size};
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
-/// `receiveTimestamp` trails `timestamp` by up to ~30 s in the entries we have seen.
-const DEFAULT_LAG: Duration = Duration::from_secs(60);
-const DEFAULT_OVERLAP: Duration = Duration::from_secs(300);
-const DEFAULT_MAX_SPAN: Duration = Duration::from_secs(3600);
+/// The window keys' defaults for Cloud Logging (`docs/time-axis.md`): `receiveTimestamp`
+/// trails `timestamp` by up to ~30 s in the entries we have seen.
+pub const WINDOW_DEFAULTS: WindowDefaults = WindowDefaults {
+    lag: Duration::from_secs(60),
+    overlap: Duration::from_secs(300),
+    max_span: Duration::from_secs(3600),
+    lookback: Duration::ZERO,
+};
 /// Below the 60/min/project quota, leaving room for people running `gcloud logging read`.
 const DEFAULT_REQUESTS_PER_MINUTE: u32 = 50;
 pub const QUOTA_REQUESTS_PER_MINUTE: u32 = 60;
@@ -48,12 +53,9 @@ pub struct RawGcpLoggingSource {
     /// The Cloud Logging API root, e.g. `https://logging.googleapis.com`.
     pub endpoint: Option<String>,
     pub interval: Option<String>,
-    pub lag: Option<String>,
-    pub overlap: Option<String>,
-    pub max_span: Option<String>,
-    /// How far back a source without a checkpoint starts.
-    pub lookback: Option<String>,
-    pub max_catchup: Option<String>,
+    /// `lag`, `overlap`, `max_span`, `lookback`, `max_catchup`.
+    #[serde(flatten)]
+    pub window: RawWindowSettings,
     pub requests_per_minute: Option<u32>,
     pub page_size: Option<u32>,
     pub request_timeout: Option<String>,
@@ -81,11 +83,8 @@ pub struct GcpLoggingSettings {
     pub data_access: bool,
     pub credentials: GcpCredentials,
     pub endpoint: Option<String>,
-    pub lag: Duration,
-    pub overlap: Duration,
-    pub max_span: Duration,
-    /// How far back a source without a checkpoint starts (default: nothing before now - lag).
-    pub lookback: Duration,
+    /// A source without a checkpoint starts `lookback` before `now - lag`.
+    pub window: WindowSettings,
     pub requests_per_minute: NonZeroU32,
     pub page_size: u32,
     pub request_timeout: Duration,
@@ -104,10 +103,7 @@ impl GcpLoggingSettings {
             data_access: false,
             credentials: GcpCredentials::ApplicationDefault,
             endpoint: None,
-            lag: DEFAULT_LAG,
-            overlap: DEFAULT_OVERLAP,
-            max_span: DEFAULT_MAX_SPAN,
-            lookback: Duration::ZERO,
+            window: WindowSettings::defaults(WINDOW_DEFAULTS),
             requests_per_minute: NonZeroU32::new(DEFAULT_REQUESTS_PER_MINUTE)
                 .unwrap_or(NonZeroU32::MIN),
             page_size: MAX_PAGE_SIZE,
@@ -162,12 +158,12 @@ fn names(p: &mut Problems, key: &str, list: &[String], valid: fn(&str) -> bool, 
     }
 }
 
-pub(super) fn build(
+pub(crate) fn build(
     raw: &RawGcpLoggingSource,
     key: &str,
     base: &Path,
     p: &mut Problems,
-) -> Option<SourceSettings> {
+) -> Option<Validated<GcpLoggingSettings>> {
     let k = |field: &str| format!("{key}.{field}");
     if raw.projects.is_empty() {
         p.push(k("projects"), "list at least one project id");
@@ -252,10 +248,7 @@ pub(super) fn build(
             format!("`{page_size}` must be between 1 and {MAX_PAGE_SIZE}"),
         );
     }
-    let max_span = duration(p, &k("max_span"), raw.max_span.as_deref()).unwrap_or(DEFAULT_MAX_SPAN);
-    if max_span < Duration::from_secs(1) {
-        p.push(k("max_span"), "must be at least 1s");
-    }
+    let window = raw.window.build(key, WINDOW_DEFAULTS, p);
     let max_batch_entries = raw.max_batch_entries.unwrap_or(DEFAULT_MAX_BATCH_ENTRIES);
     if max_batch_entries == 0 {
         p.push(k("max_batch_entries"), "must be at least 1");
@@ -273,10 +266,7 @@ pub(super) fn build(
         data_access: raw.data_access.unwrap_or(false),
         credentials,
         endpoint,
-        lag: duration(p, &k("lag"), raw.lag.as_deref()).unwrap_or(DEFAULT_LAG),
-        overlap: duration(p, &k("overlap"), raw.overlap.as_deref()).unwrap_or(DEFAULT_OVERLAP),
-        max_span,
-        lookback: duration(p, &k("lookback"), raw.lookback.as_deref()).unwrap_or(Duration::ZERO),
+        window,
         requests_per_minute,
         page_size,
         request_timeout,
@@ -286,11 +276,10 @@ pub(super) fn build(
         progress_interval: duration(p, &k("progress_interval"), raw.progress_interval.as_deref())
             .unwrap_or(DEFAULT_PROGRESS_INTERVAL),
     };
-    Some(SourceSettings {
-        name: raw.name.clone(),
+    Some(Validated {
         interval: duration(p, &k("interval"), raw.interval.as_deref()).unwrap_or(DEFAULT_INTERVAL),
-        max_catchup: duration(p, &k("max_catchup"), raw.max_catchup.as_deref()),
-        kind: super::SourceKind::GcpLogging(settings),
+        max_catchup: window.max_catchup,
+        settings,
     })
 }
 
@@ -333,9 +322,7 @@ mod tests {
         let mut p = Problems::default();
         let s = build(&r, "sources[0]", Path::new("/etc/npw"), &mut p).unwrap();
         assert!(p.is_empty());
-        let super::super::SourceKind::GcpLogging(g) = s.kind else {
-            panic!("wrong kind")
-        };
+        let g = s.settings;
         assert_eq!(
             g.credentials,
             GcpCredentials::File(PathBuf::from("/etc/npw/sa.json"))

@@ -5,11 +5,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
-use super::SourceSettings;
-use super::azure_credential::{self, AzureCredentialSettings, CredentialKeys};
-use crate::config::settings::{Problems, duration};
+use crate::sources::Validated;
+use crate::sources::azure::config::{
+    self as azure_credential, AzureCredentialSettings, CredentialKeys,
+};
 use crate::sources::azure::{LOG_ANALYTICS_SCOPE, is_loopback, may_carry_credentials};
-use crate::sources::window::WindowPlanner;
+use crate::sources::time_axis::{RawWindowSettings, WindowDefaults, WindowSettings};
+use crate::validation::{Problems, duration};
 
 pub const DEFAULT_ENDPOINT: &str = "https://api.loganalytics.azure.com";
 /// The service's own cap on rows per result.
@@ -17,10 +19,13 @@ pub const MAX_ROWS_LIMIT: u32 = 500_000;
 const DEFAULT_MAX_ROWS: u32 = 50_000;
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 /// Rows become queryable shortly after their ingestion time; stay this far behind.
-const DEFAULT_LAG: Duration = Duration::from_secs(120);
-const DEFAULT_OVERLAP: Duration = Duration::from_secs(300);
-const DEFAULT_MAX_SPAN: Duration = Duration::from_secs(3600);
-const DEFAULT_LOOKBACK: Duration = Duration::from_secs(3600);
+/// The window keys' defaults for Log Analytics (`docs/time-axis.md`), over ingestion time.
+pub const WINDOW_DEFAULTS: WindowDefaults = WindowDefaults {
+    lag: Duration::from_secs(120),
+    overlap: Duration::from_secs(300),
+    max_span: Duration::from_secs(3600),
+    lookback: Duration::from_secs(3600),
+};
 /// Azure Monitor replaces a `TimeGenerated` more than two days old by the receive time, so no
 /// row is ingested later than this after its `TimeGenerated`.
 const DEFAULT_MAX_INGESTION_DELAY: Duration = Duration::from_secs(2 * 24 * 3600);
@@ -58,13 +63,11 @@ pub struct RawAzureMonitorSource {
     pub managed_identity_client_id: Option<String>,
     pub managed_identity_resource_id: Option<String>,
     pub interval: Option<String>,
-    pub lag: Option<String>,
-    pub overlap: Option<String>,
-    pub max_span: Option<String>,
-    pub lookback: Option<String>,
+    /// `lag`, `overlap`, `max_span`, `lookback`, `max_catchup`.
+    #[serde(flatten)]
+    pub window: RawWindowSettings,
     pub max_ingestion_delay: Option<String>,
     pub max_rows: Option<u32>,
-    pub max_catchup: Option<String>,
 }
 
 /// Which table the diagnostic setting writes to.
@@ -151,10 +154,8 @@ pub struct AzureMonitorSettings {
     pub endpoint: Url,
     pub scope: String,
     pub credential: AzureCredentialSettings,
-    /// Windows over ingestion time.
-    pub window: WindowPlanner,
-    /// On first start, how far back in ingestion time to read.
-    pub lookback: Duration,
+    /// Windows over ingestion time; on first start, `lookback` before `now - lag`.
+    pub window: WindowSettings,
     /// How much older than its ingestion time a row's `TimeGenerated` can be.
     pub max_ingestion_delay: Duration,
     /// Rows asked for per query; a window that fills it is split.
@@ -165,11 +166,11 @@ fn is_workspace_id(id: &str) -> bool {
     !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
-pub(super) fn build(
+pub(crate) fn build(
     raw: &RawAzureMonitorSource,
     key: &str,
     p: &mut Problems,
-) -> Option<SourceSettings> {
+) -> Option<Validated<AzureMonitorSettings>> {
     let mut workspaces = raw.workspace_id.to_vec();
     workspaces.dedup();
     if workspaces.is_empty() {
@@ -239,14 +240,7 @@ pub(super) fn build(
     let d = |p: &mut Problems, name: &str, value: &Option<String>, default: Duration| {
         duration(p, &format!("{key}.{name}"), value.as_deref()).unwrap_or(default)
     };
-    let window = WindowPlanner {
-        lag: d(p, "lag", &raw.lag, DEFAULT_LAG),
-        overlap: d(p, "overlap", &raw.overlap, DEFAULT_OVERLAP),
-        max_span: d(p, "max_span", &raw.max_span, DEFAULT_MAX_SPAN),
-    };
-    if window.max_span.is_zero() {
-        p.push(format!("{key}.max_span"), "must be longer than zero");
-    }
+    let window = raw.window.build(key, WINDOW_DEFAULTS, p);
     let settings = AzureMonitorSettings {
         workspaces,
         table,
@@ -258,7 +252,6 @@ pub(super) fn build(
             .unwrap_or_else(|| LOG_ANALYTICS_SCOPE.to_owned()),
         credential,
         window,
-        lookback: d(p, "lookback", &raw.lookback, DEFAULT_LOOKBACK),
         max_ingestion_delay: d(
             p,
             "max_ingestion_delay",
@@ -267,11 +260,10 @@ pub(super) fn build(
         ),
         max_rows: max_rows.clamp(1, MAX_ROWS_LIMIT),
     };
-    Some(SourceSettings {
-        name: raw.name.clone(),
+    Some(Validated {
         interval: d(p, "interval", &raw.interval, DEFAULT_INTERVAL),
-        max_catchup: duration(p, &format!("{key}.max_catchup"), raw.max_catchup.as_deref()),
-        kind: super::SourceKind::AzureMonitor(settings),
+        max_catchup: window.max_catchup,
+        settings,
     })
 }
 

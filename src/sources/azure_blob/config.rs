@@ -6,13 +6,23 @@ use azure_core::credentials::Secret;
 use serde::Deserialize;
 use url::Url;
 
-use super::SourceSettings;
-use super::azure_credential::{self, AzureCredentialSettings, CredentialKeys};
-use crate::config::settings::{Problems, duration, size};
+use crate::sources::Validated;
+use crate::sources::azure::config::{
+    self as azure_credential, AzureCredentialSettings, CredentialKeys,
+};
 use crate::sources::azure::{is_loopback, may_carry_credentials};
+use crate::sources::time_axis::{RawWindowSettings, WindowDefaults};
+use crate::validation::{Problems, duration, size};
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
-const DEFAULT_LOOKBACK: Duration = Duration::from_secs(3600);
+/// The window keys' defaults for storage archives: only `lookback` and `max_catchup` apply
+/// (`docs/time-axis.md`).
+pub const WINDOW_DEFAULTS: WindowDefaults = WindowDefaults {
+    lag: Duration::ZERO,
+    overlap: Duration::ZERO,
+    max_span: Duration::from_secs(3600),
+    lookback: Duration::from_secs(3600),
+};
 /// Azure appends a record to its hour's blob by receive time; a blob whose hour ended this long
 /// ago gets no more lines.
 const DEFAULT_SETTLE: Duration = Duration::from_secs(30 * 60);
@@ -44,11 +54,12 @@ pub struct RawAzureBlobSource {
     pub sas_token: Option<Secret>,
     pub connection_string: Option<Secret>,
     pub interval: Option<String>,
-    pub lookback: Option<String>,
+    /// `lookback` and `max_catchup` (the shared window keys; the others do not apply).
+    #[serde(flatten)]
+    pub window: RawWindowSettings,
     pub settle: Option<String>,
     pub discovery_interval: Option<String>,
     pub max_record_size: Option<String>,
-    pub max_catchup: Option<String>,
 }
 
 /// A secret written in the file, or the environment variable holding it.
@@ -102,11 +113,11 @@ pub struct AzureBlobSettings {
     pub max_record_bytes: usize,
 }
 
-pub(super) fn build(
+pub(crate) fn build(
     raw: &RawAzureBlobSource,
     key: &str,
     p: &mut Problems,
-) -> Option<SourceSettings> {
+) -> Option<Validated<AzureBlobSettings>> {
     let account_url = raw
         .account_url
         .as_deref()
@@ -172,12 +183,18 @@ pub(super) fn build(
     let d = |p: &mut Problems, name: &str, value: &Option<String>, default: Duration| {
         duration(p, &format!("{key}.{name}"), value.as_deref()).unwrap_or(default)
     };
+    let window = raw.window.build_without_windows(
+        key,
+        WINDOW_DEFAULTS,
+        "it reads whole hourly blobs once they settle; see `settle`",
+        p,
+    );
     let settings = AzureBlobSettings {
         account_url,
         containers,
         clusters,
         auth,
-        lookback: d(p, "lookback", &raw.lookback, DEFAULT_LOOKBACK),
+        lookback: window.lookback,
         settle: d(p, "settle", &raw.settle, DEFAULT_SETTLE),
         discovery_interval: d(
             p,
@@ -192,11 +209,10 @@ pub(super) fn build(
         )
         .unwrap_or(DEFAULT_MAX_RECORD),
     };
-    Some(SourceSettings {
-        name: raw.name.clone(),
+    Some(Validated {
         interval: d(p, "interval", &raw.interval, DEFAULT_INTERVAL),
-        max_catchup: duration(p, &format!("{key}.max_catchup"), raw.max_catchup.as_deref()),
-        kind: super::SourceKind::AzureBlob(settings),
+        max_catchup: window.max_catchup,
+        settings,
     })
 }
 
@@ -268,13 +284,10 @@ mod tests {
         let settings = build(&raw, "sources[0]", &mut p).unwrap();
         assert!(p.is_empty(), "{p:?}");
         assert!(!format!("{settings:?}").contains("c2VjcmV0"));
-        match settings.kind {
-            super::super::SourceKind::AzureBlob(s) => assert!(matches!(
-                s.auth,
-                BlobAuth::ConnectionString(SecretValue::Inline(_))
-            )),
-            other => panic!("{other:?}"),
-        }
+        assert!(matches!(
+            settings.settings.auth,
+            BlobAuth::ConnectionString(SecretValue::Inline(_))
+        ));
     }
 
     #[test]

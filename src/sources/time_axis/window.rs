@@ -7,11 +7,15 @@
 //! passed; records read twice are dropped by id (the driver's seen set).
 //!
 //! The axis is event time for CloudWatch and Cloud Logging and ingestion time for Log Analytics;
-//! the planner does not care which.
+//! the planner does not care which. A scan's windows follow [`ScanBounds`]: they end at
+//! `--until` (inclusive) and never re-read an overlap.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+
+use super::bounds::ScanBounds;
+use super::millis;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WindowPlanner {
@@ -38,30 +42,27 @@ pub struct Planned {
     pub more: bool,
 }
 
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
 impl WindowPlanner {
     /// The window after `watermark_ms` (everything before it has been read), or `None` when the
-    /// watermark has reached the horizon (`now - lag`, or `until_ms` for a scan).
+    /// watermark has reached the horizon (`now - lag`, or the end of a scan's bounds).
     pub fn next(
         &self,
         watermark_ms: i64,
         now: DateTime<Utc>,
-        until_ms: Option<i64>,
+        scan: Option<ScanBounds>,
     ) -> Option<Planned> {
         let live_horizon = now.timestamp_millis().saturating_sub(millis(self.lag));
-        let horizon = until_ms.map_or(live_horizon, |until| until.min(live_horizon));
+        let horizon = scan.map_or(live_horizon, |b| b.end_ms.min(live_horizon));
         if horizon <= watermark_ms {
             return None;
         }
         let end_ms = horizon.min(watermark_ms.saturating_add(millis(self.max_span).max(1)));
+        let start_ms = match scan {
+            None => watermark_ms.saturating_sub(millis(self.overlap)),
+            Some(b) => watermark_ms.max(b.start_ms),
+        };
         Some(Planned {
-            window: Window {
-                start_ms: watermark_ms.saturating_sub(millis(self.overlap)),
-                end_ms,
-            },
+            window: Window { start_ms, end_ms },
             more: end_ms < horizon,
         })
     }
@@ -107,10 +108,16 @@ mod tests {
     }
 
     #[test]
-    fn scans_stop_at_their_end() {
-        let p = planner().next(0, at(10_000), Some(300_000)).unwrap();
-        assert_eq!(p.window.end_ms, 300_000);
+    fn scans_stop_just_after_until_and_never_overlap() {
+        let bounds = ScanBounds {
+            start_ms: 100_000,
+            end_ms: 300_001,
+        };
+        let p = planner().next(100_000, at(10_000), Some(bounds)).unwrap();
+        assert_eq!((p.window.start_ms, p.window.end_ms), (100_000, 300_001));
         assert!(!p.more);
-        assert_eq!(planner().next(300_000, at(10_000), Some(300_000)), None);
+        let again = planner().next(200_000, at(10_000), Some(bounds)).unwrap();
+        assert_eq!(again.window.start_ms, 200_000, "no overlap in a scan");
+        assert_eq!(planner().next(300_001, at(10_000), Some(bounds)), None);
     }
 }
