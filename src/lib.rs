@@ -31,6 +31,7 @@ pub mod detect;
 pub mod model;
 pub mod normalize;
 pub mod pipeline;
+pub mod retry;
 pub mod runtime;
 pub mod sinks;
 pub mod sources;

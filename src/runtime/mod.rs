@@ -1,7 +1,6 @@
 //! Running the daemon: supervision of sources and deliverers, shutdown, catch-up scans (on
 //! demand and scheduled) and their progress display.
 
-pub mod backoff;
 pub mod daemon;
 pub mod launch;
 pub mod progress;

@@ -18,7 +18,7 @@ use crate::clock::Clock;
 use crate::delivery::OutboxSignal;
 use crate::model::{CursorError, StoredCursor};
 use crate::pipeline::{BatchStats, Pipeline};
-use crate::runtime::backoff;
+use crate::retry::Backoff;
 use crate::state::{Commit, Fence, SeenKey, SeenUpdate, StateError, StateStore};
 use crate::telemetry::{Health, metrics};
 
@@ -218,7 +218,7 @@ impl<S: Source> SourceDriver<S> {
             }
             let wait = match self.step().await {
                 Ok(report) => {
-                    backoff = new_backoff();
+                    backoff.reset();
                     failures = 0;
                     throttled = false;
                     self.health.record_success(&self.name);
@@ -240,10 +240,7 @@ impl<S: Source> SourceDriver<S> {
                         failures += 1;
                     }
                     self.health.record_failure(&self.name, &e.to_string());
-                    let delay = backoff.next().unwrap_or(MAX_BACKOFF);
-                    let delay = e
-                        .retry_after()
-                        .map_or(delay, |at_least| delay.max(at_least));
+                    let delay = backoff.next_delay(e.retry_after());
                     if e.is_throttle() {
                         metrics::record_throttle(&self.name);
                         // One line per burst: a throttled API would otherwise flood the log.
@@ -270,8 +267,8 @@ impl<S: Source> SourceDriver<S> {
 
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
-fn new_backoff() -> impl Iterator<Item = Duration> {
-    backoff::exponential(Duration::from_secs(1), MAX_BACKOFF)
+fn new_backoff() -> Backoff {
+    Backoff::new(Duration::from_secs(1), MAX_BACKOFF)
 }
 
 /// The state-store key of a source's checkpoint. Scans get their own key per range so they can

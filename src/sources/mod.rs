@@ -106,15 +106,8 @@ pub struct Batch<C> {
     pub position: Option<DateTime<Utc>>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SourceErrorKind {
-    /// The API asked us to slow down.
-    Throttled,
-    /// Network trouble, 5xx, timeouts: retry soon.
-    Transient,
-    /// Credentials, permissions, missing resources: retry, but an operator must act.
-    Fatal,
-}
+/// How a source's failure is retried: the one classification shared with delivery.
+pub use crate::retry::ErrorKind as SourceErrorKind;
 
 #[derive(Debug, Error)]
 #[error("{message}")]
