@@ -6,8 +6,9 @@
 use std::process::ExitCode;
 
 use crate::config::{self, ConfigError};
+use crate::ingest::launch::check_source;
 use crate::runtime::Services;
-use crate::runtime::launch::{build_sink, check_source};
+use crate::runtime::launch::build_sink;
 use crate::state::Access;
 
 #[derive(Debug, clap::Args)]

@@ -6,7 +6,7 @@ pub mod launch;
 pub mod progress;
 pub mod scan;
 pub mod scheduler;
-mod services;
 pub mod shutdown;
 
-pub use services::Services;
+/// The process's shared parts; they live with the ingest layer that needs most of them.
+pub use crate::ingest::Services;

@@ -16,8 +16,8 @@ use reqwest::{Client, StatusCode};
 use url::Url;
 
 use super::DeliveryError;
-use crate::retry::ErrorKind;
 use crate::config::Secret;
+use crate::retry::ErrorKind;
 
 /// How much of an error response body is kept in the message (receivers explain 4xx there).
 const BODY_EXCERPT: usize = 300;

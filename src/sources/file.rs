@@ -18,7 +18,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::{debug, warn};
 
-use super::{Batch, PollMode, Progress, Record, RecordOrigin, Source, SourceError};
+use super::{
+    Batch, BuildSource, PollMode, Progress, Record, RecordOrigin, Source, SourceContext,
+    SourceError,
+};
 use crate::config::{FileSourceSettings, StartAt};
 use crate::model::Cursor;
 use crate::normalize::{Framing, detect_framing, split_lines};
@@ -62,12 +65,14 @@ pub struct FileSource {
     settings: Arc<FileSourceSettings>,
 }
 
-impl FileSource {
-    pub fn new(name: &str, settings: FileSourceSettings) -> Self {
-        FileSource {
-            name: name.to_owned(),
-            settings: Arc::new(settings),
-        }
+impl BuildSource for FileSource {
+    type Settings = FileSourceSettings;
+
+    async fn build(ctx: SourceContext, settings: &FileSourceSettings) -> Result<Self, SourceError> {
+        Ok(FileSource {
+            name: ctx.name,
+            settings: Arc::new(settings.clone()),
+        })
     }
 }
 

@@ -1,6 +1,8 @@
 //! Integration tests: one binary, so the crate and its dependencies link once.
 //!
 //! Modules, by stage of the data flow:
+//! - `architecture` no import cycle between the top-level modules of `src/` (nor, once the config
+//!   move lands, inside `config/`), proved by reading the sources; the check finds a planted cycle
 //! - `config`       every problem reported with its key; shipped configs valid; env overrides
 //! - `corpus`       every public corpus event gives its documented verdict (CLI and library)
 //! - `detection`    the cases other tools get wrong, in every provider shape
@@ -52,6 +54,7 @@
 //!
 //! Shared helpers live in `support`.
 
+mod architecture;
 mod aws_cli;
 mod aws_faults;
 mod aws_measure;
@@ -69,8 +72,8 @@ mod daemon;
 mod delivery;
 mod deployment;
 mod detection;
-mod evasion;
 mod errors;
+mod evasion;
 mod external_corpus;
 mod fake_log_analytics;
 mod file_source;

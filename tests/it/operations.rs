@@ -13,10 +13,7 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use nodeport_watch::alert::Router;
 use nodeport_watch::clock::{Clock, ManualClock};
-use nodeport_watch::delivery::OutboxSignal;
-use nodeport_watch::detect::{Detector, Exceptions};
-use nodeport_watch::pipeline::Pipeline;
-use nodeport_watch::sources::{PollMode, SourceDriver};
+use nodeport_watch::sources::PollMode;
 use nodeport_watch::state::{SqliteStore, StateStore};
 use nodeport_watch::telemetry::readiness::Readiness;
 use nodeport_watch::telemetry::server::{self, ServerState};
@@ -26,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::support::daemon::{Daemon, free_port, run};
 use crate::support::doubles::{ScriptedSource, SwitchableStore};
 use crate::support::fixtures::nodeport_line;
+use crate::support::ingest;
 use crate::support::prom;
 use crate::support::receiver::{Receiver, Reply};
 use crate::support::wait::eventually;
@@ -55,30 +53,9 @@ async fn serve(source: &ScriptedSource, clock: ManualClock) -> Served {
         broken: Arc::default(),
     };
     let store_dyn: Arc<dyn StateStore> = Arc::new(store.clone());
-    let health = Arc::new(Health::new(Arc::clone(&clock_dyn)));
-    let pipeline = Pipeline::new(
-        "flaky",
-        Arc::new(Detector::new(
-            Detector::default_rules(),
-            Exceptions::default(),
-        )),
-        Arc::new(Router::default()),
-        false,
-        Arc::clone(&clock_dyn),
-    );
-    let driver = SourceDriver::open(
-        "flaky",
-        source.clone(),
-        PollMode::Live,
-        None,
-        Arc::clone(&store_dyn),
-        pipeline,
-        OutboxSignal::default(),
-        Arc::clone(&health),
-        clock_dyn.as_ref(),
-    )
-    .await
-    .unwrap();
+    let services = ingest::services(Arc::clone(&store_dyn), clock_dyn, Router::default());
+    let health = Arc::clone(&services.health);
+    let driver = ingest::open(&services, "flaky", source.clone(), PollMode::Live, None).await;
 
     let interval = Duration::from_secs(10);
     let readiness = Readiness::new(

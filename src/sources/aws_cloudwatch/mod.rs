@@ -47,7 +47,9 @@ use self::fetch::Fetcher;
 use self::records::{Made, Origins, RecordMaker};
 use super::rate_limit::{Budget, Limiter, RateLimits};
 use super::window::WindowPlanner;
-use super::{Batch, PollMode, Progress, Record, Source, SourceError, TimeRange};
+use super::{
+    Batch, BuildSource, PollMode, Progress, Record, Source, SourceContext, SourceError, TimeRange,
+};
 use crate::clock::Clock;
 use crate::config::sources::AwsCloudWatchSettings;
 
@@ -86,12 +88,16 @@ impl AwsCloudWatchSource {
     /// Builds the source; no AWS call is made before the first poll. `credentials` replaces the
     /// default credential chain (tests point an emulator at static keys).
     pub async fn new(
-        name: &str,
+        ctx: SourceContext,
         settings: AwsCloudWatchSettings,
-        rate_limits: RateLimits,
-        clock: Arc<dyn Clock>,
         credentials: Option<SharedCredentialsProvider>,
     ) -> Self {
+        let SourceContext {
+            name,
+            clock,
+            rate_limits,
+        } = ctx;
+        let name = name.as_str();
         let clients = client::connect(&settings, credentials).await;
         let planner = WindowPlanner {
             lag: settings.lag,
@@ -120,7 +126,20 @@ impl AwsCloudWatchSource {
             held_failure: None,
         }
     }
+}
 
+impl BuildSource for AwsCloudWatchSource {
+    type Settings = AwsCloudWatchSettings;
+
+    async fn build(
+        ctx: SourceContext,
+        settings: &AwsCloudWatchSettings,
+    ) -> Result<Self, SourceError> {
+        Ok(AwsCloudWatchSource::new(ctx, settings.clone(), None).await)
+    }
+}
+
+impl AwsCloudWatchSource {
     /// Requests, events and bytes fetched so far.
     pub fn stats(&self) -> Arc<FetchStats> {
         Arc::clone(&self.stats)

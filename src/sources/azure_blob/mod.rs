@@ -31,11 +31,13 @@ pub use cursor::{BlobCursor, BlobPosition};
 
 use self::access::BlobAccess;
 use self::store::{BlobInfo, BlobStore, Read};
-use super::{Batch, PollMode, Progress, Record, RecordOrigin, Source, SourceError, TimeRange};
+use super::{
+    Batch, BuildSource, PollMode, Progress, Record, RecordOrigin, Source, SourceContext,
+    SourceError, TimeRange,
+};
 use crate::clock::Clock;
 use crate::config::sources::azure_blob::AzureBlobSettings;
 use crate::model::{Format, Provider};
-use crate::runtime::Services;
 use crate::telemetry::metrics;
 
 /// At most this much is read per poll across all blobs, so memory stays flat on a backlog.
@@ -67,32 +69,27 @@ pub struct AzureBlobSource {
     last_discovery: Option<DateTime<Utc>>,
 }
 
-impl AzureBlobSource {
-    pub fn from_services(
-        name: &str,
-        settings: &AzureBlobSettings,
-        services: &Services,
-    ) -> Result<Self, SourceError> {
-        let (url, access) = access::resolve(settings)
-            .map_err(|e| SourceError::fatal(format!("source {name}: {}", e.message)))?;
-        Self::new(
-            name,
-            settings.clone(),
-            &url,
-            &access,
-            Arc::clone(&services.clock),
-            default_retry(),
-        )
-    }
+impl BuildSource for AzureBlobSource {
+    type Settings = AzureBlobSettings;
 
+    async fn build(ctx: SourceContext, settings: &AzureBlobSettings) -> Result<Self, SourceError> {
+        let (url, access) = access::resolve(settings)
+            .map_err(|e| SourceError::fatal(format!("source {}: {}", ctx.name, e.message)))?;
+        Self::new(ctx, settings.clone(), &url, &access, default_retry())
+    }
+}
+
+impl AzureBlobSource {
+    /// Builds the source over an explicit account URL, access and retry policy.
     pub fn new(
-        name: &str,
+        ctx: SourceContext,
         settings: AzureBlobSettings,
         account_url: &Url,
         access: &BlobAccess,
-        clock: Arc<dyn Clock>,
         retry: RetryOptions,
     ) -> Result<Self, SourceError> {
+        let SourceContext { name, clock, .. } = ctx;
+        let name = name.as_str();
         let store = BlobStore::new(name, account_url, &settings.containers, access, retry)?;
         let configured: BTreeSet<String> = settings
             .clusters

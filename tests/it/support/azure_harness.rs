@@ -9,9 +9,12 @@ use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions}
 use chrono::{DateTime, TimeZone, Utc};
 use nodeport_watch::clock::ManualClock;
 use nodeport_watch::config::{self, Settings, SourceKind};
+use nodeport_watch::ingest::SourceDriver;
 use nodeport_watch::model::Alert;
 use nodeport_watch::runtime::Services;
-use nodeport_watch::sources::{PollMode, Source, SourceDriver};
+use nodeport_watch::sources::{PollMode, Source};
+
+use super::ingest;
 use nodeport_watch::state::{DeliveryState, SqliteStore, StateStore};
 use serde_json::{Value, json};
 
@@ -89,20 +92,7 @@ impl Harness {
         source: S,
         mode: PollMode,
     ) -> SourceDriver<S> {
-        let name = &self.settings.sources[0].name;
-        SourceDriver::open(
-            name,
-            source,
-            mode,
-            self.settings.sources[0].max_catchup,
-            Arc::clone(&services.store),
-            services.pipeline(name),
-            services.outbox.clone(),
-            Arc::clone(&services.health),
-            services.clock.as_ref(),
-        )
-        .await
-        .unwrap()
+        ingest::open_configured(services, &self.settings.sources[0], source, mode).await
     }
 }
 

@@ -10,10 +10,13 @@ use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use chrono::{DateTime, Utc};
 use nodeport_watch::clock::ManualClock;
 use nodeport_watch::config::{RawConfig, Settings, SourceKind};
+use nodeport_watch::ingest::{SourceDriver, StepReport};
 use nodeport_watch::model::Alert;
 use nodeport_watch::runtime::Services;
+use nodeport_watch::sources::PollMode;
 use nodeport_watch::sources::aws_cloudwatch::AwsCloudWatchSource;
-use nodeport_watch::sources::{PollMode, Progress, SourceDriver, StepReport};
+
+use super::ingest;
 use nodeport_watch::state::{DeliveryState, OutboxAdmin, SqliteStore, StateStore};
 use serde_json::json;
 
@@ -210,10 +213,8 @@ impl Harness {
             panic!("not an aws_cloudwatch source");
         };
         AwsCloudWatchSource::new(
-            &source.name,
+            self.services.source_context(&source.name),
             (**s).clone(),
-            self.services.rate_limits.clone(),
-            Arc::new(self.clock.clone()),
             Some(static_credentials()),
         )
         .await
@@ -228,24 +229,7 @@ impl Harness {
         source: AwsCloudWatchSource,
         mode: PollMode,
     ) -> SourceDriver<AwsCloudWatchSource> {
-        let settings = &self.settings.sources[0];
-        let mut pipeline = self.services.pipeline(&settings.name);
-        if let PollMode::Scan(range) = &mode {
-            pipeline = pipeline.with_event_window(*range);
-        }
-        SourceDriver::open(
-            &settings.name,
-            source,
-            mode,
-            settings.max_catchup,
-            Arc::clone(&self.services.store),
-            pipeline,
-            self.services.outbox.clone(),
-            Arc::clone(&self.services.health),
-            &self.clock,
-        )
-        .await
-        .expect("open the driver")
+        ingest::open_configured(&self.services, &self.settings.sources[0], source, mode).await
     }
 
     /// Every `nodeport` alert in the outbox, by audit ID (each must appear once).
@@ -312,12 +296,8 @@ impl Totals {
 /// after `max_steps`.
 pub async fn drain(driver: &mut SourceDriver<AwsCloudWatchSource>, max_steps: usize) -> Totals {
     let mut totals = Totals::default();
-    for _ in 0..max_steps {
-        let report = driver.step().await.expect("a step");
+    for report in ingest::drain(driver, max_steps).await {
         totals.add(&report);
-        if report.progress != Progress::More {
-            return totals;
-        }
     }
-    panic!("still not caught up after {max_steps} steps: {totals:?}");
+    totals
 }
