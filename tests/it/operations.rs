@@ -108,7 +108,7 @@ async fn readyz_says_starting_until_the_first_poll_finished() {
     );
 
     drop(held);
-    eventually("the first poll to finish", WAIT, || {
+    eventually("the first poll to finish", WAIT, async || {
         health.snapshot()["flaky"].last_success.map(|_| ())
     })
     .await;
@@ -133,7 +133,7 @@ async fn readyz_follows_sources_and_the_state_store() {
     let readyz = format!("{base}/readyz");
 
     // Polling fine: ready.
-    eventually("a first successful poll", WAIT, || {
+    eventually("a first successful poll", WAIT, async || {
         health.snapshot()["flaky"].last_success.map(|_| ())
     })
     .await;
@@ -143,7 +143,7 @@ async fn readyz_follows_sources_and_the_state_store() {
 
     // The source keeps failing: once its last success is older than 3 intervals, not ready.
     source.set_failing(true);
-    eventually("three failures in a row", WAIT, || {
+    eventually("three failures in a row", WAIT, async || {
         (health.snapshot()["flaky"].consecutive_failures >= 3).then_some(())
     })
     .await;
@@ -162,7 +162,7 @@ async fn readyz_follows_sources_and_the_state_store() {
 
     // It recovers: ready again.
     source.set_failing(false);
-    eventually("a successful poll after the outage", WAIT, || {
+    eventually("a successful poll after the outage", WAIT, async || {
         (health.snapshot()["flaky"].consecutive_failures == 0).then_some(())
     })
     .await;
@@ -345,19 +345,14 @@ async fn eventually_http(
     url: &str,
     accept: impl Fn(&prom::Exposition) -> bool,
 ) -> prom::Exposition {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = client.get(url).send().await {
-            let text = r.text().await.unwrap();
+    eventually(
+        "the metrics to match",
+        Duration::from_secs(60),
+        async || {
+            let text = client.get(url).send().await.ok()?.text().await.unwrap();
             let parsed = prom::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-            if accept(&parsed) {
-                return parsed;
-            }
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "metrics never matched"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            accept(&parsed).then_some(parsed)
+        },
+    )
+    .await
 }

@@ -86,7 +86,7 @@ sources = ["audit"]
         })
     };
 
-    eventually("the live source's first poll", WAIT, || {
+    eventually("the live source's first poll", WAIT, async || {
         services
             .health
             .snapshot()

@@ -1,18 +1,15 @@
 //! Azurite, the storage emulator (npm `azurite`), for the `azure_blob` tests.
 //!
-//! The tests install it themselves under `target/azurite` the first time (about half a minute),
-//! and reuse it afterwards. The install runs in a fresh directory that is renamed into place
-//! only once complete, so a half-finished install (an interrupted run, two test processes at
-//! once) never counts: the loser of a race discards its copy. Each test starts its own Azurite
-//! on a free loopback port with in-memory storage, killed when the test ends.
+//! The tests install it themselves under `target/azurite` through the shared [`installer`] the
+//! first time (about half a minute), and reuse it afterwards. Each test starts its own Azurite on
+//! a free loopback port with in-memory storage, killed when the test ends.
 //!
 //! There is no skip switch: a test that returned early would show as passed. Without node and
 //! npm these tests fail saying so; to leave them out on purpose, filter them by name
 //! (`cargo test --test it -- --skip azure_blob`), which the test report shows as filtered out.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use azure_core::credentials::Secret;
@@ -22,75 +19,29 @@ use nodeport_watch::sources::azure::connection_string::{EMULATOR_ACCOUNT, EMULAT
 use nodeport_watch::sources::azure::shared_key::SharedKeyPolicy;
 use tokio::process::{Child, Command};
 
+use super::installer::{self, Manager};
+
 const VERSION: &str = "3.37.0";
 const READY_DEADLINE: Duration = Duration::from_secs(60);
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| super::root().join("target"))
-}
-
-fn marker(dir: &Path) -> PathBuf {
-    dir.join(format!(".installed-{VERSION}"))
-}
 
 fn entry_point(dir: &Path) -> PathBuf {
     dir.join("node_modules/azurite/dist/src/blob/main.js")
 }
 
-/// Installs Azurite once per machine (per target directory); returns its directory.
-fn install() -> Result<PathBuf, String> {
-    let target = target_dir();
-    let dir = target.join("azurite");
-    if marker(&dir).exists() && entry_point(&dir).exists() {
-        return Ok(dir);
-    }
-    std::fs::create_dir_all(&target).map_err(|e| e.to_string())?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let tmp = target.join(format!("azurite.tmp-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
-    std::fs::write(tmp.join("package.json"), "{\"private\": true}\n").map_err(|e| e.to_string())?;
-    let status = std::process::Command::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
-        .arg(format!("azurite@{VERSION}"))
-        .current_dir(&tmp)
-        .stdout(Stdio::null())
-        .status()
+/// Installs Azurite once per target directory; returns its directory.
+fn installed() -> Result<PathBuf, String> {
+    let dir = installer::install("azurite", Manager::Npm, &[&format!("azurite@{VERSION}")])
         .map_err(|e| {
-            format!(
-                "cannot run npm (install node and npm, or leave these tests out with \
-                 `-- --skip azure_blob`): {e}"
-            )
+            format!("{e}; to leave these tests out, filter them: `-- --skip azure_blob`")
         })?;
-    if !status.success() || !entry_point(&tmp).exists() {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(format!("npm install azurite@{VERSION} failed: {status}"));
-    }
-    std::fs::write(marker(&tmp), VERSION).map_err(|e| e.to_string())?;
-    if dir.exists() && !marker(&dir).exists() {
-        // Left by an install of another version or a broken copy: move it aside first.
-        let trash = target.join(format!("azurite.old-{}-{nanos}", std::process::id()));
-        if std::fs::rename(&dir, &trash).is_ok() {
-            let _ = std::fs::remove_dir_all(&trash);
-        }
-    }
-    if std::fs::rename(&tmp, &dir).is_err() {
-        // Another process published its copy first.
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    if marker(&dir).exists() {
+    if entry_point(&dir).exists() {
         Ok(dir)
     } else {
-        Err("azurite install did not complete".to_owned())
+        Err(format!(
+            "npm installed azurite@{VERSION} without {}",
+            entry_point(&dir).display()
+        ))
     }
-}
-
-fn installed() -> Result<PathBuf, String> {
-    static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    INSTALLED.get_or_init(install).clone()
 }
 
 /// A running Azurite blob service.

@@ -17,6 +17,7 @@ pub mod fake_logging;
 pub mod fixtures;
 pub mod gcp;
 pub mod ingest;
+pub mod installer;
 pub mod moto;
 pub mod prom;
 pub mod receiver;
