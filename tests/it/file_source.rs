@@ -19,12 +19,15 @@ use nodeport_watch::state::{Checkpoints, OutboxDelivery, SqliteStore};
 
 use crate::support::detect::fixed_now;
 use crate::support::ingest;
+use crate::support::shapes::ServiceEvent;
 
 /// One audit Event line creating NodePort Service `name` at `time`.
 fn nodeport_line(name: &str, time: &str) -> String {
-    format!(
-        r#"{{"kind":"Event","auditID":"file-{name}","stage":"ResponseComplete","verb":"create","objectRef":{{"resource":"services","namespace":"ns","name":"{name}"}},"responseStatus":{{"code":201}},"requestObject":{{"kind":"Service","spec":{{"type":"NodePort","selector":{{"a":"b"}},"ports":[{{"port":8080,"targetPort":8080}}]}}}},"stageTimestamp":"{time}"}}"#
-    ) + "\n"
+    ServiceEvent::new(&format!("file-{name}"), name)
+        .at_text(time)
+        .build()
+        .to_string()
+        + "\n"
 }
 
 fn noise_line(i: usize) -> String {

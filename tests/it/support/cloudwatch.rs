@@ -15,10 +15,11 @@ use nodeport_watch::model::Alert;
 use nodeport_watch::runtime::Services;
 use nodeport_watch::sources::PollMode;
 use nodeport_watch::sources::aws_cloudwatch::AwsCloudWatchSource;
-
-use super::ingest;
 use nodeport_watch::state::{DeliveryState, OutboxAdmin, SqliteStore, StateStore};
 use serde_json::json;
+
+use super::ingest;
+use super::shapes::ServiceEvent;
 
 pub fn static_credentials() -> SharedCredentialsProvider {
     SharedCredentialsProvider::new(Credentials::new("test", "test", None, None, "tests"))
@@ -113,31 +114,23 @@ pub fn at(ms: i64) -> DateTime<Utc> {
 
 /// A Service write as EKS logs it (RequestResponse level, ResponseComplete stage).
 pub fn service_write(audit_id: &str, verb: &str, service_type: &str, code: u16) -> String {
-    let spec = json!({"type": service_type, "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]});
-    let mut response_spec = spec.clone();
-    if service_type == "NodePort" {
-        response_spec["ports"][0]["nodePort"] = json!(30080);
-    }
-    json!({
-        "kind": "Event",
-        "apiVersion": "audit.k8s.io/v1",
-        "level": "RequestResponse",
-        "auditID": audit_id,
-        "stage": "ResponseComplete",
-        "requestURI": "/api/v1/namespaces/default/services",
-        "verb": verb,
-        "user": {"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]},
-        "sourceIPs": ["203.0.113.7"],
-        "userAgent": "kubectl/v1.29.0",
-        "objectRef": {"resource": "services", "namespace": "default", "name": format!("svc-{audit_id}"), "apiVersion": "v1"},
-        "responseStatus": {"metadata": {}, "code": code},
-        "requestObject": {"kind": "Service", "apiVersion": "v1", "metadata": {"name": format!("svc-{audit_id}")}, "spec": spec},
-        "responseObject": {"kind": "Service", "apiVersion": "v1", "metadata": {"name": format!("svc-{audit_id}")}, "spec": response_spec},
-        "requestReceivedTimestamp": TIME,
-        "stageTimestamp": TIME,
-        "annotations": {"authorization.k8s.io/decision": "allow", "authorization.k8s.io/reason": ""}
-    })
-    .to_string()
+    ServiceEvent::new(audit_id, &format!("svc-{audit_id}"))
+        .verb(verb)
+        .service_type(service_type)
+        .code(code)
+        .node_port((service_type == "NodePort").then_some(30080))
+        .without_selector()
+        .collection_uri()
+        .without_namespace_in_response()
+        .user(
+            "kubernetes-admin",
+            &["system:masters", "system:authenticated"],
+        )
+        .user_agent("kubectl/v1.29.0")
+        .authorization_reason("")
+        .at_text(TIME)
+        .build()
+        .to_string()
 }
 
 pub fn nodeport(audit_id: &str) -> String {

@@ -11,12 +11,11 @@ use nodeport_watch::model::Alert;
 use nodeport_watch::runtime::Services;
 use nodeport_watch::sources::gcp_logging::{GcpCursor, GcpLoggingSource, PollStats};
 use nodeport_watch::sources::{BuildSource, PollMode};
-
-use super::ingest;
 use nodeport_watch::state::{Checkpoints, OutboxDelivery, SqliteStore};
 use serde_json::{Value, json};
 
 use super::fake_logging::FakeLogging;
+use super::ingest;
 
 /// Wall-clock time that moves with tokio's clock, so window edges and request rates are in the
 /// same simulated time.
