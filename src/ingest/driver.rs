@@ -261,7 +261,7 @@ impl<S: Source> Steps for SourceDriver<S> {
         }
         self.failures += 1;
         warn!(source = %self.name, error = %e, failures = self.failures, ?retry_in, "poll failed; the checkpoint stays put");
-        !self.max_failures.is_some_and(|max| self.failures >= max)
+        self.max_failures.is_none_or(|max| self.failures < max)
     }
 }
 
