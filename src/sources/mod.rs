@@ -2,9 +2,9 @@
 //!
 //! A provider implements [`Source`]: how to fetch the next batch after a cursor, and what the
 //! cursor becomes; it is built by [`BuildSource::build`] from a [`SourceContext`] and its own
-//! settings. Everything else belongs to the ingest layer ([`crate::ingest`]): loading and
-//! committing the cursor, dropping records already seen in a window overlap, running the
-//! pipeline, retrying with backoff, stopping cleanly. Sources are leaves: they import `model`,
+//! settings. Everything else belongs to the ingest layer (`ingest`): loading and committing the
+//! cursor, dropping records already seen in a window overlap, running the pipeline, retrying
+//! with backoff, stopping cleanly. Sources are leaves: they import `model`,
 //! their own config types, the clock, the rate-limit registry, `retry`, the leaf
 //! `telemetry::metrics` and `normalize`'s record framing (a file or blob must be cut into
 //! records, and a CloudWatch message checked for EKS's cut marker, before it can be handed on),
