@@ -3,9 +3,12 @@
 # Build stage: the toolchain pinned to the project's minimum supported Rust version or newer.
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY benches ./benches
+# No .git in the build context: pass the commit, e.g. --build-arg NODEPORT_WATCH_COMMIT=$(git rev-parse --short=12 HEAD)
+ARG NODEPORT_WATCH_COMMIT=unknown
+ENV NODEPORT_WATCH_COMMIT=${NODEPORT_WATCH_COMMIT}
 RUN cargo build --release --locked --bin nodeport-watch
 
 # Runtime stage: glibc, CA certificates for the cloud APIs and the HTTPS sinks, nothing else.

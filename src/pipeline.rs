@@ -13,13 +13,51 @@ use tracing::{debug, info, warn};
 
 use crate::alert::{self, AlertContext, Router};
 use crate::clock::Clock;
-use crate::detect::Detector;
-use crate::model::{Record, TimeRange};
-use crate::normalize::{Normalized, RecordContext, normalize};
+use crate::detect::{Detector, Quiet};
+use crate::model::{AuditEvent, Record, RuleId, TimeRange};
+use crate::normalize::{Normalized, RecordContext, SkipReason, normalize};
 use crate::state::RoutedAlert;
 use crate::telemetry::metrics;
 
 pub use crate::model::BatchStats;
+
+/// Why a record, or one event of it, gave or did not give an alert (`detect --explain`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    Alert(RuleId),
+    /// Rejected by the prefilter: the text cannot be a Service write.
+    Irrelevant,
+    Skipped(SkipReason),
+    OutOfRange,
+    Quiet(Quiet),
+    Excepted(RuleId, Option<String>),
+    /// Only rules that are not enabled fired.
+    RulesOff(Vec<RuleId>),
+    /// Another stage of the same request already gave this alert.
+    DuplicateStage(RuleId),
+}
+
+/// One line of `detect --explain`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Explained {
+    pub stream: String,
+    pub record_id: Option<String>,
+    /// `verb resource namespace/name`, when the record held an event.
+    pub event: Option<String>,
+    pub reason: Reason,
+}
+
+fn describe(event: &AuditEvent) -> String {
+    let o = &event.object;
+    let or_dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".to_owned());
+    format!(
+        "{} {} {}/{}",
+        or_dash(&event.verb),
+        or_dash(&o.resource),
+        or_dash(&o.namespace),
+        or_dash(&o.name)
+    )
+}
 
 #[derive(Debug, Default)]
 pub struct BatchOutcome {
@@ -27,6 +65,29 @@ pub struct BatchOutcome {
     pub stats: BatchStats,
     ids: HashSet<String>,
     audit_ids: audit_id_reuse::AuditIdReuse,
+    /// Collected only when asked for (`detect --explain`).
+    pub explained: Option<Vec<Explained>>,
+}
+
+impl BatchOutcome {
+    /// An outcome that also records why each record did or did not alert.
+    pub fn explaining() -> Self {
+        BatchOutcome {
+            explained: Some(Vec::new()),
+            ..BatchOutcome::default()
+        }
+    }
+
+    fn explain(&mut self, label: RecordLabel<'_>, event: Option<&AuditEvent>, reason: Reason) {
+        if let Some(list) = &mut self.explained {
+            list.push(Explained {
+                stream: label.stream.to_owned(),
+                record_id: label.record_id.map(str::to_owned),
+                event: event.map(describe),
+                reason,
+            });
+        }
+    }
 }
 
 /// Where a record came from, for log lines about it.
@@ -118,6 +179,7 @@ impl Pipeline {
         let event = match n {
             Normalized::Irrelevant => {
                 out.stats.irrelevant += 1;
+                out.explain(label, None, Reason::Irrelevant);
                 return;
             }
             Normalized::Skipped(reason) => {
@@ -129,6 +191,7 @@ impl Pipeline {
                     reason = %reason,
                     "record skipped"
                 );
+                out.explain(label, None, Reason::Skipped(reason));
                 return;
             }
             Normalized::Event(event) => event,
@@ -138,6 +201,7 @@ impl Pipeline {
             && (at < range.since || at > range.until)
         {
             out.stats.out_of_range += 1;
+            out.explain(label, Some(&event), Reason::OutOfRange);
             return;
         }
         if let Some(reuse) = out.audit_ids.observe(&event) {
@@ -180,6 +244,22 @@ impl Pipeline {
                 reason = ?s.reason.as_deref().unwrap_or("-"),
                 "alert suppressed by an exception"
             );
+            out.explain(
+                label,
+                Some(&event),
+                Reason::Excepted(s.rule, s.reason.clone()),
+            );
+        }
+        if let Some(quiet) = verdict.quiet {
+            *out.stats.quiet.entry(quiet).or_default() += 1;
+            out.explain(label, Some(&event), Reason::Quiet(quiet));
+        } else if verdict.detections.is_empty() && verdict.suppressed.is_empty() {
+            out.stats.rules_off += 1;
+            if let (Some(change), Some(_)) = (&verdict.change, &out.explained) {
+                let fired = crate::detect::rules::candidates(&event, change);
+                let rules = fired.into_iter().map(|c| c.rule).collect();
+                out.explain(label, Some(&event), Reason::RulesOff(rules));
+            }
         }
         let Some(change) = verdict.change.as_ref() else {
             return;
@@ -192,9 +272,12 @@ impl Pipeline {
         for detection in &verdict.detections {
             let alert = alert::build(&event, change, detection, &ctx);
             if !out.ids.insert(alert.id.clone()) {
+                out.stats.duplicate_stages += 1;
+                out.explain(label, Some(&event), Reason::DuplicateStage(detection.rule));
                 continue;
             }
             out.stats.alerts += 1;
+            out.explain(label, Some(&event), Reason::Alert(detection.rule));
             let sinks = self.router.route(&alert);
             out.alerts.push(RoutedAlert { alert, sinks });
         }

@@ -2,28 +2,32 @@
 
 use crate::model::{MitreTechnique, RuleId};
 
-fn technique(tactic: &str, id: &str, name: &str) -> MitreTechnique {
+fn technique(tactic: (&str, &str), id: &str, name: &str) -> MitreTechnique {
     MitreTechnique {
-        tactic: tactic.to_owned(),
+        tactic: tactic.0.to_owned(),
+        tactic_id: tactic.1.to_owned(),
         technique_id: id.to_owned(),
         technique: name.to_owned(),
     }
 }
 
+const INITIAL_ACCESS: (&str, &str) = ("Initial Access", "TA0001");
+const PERSISTENCE: (&str, &str) = ("Persistence", "TA0003");
+const CREDENTIAL_ACCESS: (&str, &str) = ("Credential Access", "TA0006");
+
+/// ATT&CK for Containers: a technique id (`T…`) always sits under its tactic id (`TA…`).
 pub fn mitre(rule: RuleId) -> Vec<MitreTechnique> {
-    let public_facing = technique(
-        "initial-access",
-        "T1190",
-        "Exploit Public-Facing Application",
-    );
-    let persistence = technique("persistence", "TA0003", "Persistence");
+    let public_facing = technique(INITIAL_ACCESS, "T1190", "Exploit Public-Facing Application");
+    // A Service reachable from outside is also a way back in: External Remote Services is
+    // listed under Persistence in the Containers matrix (exposed services and APIs).
+    let way_back_in = technique(PERSISTENCE, "T1133", "External Remote Services");
     match rule {
         RuleId::NodePort | RuleId::LoadBalancer | RuleId::DeniedAttempts => {
-            vec![public_facing, persistence]
+            vec![public_facing, way_back_in]
         }
         // CVE-2020-8554: externalIPs let a Service capture traffic meant for any address.
         RuleId::ExternalIps => vec![technique(
-            "credential-access",
+            CREDENTIAL_ACCESS,
             "T1557",
             "Adversary-in-the-Middle",
         )],
@@ -59,5 +63,28 @@ pub fn runbook(rule: RuleId) -> &'static str {
              3. Review the admission or RBAC decision that blocked it and whether the user should \
              have tried at all."
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn techniques_sit_under_their_tactics() {
+        for rule in RuleId::ALL {
+            for m in mitre(rule) {
+                assert!(m.tactic_id.starts_with("TA"), "{m:?}");
+                assert!(m.technique_id.starts_with('T') && !m.technique_id.starts_with("TA"));
+            }
+        }
+        let nodeport = mitre(RuleId::NodePort);
+        assert_eq!(
+            (
+                nodeport[0].tactic_id.as_str(),
+                nodeport[0].technique_id.as_str()
+            ),
+            ("TA0001", "T1190")
+        );
     }
 }

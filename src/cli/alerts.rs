@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 
+use super::output::Output;
 use crate::clock::SystemClock;
 use crate::config;
 use crate::state::{
@@ -95,14 +96,16 @@ fn open(args: &AlertsArgs) -> anyhow::Result<Arc<dyn StateStore>> {
 
 pub async fn alerts(args: AlertsArgs) -> anyhow::Result<ExitCode> {
     let store = open(&args)?;
+    let mut out = Output::stdout();
     if args.requeue {
         let n = store
             .requeue_dead(args.sink.as_deref(), args.id.as_deref())
             .await?;
-        println!(
+        out.line(format_args!(
             "re-queued {n} dead letter(s); a running daemon delivers them within its \
              delivery.poll_interval, otherwise the next `run` does"
-        );
+        ))?;
+        out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -114,21 +117,24 @@ pub async fn alerts(args: AlertsArgs) -> anyhow::Result<ExitCode> {
     }
     if args.json {
         for row in &rows {
-            println!("{}", serde_json::to_string(&json_row(row))?);
+            out.json(&json_row(row))?;
         }
+        out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
     for (sink, counts) in summary(&store.delivery_counts().await?) {
-        println!("{sink}: {counts}");
+        out.line(format_args!("{sink}: {counts}"))?;
     }
     if rows.is_empty() {
-        println!("no matching deliveries");
-        return Ok(ExitCode::SUCCESS);
+        out.line("no matching deliveries")?;
+    } else {
+        out.line("")?;
+        out.line(TABLE_HEADER)?;
+        for row in &rows {
+            out.line(text_row(row))?;
+        }
     }
-    println!();
-    for row in &rows {
-        println!("{}", text_row(row));
-    }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -159,6 +165,10 @@ fn json_row(r: &DeliveryRecord) -> serde_json::Value {
     })
 }
 
+/// The columns of [`text_row`], tab-separated like the rows.
+const TABLE_HEADER: &str =
+    "SINK\tSTATE\tATTEMPTS\tUPDATED\tSEVERITY\tRULE\tALERT ID\tCLUSTER\tSERVICE\tLAST ERROR";
+
 fn text_row(r: &DeliveryRecord) -> String {
     let a = &r.alert;
     let service = match (&a.namespace, &a.service) {
@@ -167,7 +177,7 @@ fn text_row(r: &DeliveryRecord) -> String {
         _ => "-".to_owned(),
     };
     let mut line = format!(
-        "{sink}\t{state}\tattempts={attempts}\t{updated}\t{severity}\t{rule}\t{id}\t{cluster}\t{service}",
+        "{sink}\t{state}\t{attempts}\t{updated}\t{severity}\t{rule}\t{id}\t{cluster}\t{service}",
         sink = r.sink,
         state = r.state.as_str(),
         attempts = r.attempts,
@@ -178,7 +188,9 @@ fn text_row(r: &DeliveryRecord) -> String {
         cluster = a.cluster.as_deref().unwrap_or("-"),
     );
     if let Some(e) = &r.last_error {
-        line.push_str(&format!("\tlast error: {e}"));
+        line.push_str(&format!("\t{e}"));
+    } else {
+        line.push_str("\t-");
     }
     line
 }

@@ -1,12 +1,14 @@
 //! `nodeport-watch detect [--format F] [--rules LIST] [FILE ...]`: offline detection.
 //!
-//! Reads exported logs (JSON Lines or pretty-printed documents, any provider shape), prints one
-//! alert JSON per line on stdout and a one-line summary on stderr. Exit status: 0 when it ran,
-//! even if some records were skipped; 2 on usage errors or unreadable files.
+//! Reads exported logs (JSON Lines or pretty-printed documents, any provider shape, plain or
+//! gzipped), prints one alert JSON per line on stdout and a one-line summary on stderr. A folder
+//! is read as the `file` source reads it: the files in it, not hidden ones, in name order.
+//! Exit status: 0 when it ran, even if some records were skipped (and when stdout's reader
+//! went away early); 2 on usage errors or unreadable files.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
-use std::path::PathBuf;
+use std::io::{self, BufRead, BufReader, IsTerminal};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -15,8 +17,13 @@ use crate::clock::SystemClock;
 use crate::config;
 use crate::detect::{Detector, Exceptions};
 use crate::model::{Format, RuleId};
+use crate::normalize::content::{self, Opened, Unreadable};
 use crate::normalize::{Frame, RecordContext, RecordReader, SkipReason};
 use crate::pipeline::{BatchOutcome, BatchStats, Pipeline, RecordLabel};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+
+use super::explain;
+use super::output::Output;
 use crate::telemetry::logging::{self, LogFormat};
 
 /// Records longer than this are skipped (and counted) rather than buffered.
@@ -25,7 +32,12 @@ const MAX_RECORD: usize = 64 * 1024 * 1024;
 #[derive(Debug, clap::Args)]
 pub struct DetectArgs {
     /// Record shape: detected per record (`auto`) or forced.
-    #[arg(long, default_value = "auto")]
+    #[arg(
+        long,
+        default_value = "auto",
+        value_parser = PossibleValuesParser::new(["auto", "k8s", "eks", "gke", "aks"])
+            .try_map(|s| s.parse::<Format>())
+    )]
     format: Format,
     /// Rules to run, comma-separated (default: nodeport,external-ips).
     #[arg(long, value_delimiter = ',')]
@@ -39,7 +51,10 @@ pub struct DetectArgs {
     /// Attach the normalized event to each alert.
     #[arg(long)]
     include_raw: bool,
-    /// Files to read; none or `-` reads standard input.
+    /// Say on stderr, for every event, why it did or did not alert.
+    #[arg(long)]
+    explain: bool,
+    /// Files or folders to read (gzip is read transparently); none or `-` reads standard input.
     files: Vec<PathBuf>,
 }
 
@@ -48,6 +63,8 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
+type Input = (String, Box<dyn BufRead + Send>);
+
 pub async fn detect(args: DetectArgs, log_format: Option<LogFormat>) -> anyhow::Result<ExitCode> {
     logging::init(log_format.unwrap_or_default(), "warn");
     let setup = match DetectionSetup::from_args(&args) {
@@ -55,26 +72,15 @@ pub async fn detect(args: DetectArgs, log_format: Option<LogFormat>) -> anyhow::
         Err(message) => return Ok(usage_error(message)),
     };
     // Open everything first: an unreadable file is a usage error, reported before any output.
-    let mut inputs: Vec<(String, Box<dyn BufRead + Send>)> = Vec::new();
-    let files = if args.files.is_empty() {
-        vec![PathBuf::from("-")]
-    } else {
-        args.files.clone()
+    let inputs = match open_inputs(&args.files) {
+        Ok(inputs) => inputs,
+        Err(message) => return Ok(usage_error(message)),
     };
-    for path in &files {
-        if path.as_os_str() == "-" {
-            inputs.push(("-".to_owned(), Box::new(BufReader::new(io::stdin()))));
-            continue;
-        }
-        match File::open(path) {
-            Ok(f) => inputs.push((path.display().to_string(), Box::new(BufReader::new(f)))),
-            Err(e) => return Ok(usage_error(format!("cannot read {}: {e}", path.display()))),
-        }
-    }
 
     let format = args.format;
     let cluster = args.cluster.clone();
     let include_raw = args.include_raw || setup.include_raw;
+    let explain = args.explain;
     let stats = tokio::task::spawn_blocking(move || {
         let pipeline = Pipeline::new(
             "detect",
@@ -88,12 +94,72 @@ pub async fn detect(args: DetectArgs, log_format: Option<LogFormat>) -> anyhow::
             cluster: cluster.as_deref(),
             ..RecordContext::default()
         };
-        run_inputs(&pipeline, &ctx, inputs)
+        run_inputs(&pipeline, &ctx, inputs, explain)
     })
     .await??;
 
-    eprintln!("{}", summary(&stats));
+    eprintln!("{}", explain::summary(&stats));
+    if let Some(warning) = explain::audit_level_warning(&stats) {
+        tracing::warn!("{warning}");
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Opens every named input; a folder stands for the files in it.
+fn open_inputs(files: &[PathBuf]) -> Result<Vec<Input>, String> {
+    let mut inputs: Vec<Input> = Vec::new();
+    let stdin_only = [PathBuf::from("-")];
+    let files = if files.is_empty() {
+        &stdin_only[..]
+    } else {
+        files
+    };
+    for path in files {
+        if path.as_os_str() == "-" {
+            let stdin = io::stdin();
+            if stdin.is_terminal() {
+                eprintln!(
+                    "nodeport-watch detect: reading audit records from the terminal; \
+                     give a file (or pipe one in), end with Ctrl-D"
+                );
+            }
+            inputs.push(("-".to_owned(), Box::new(BufReader::new(stdin))));
+        } else if path.is_dir() {
+            for file in folder_files(path)? {
+                inputs.push(open_file(&file)?);
+            }
+        } else {
+            inputs.push(open_file(path)?);
+        }
+    }
+    Ok(inputs)
+}
+
+fn open_file(path: &Path) -> Result<Input, String> {
+    match File::open(path) {
+        Ok(f) => Ok((path.display().to_string(), Box::new(BufReader::new(f)))),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// The files of a folder, as the `file` source takes them: not hidden, not in subfolders.
+fn folder_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read folder {}: {e}", dir.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("folder {} holds no files", dir.display()));
+    }
+    Ok(files)
 }
 
 /// What the command line and an optional configuration ask detection to be.
@@ -135,27 +201,61 @@ impl DetectionSetup {
 fn run_inputs(
     pipeline: &Pipeline,
     ctx: &RecordContext<'_>,
-    inputs: Vec<(String, Box<dyn BufRead + Send>)>,
-) -> io::Result<BatchStats> {
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    inputs: Vec<Input>,
+    explain: bool,
+) -> anyhow::Result<BatchStats> {
+    let mut out = Output::stdout();
     // One outcome for the whole run: its id set drops other stages of a request even when
     // they sit in different files.
-    let mut outcome = BatchOutcome::default();
+    let mut outcome = if explain {
+        BatchOutcome::explaining()
+    } else {
+        BatchOutcome::default()
+    };
     for (name, input) in inputs {
-        for frame in RecordReader::new(input, MAX_RECORD) {
+        let opened = match content::open(input)? {
+            Ok(opened) => opened,
+            Err(refused) => {
+                refuse(&mut outcome.stats, &refused, explain, &name);
+                continue;
+            }
+        };
+        let Opened {
+            reader,
+            compression,
+        } = opened;
+        for (index, frame) in RecordReader::new(reader, MAX_RECORD).enumerate() {
+            let number = (index + 1).to_string();
             let label = RecordLabel {
                 stream: &name,
-                record_id: None,
+                record_id: Some(&number),
             };
-            match frame? {
-                Frame::Record(bytes) => pipeline.process_bytes(&bytes, ctx, label, &mut outcome),
-                Frame::Oversized => skip(&mut outcome.stats, SkipReason::Oversized),
-                Frame::Invalid => skip(&mut outcome.stats, SkipReason::InvalidJson),
+            match frame {
+                Ok(Frame::Record(bytes)) => {
+                    pipeline.process_bytes(&bytes, ctx, label, &mut outcome)
+                }
+                Ok(Frame::Oversized) => {
+                    let place = format!("{name}:{number}");
+                    skip(&mut outcome.stats, SkipReason::Oversized, explain, &place);
+                }
+                Ok(Frame::Invalid) => {
+                    let place = format!("{name}:{number}");
+                    skip(&mut outcome.stats, SkipReason::InvalidJson, explain, &place);
+                }
+                // A damaged compressed stream: what came before the damage was read.
+                Err(e) if compression.is_some() => {
+                    refuse(&mut outcome.stats, &content::corrupt(&e), explain, &name);
+                    break;
+                }
+                Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {name}"))),
             }
             for routed in outcome.alerts.drain(..) {
-                serde_json::to_writer(&mut out, &routed.alert)?;
-                out.write_all(b"\n")?;
+                out.json(&routed.alert)?;
+            }
+            if let Some(explained) = &mut outcome.explained {
+                for line in explained.drain(..) {
+                    eprintln!("{}", explain::line(&line));
+                }
             }
         }
     }
@@ -163,30 +263,15 @@ fn run_inputs(
     Ok(outcome.stats)
 }
 
-fn skip(stats: &mut BatchStats, reason: SkipReason) {
+/// Counts a record read as nothing (and explains it when asked).
+fn skip(stats: &mut BatchStats, reason: SkipReason, explain: bool, place: &str) {
     stats.records += 1;
     *stats.skipped.entry(reason).or_default() += 1;
+    explain::skipped_input(explain, place, reason);
 }
 
-fn summary(s: &BatchStats) -> String {
-    let reasons: Vec<String> = s
-        .skipped
-        .iter()
-        .map(|(reason, n)| format!("{reason}={n}"))
-        .collect();
-    let skipped = if reasons.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", reasons.join(", "))
-    };
-    format!(
-        "records={} events={} irrelevant={} skipped={}{skipped} degraded={} suppressed={} alerts={}",
-        s.records,
-        s.events,
-        s.irrelevant,
-        s.skipped_total(),
-        s.degraded,
-        s.suppressed,
-        s.alerts
-    )
+/// An input, or the rest of it, that gives no records: counted as one skipped record, warned.
+fn refuse(stats: &mut BatchStats, refused: &Unreadable, explain: bool, name: &str) {
+    skip(stats, refused.reason, explain, name);
+    tracing::warn!(file = %name, reason = %refused.reason, "{}", refused.detail);
 }

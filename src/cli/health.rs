@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use super::output::Output;
 use crate::config;
 use crate::config::server::parse_listen;
 
@@ -42,7 +43,7 @@ fn local_address(listen: SocketAddr) -> SocketAddr {
 
 fn base_url(args: &HealthArgs) -> anyhow::Result<String> {
     if let Some(url) = &args.url {
-        return Ok(url.trim_end_matches('/').to_owned());
+        return daemon_url(url);
     }
     let Some(path) = &args.config else {
         bail!("give --config FILE or --url http://HOST:PORT");
@@ -60,6 +61,28 @@ fn base_url(args: &HealthArgs) -> anyhow::Result<String> {
     Ok(format!("http://{}", local_address(listen)))
 }
 
+/// The daemon's base URL from `--url`: `HOST:PORT` means `http://HOST:PORT`, as with curl.
+fn daemon_url(given: &str) -> anyhow::Result<String> {
+    let given = given.trim().trim_end_matches('/');
+    let url = if given.contains("://") {
+        given.to_owned()
+    } else {
+        format!("http://{given}")
+    };
+    match reqwest::Url::parse(&url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {
+            Ok(url)
+        }
+        Ok(parsed) => bail!(
+            "--url {given}: the scheme `{}` is not served; give http://HOST:PORT (e.g. http://127.0.0.1:9090)",
+            parsed.scheme()
+        ),
+        Err(e) => bail!(
+            "--url {given}: not a URL ({e}); give HOST:PORT or http://HOST:PORT, e.g. 127.0.0.1:9090"
+        ),
+    }
+}
+
 pub async fn health(args: HealthArgs) -> anyhow::Result<ExitCode> {
     let url = format!(
         "{}/{}",
@@ -74,7 +97,13 @@ pub async fn health(args: HealthArgs) -> anyhow::Result<ExitCode> {
         Ok(response) => {
             let status = response.status();
             let body = response.text().await.unwrap_or_default();
-            println!("{url}: HTTP {} {}", status.as_u16(), body.trim());
+            let mut out = Output::stdout();
+            out.line(format_args!(
+                "{url}: HTTP {} {}",
+                status.as_u16(),
+                body.trim()
+            ))?;
+            out.flush()?;
             Ok(if status.is_success() {
                 ExitCode::SUCCESS
             } else {
@@ -89,7 +118,9 @@ pub async fn health(args: HealthArgs) -> anyhow::Result<ExitCode> {
                 text.push_str(&format!(": {cause}"));
                 source = cause.source();
             }
-            println!("{url}: {text}");
+            let mut out = Output::stdout();
+            out.line(format_args!("{url}: {text}"))?;
+            out.flush()?;
             Ok(ExitCode::FAILURE)
         }
     }
@@ -105,5 +136,16 @@ mod tests {
         assert_eq!(l("0.0.0.0:9090"), "127.0.0.1:9090");
         assert_eq!(l("[::]:9090"), "[::1]:9090");
         assert_eq!(l("10.1.2.3:80"), "10.1.2.3:80");
+    }
+
+    #[test]
+    fn a_url_without_scheme_is_http() {
+        assert_eq!(
+            daemon_url("127.0.0.1:19090/").unwrap(),
+            "http://127.0.0.1:19090"
+        );
+        assert_eq!(daemon_url("https://h:1").unwrap(), "https://h:1");
+        assert!(daemon_url("ftp://h:1").is_err());
+        assert!(daemon_url("http://[::1").is_err());
     }
 }

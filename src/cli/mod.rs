@@ -2,7 +2,9 @@
 
 mod alerts;
 mod detect;
+mod explain;
 mod health;
+pub mod output;
 mod run;
 mod scan;
 mod time_arg;
@@ -17,9 +19,17 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::config::{self, Settings};
 use crate::telemetry::logging::{self, LogFormat};
 
+/// The version with the commit it was built from (see build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("NODEPORT_WATCH_COMMIT"),
+    ")"
+);
+
 /// Watches EKS, GKE and AKS audit logs for Services exposed through a NodePort.
 #[derive(Debug, Parser)]
-#[command(name = "nodeport-watch", version, propagate_version = true)]
+#[command(name = "nodeport-watch", version = VERSION, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -62,14 +72,14 @@ impl From<LogFormatArg> for LogFormat {
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let log_format = cli.log_format.map(LogFormat::from);
-    match cli.command {
+    output::finish(match cli.command {
         Command::Detect(args) => detect::detect(args, log_format).await,
         Command::Run(args) => run::run(args, log_format).await,
         Command::Scan(args) => scan::scan(args, log_format).await,
-        Command::Validate(args) => validate::validate(args).await,
+        Command::Validate(args) => validate::validate(args, log_format).await,
         Command::Alerts(args) => alerts::alerts(args).await,
         Command::Health(args) => health::health(args).await,
-    }
+    })
 }
 
 /// Loads the configuration and starts logging as it asks (unless the command line overrides).

@@ -53,7 +53,7 @@ pub async fn scan(args: ScanArgs, log_format: Option<LogFormat>) -> anyhow::Resu
         warn!("interrupted: finishing the batches in hand");
         on_signal.cancel();
     });
-    scan::scan(
+    let totals = scan::scan(
         &settings,
         &services,
         TimeRange { since, until },
@@ -62,6 +62,10 @@ pub async fn scan(args: ScanArgs, log_format: Option<LogFormat>) -> anyhow::Resu
         cancel,
     )
     .await?;
+    eprintln!(
+        "scan: records={} alerts found={} newly queued={} already in the outbox (queued or delivered before)={}",
+        totals.records, totals.alerts_found, totals.alerts_queued, totals.alerts_known
+    );
     Ok(ExitCode::SUCCESS)
 }
 

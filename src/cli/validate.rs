@@ -5,11 +5,13 @@
 
 use std::process::ExitCode;
 
+use super::output::{Output, complain};
 use crate::config::{self, ConfigError};
 use crate::ingest::launch::check_source;
 use crate::runtime::Services;
 use crate::runtime::launch::build_sink;
 use crate::state::Access;
+use crate::telemetry::logging::LogFormat;
 
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
@@ -21,56 +23,75 @@ pub struct ValidateArgs {
     connect: bool,
 }
 
-pub async fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
+pub async fn validate(
+    args: ValidateArgs,
+    log_format: Option<LogFormat>,
+) -> anyhow::Result<ExitCode> {
+    let json = log_format == Some(LogFormat::Json);
+    let mut out = Output::stdout().messages_as_json(json);
     let settings = match config::load(&args.config) {
         Ok(settings) => settings,
         Err(ConfigError::Invalid { path, problems }) => {
-            eprintln!("{path}: {} problem(s)", problems.len());
+            complain(
+                json,
+                "error",
+                format_args!("{path}: {} problem(s)", problems.len()),
+            );
             for p in problems {
-                eprintln!("  {p}");
+                complain(json, "error", format_args!("  {p}"));
             }
             return Ok(ExitCode::from(1));
         }
         Err(e) => {
-            eprintln!("{e}");
+            complain(json, "error", e);
             return Ok(ExitCode::from(1));
         }
     };
-    println!(
-        "{}: configuration valid ({} sources, {} sinks, rules: {})",
-        args.config.display(),
-        settings.sources.len(),
-        settings.sinks.len(),
-        settings
-            .detection
-            .rules
-            .iter()
-            .map(|r| r.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    out.say(
+        "info",
+        format_args!(
+            "{}: configuration valid ({} sources, {} sinks, rules: {})",
+            args.config.display(),
+            settings.sources.len(),
+            settings.sinks.len(),
+            settings
+                .detection
+                .rules
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )?;
     // Warnings only: a risky exception is still a valid one.
     for warning in crate::detect::Exceptions::new(settings.detection.exceptions.clone())
         .warnings(chrono::Utc::now())
     {
-        eprintln!("warning: {warning}");
+        complain(json, "warn", format_args!("warning: {warning}"));
     }
     if let Some(server) = &settings.server {
-        println!("server: {} (/healthz, /readyz, /metrics)", server.listen);
+        out.say(
+            "info",
+            format_args!("server: {} (/healthz, /readyz, /metrics)", server.listen),
+        )?;
     }
     for scan in &settings.scans {
-        println!(
-            "scan {}: lookback {}, sources: {}",
-            scan.name,
-            humantime::format_duration(scan.lookback),
-            if scan.sources.is_empty() {
-                "all".to_owned()
-            } else {
-                scan.sources.join(", ")
-            }
-        );
+        out.say(
+            "info",
+            format_args!(
+                "scan {}: lookback {}, sources: {}",
+                scan.name,
+                humantime::format_duration(scan.lookback),
+                if scan.sources.is_empty() {
+                    "all".to_owned()
+                } else {
+                    scan.sources.join(", ")
+                }
+            ),
+        )?;
     }
     if !args.connect {
+        out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
     let services = Services::open(&settings, Access::Write)?;
@@ -79,16 +100,22 @@ pub async fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         let result = check_source(source, &services)
             .await
             .map_err(|e| e.to_string());
-        report.record("source", &source.name, result);
+        report.record(&mut out, "source", &source.name, result)?;
     }
     for sink in &settings.sinks {
         let result = match build_sink(sink) {
             Ok(built) => built.healthcheck().await.map_err(|e| e.to_string()),
             Err(e) => Err(e),
         };
-        report.record("sink", &sink.name, result);
+        report.record(&mut out, "sink", &sink.name, result)?;
     }
-    println!("{}", report.summary());
+    let level = if report.failed.is_empty() {
+        "info"
+    } else {
+        "error"
+    };
+    out.say(level, report.summary())?;
+    out.flush()?;
     Ok(if report.failed.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -105,13 +132,19 @@ struct ConnectReport {
 }
 
 impl ConnectReport {
-    fn record(&mut self, kind: &str, name: &str, result: Result<(), String>) {
+    fn record(
+        &mut self,
+        out: &mut Output,
+        kind: &str,
+        name: &str,
+        result: Result<(), String>,
+    ) -> anyhow::Result<()> {
         self.checked += 1;
         match result {
-            Ok(()) => println!("{kind} {name}: ok"),
+            Ok(()) => out.say("info", format_args!("{kind} {name}: ok")),
             Err(e) => {
-                println!("{kind} {name}: FAILED: {e}");
                 self.failed.push(format!("{kind} {name}"));
+                out.say("error", format_args!("{kind} {name}: FAILED: {e}"))
             }
         }
     }

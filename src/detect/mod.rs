@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 
 pub use exceptions::{Exception, ExceptionWarning, Exceptions, Patterns, Subject};
+pub use rules::Quiet;
 pub use service_change::{ServiceChange, TypeSource};
 
 use crate::model::{AuditEvent, RiskFactor, RuleId, Severity};
@@ -42,6 +43,8 @@ pub struct Verdict {
     pub suppressed: Vec<Suppression>,
     /// The parsed change, present when a rule looked at the bodies.
     pub change: Option<ServiceChange>,
+    /// Why no rule fired at all (before enablement and exceptions), for `detect --explain`.
+    pub quiet: Option<Quiet>,
 }
 
 #[derive(Clone, Debug)]
@@ -74,11 +77,18 @@ impl Detector {
 
     pub fn inspect(&self, event: &AuditEvent, now: DateTime<Utc>) -> Verdict {
         if !rules::is_service_write(event) {
-            return Verdict::default();
+            return Verdict {
+                quiet: Some(Quiet::NotServiceWrite),
+                ..Verdict::default()
+            };
         }
         let change = ServiceChange::of(event);
-        let mut verdict = Verdict::default();
-        for candidate in rules::candidates(event, &change) {
+        let assessment = rules::assess(event, &change);
+        let mut verdict = Verdict {
+            quiet: assessment.quiet,
+            ..Verdict::default()
+        };
+        for candidate in assessment.fired {
             if !self.rules.contains(&candidate.rule) {
                 continue;
             }

@@ -8,6 +8,8 @@
 use crate::detect::service_change::{LOAD_BALANCER, NODE_PORT, ServiceChange};
 use crate::model::{AuditEvent, Decision, Degradation, RuleId, Severity, Stage};
 
+pub use crate::model::Quiet;
+
 /// What became of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestResult {
@@ -65,15 +67,35 @@ pub struct Candidate {
     pub severity: Severity,
 }
 
+/// What the rules concluded about one event: the rules that fired, or why none did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Assessment {
+    pub fired: Vec<Candidate>,
+    pub quiet: Option<Quiet>,
+}
+
 /// Every rule that fires on the event, whether enabled or not.
 pub fn candidates(event: &AuditEvent, change: &ServiceChange) -> Vec<Candidate> {
-    if !is_service_write(event) || event.dry_run {
-        return Vec::new();
+    assess(event, change).fired
+}
+
+/// The rules that fire on the event, or the reason none does.
+pub fn assess(event: &AuditEvent, change: &ServiceChange) -> Assessment {
+    let quiet = |reason| Assessment {
+        fired: Vec::new(),
+        quiet: Some(reason),
+    };
+    if !is_service_write(event) {
+        return quiet(Quiet::NotServiceWrite);
+    }
+    if event.dry_run {
+        return quiet(Quiet::DryRun);
     }
     let mut fired = Vec::new();
     let mut fire = |rule, severity| fired.push(Candidate { rule, severity });
     let full = full_severity;
-    match request_result(event) {
+    let result = request_result(event);
+    match result {
         RequestResult::Succeeded => {
             match change.effective_type() {
                 Some(NODE_PORT) => fire(RuleId::NodePort, full(RuleId::NodePort)),
@@ -100,7 +122,19 @@ pub fn candidates(event: &AuditEvent, change: &ServiceChange) -> Vec<Candidate> 
         }
         RequestResult::Pending => {}
     }
-    fired
+    let quiet = fired.is_empty().then(|| match result {
+        RequestResult::Pending => Quiet::RequestReceived,
+        RequestResult::Denied => Quiet::Denied,
+        RequestResult::Failed => Quiet::Failed,
+        RequestResult::Succeeded if change.effective_type().is_some() => Quiet::NotExposed,
+        RequestResult::Succeeded
+            if event.request_object.is_none() && event.response_object.is_none() =>
+        {
+            Quiet::NoBody
+        }
+        RequestResult::Succeeded => Quiet::TypeUnchanged,
+    });
+    Assessment { fired, quiet }
 }
 
 fn body_lost(event: &AuditEvent) -> bool {

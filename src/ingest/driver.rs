@@ -21,6 +21,7 @@ use crate::pipeline::Pipeline;
 use crate::retry::{Backoff, ErrorKind};
 use crate::sources::{PollMode, Progress, Source, SourceError};
 use crate::state::{Commit, Fence, SeenUpdate, StateError, StateStore};
+use crate::telemetry::health::BatchTotals;
 use crate::telemetry::{Health, metrics};
 
 #[derive(Debug, Error)]
@@ -168,6 +169,15 @@ impl<S: Source> SourceDriver<S> {
             self.health.record_position(&self.name, position);
         }
         metrics::record_commit(&self.name, report.inserted, report.duplicates, already_seen);
+        self.health.record_totals(
+            &self.name,
+            &BatchTotals {
+                records: total as u64,
+                alerts_found: outcome.stats.alerts,
+                alerts_queued: report.inserted as u64,
+                alerts_known: report.duplicates as u64,
+            },
+        );
         debug!(
             source = %self.name,
             records = total,

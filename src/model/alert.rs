@@ -182,6 +182,9 @@ pub enum RiskFactor {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MitreTechnique {
     pub tactic: String,
+    /// `TA…`; absent from alerts written before it was added.
+    #[serde(default)]
+    pub tactic_id: String,
     pub technique_id: String,
     pub technique: String,
 }

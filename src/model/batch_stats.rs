@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::SkipReason;
+use super::{Quiet, SkipReason};
 
 /// Counts of what a batch held, for summaries and metrics.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -22,6 +22,12 @@ pub struct BatchStats {
     pub out_of_range: u64,
     /// Alerts produced (after deduplicating stages within the batch).
     pub alerts: u64,
+    /// Events the detector looked at and let pass, by its reason.
+    pub quiet: BTreeMap<Quiet, u64>,
+    /// Alerts dropped because another stage of the same request already gave them.
+    pub duplicate_stages: u64,
+    /// Events on which only rules that are not enabled fired.
+    pub rules_off: u64,
 }
 
 impl BatchStats {
@@ -40,5 +46,10 @@ impl BatchStats {
         self.suppressed += other.suppressed;
         self.out_of_range += other.out_of_range;
         self.alerts += other.alerts;
+        for (reason, n) in &other.quiet {
+            *self.quiet.entry(*reason).or_default() += n;
+        }
+        self.duplicate_stages += other.duplicate_stages;
+        self.rules_off += other.rules_off;
     }
 }

@@ -6,6 +6,7 @@ mod audit_event;
 mod batch_stats;
 mod cursor;
 mod provider;
+mod quiet;
 mod record;
 mod skip_reason;
 mod time_range;
@@ -21,6 +22,7 @@ pub use audit_event::{
 pub use batch_stats::BatchStats;
 pub use cursor::{Cursor, CursorError, StoredCursor};
 pub use provider::{Format, Provider};
+pub use quiet::Quiet;
 pub use record::{Record, RecordOrigin, SeenKey};
 pub use skip_reason::SkipReason;
 pub use time_range::TimeRange;

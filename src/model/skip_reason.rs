@@ -21,16 +21,25 @@ pub enum SkipReason {
     UnexpectedShape,
     /// Larger than the configured maximum record size.
     Oversized,
+    /// An input that is not text (NUL bytes or invalid UTF-8 at its start): read as nothing.
+    Binary,
+    /// A compressed stream cut short or damaged: the records before the damage were read.
+    CorruptCompressed,
+    /// Compressed in a format this build does not read (zstd, bzip2, xz).
+    UnsupportedCompression,
 }
 
 impl SkipReason {
-    pub const ALL: [SkipReason; 6] = [
+    pub const ALL: [SkipReason; 9] = [
         SkipReason::InvalidJson,
         SkipReason::Truncated,
         SkipReason::WrongType,
         SkipReason::NotAudit,
         SkipReason::UnexpectedShape,
         SkipReason::Oversized,
+        SkipReason::Binary,
+        SkipReason::CorruptCompressed,
+        SkipReason::UnsupportedCompression,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +50,9 @@ impl SkipReason {
             SkipReason::NotAudit => "not_audit",
             SkipReason::UnexpectedShape => "unexpected_shape",
             SkipReason::Oversized => "oversized",
+            SkipReason::Binary => "binary",
+            SkipReason::CorruptCompressed => "corrupt_compressed",
+            SkipReason::UnsupportedCompression => "unsupported_compression",
         }
     }
 }

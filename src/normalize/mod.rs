@@ -15,6 +15,7 @@
 //! whose `degraded` list says what is missing.
 
 mod aks;
+pub mod content;
 pub(crate) mod eks;
 mod framing;
 mod gke;

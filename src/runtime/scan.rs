@@ -23,6 +23,7 @@ use crate::config::Settings;
 use crate::ingest::launch::launch_source;
 use crate::sources::{PollMode, TimeRange};
 use crate::telemetry::Health;
+use crate::telemetry::health::BatchTotals;
 
 /// How long a finished `scan` command waits for its alerts to be delivered.
 const DELIVERY_GRACE: Duration = Duration::from_secs(60);
@@ -58,7 +59,7 @@ pub async fn scan(
     only: &[String],
     deliver: bool,
     cancel: CancellationToken,
-) -> Result<(), ScanError> {
+) -> Result<BatchTotals, ScanError> {
     let deliverers = TaskTracker::new();
     let delivery_stop = CancellationToken::new();
     if deliver {
@@ -91,7 +92,7 @@ pub async fn scan_sources(
     services: &Services,
     request: &ScanRequest<'_>,
     cancel: CancellationToken,
-) -> Result<(), ScanError> {
+) -> Result<BatchTotals, ScanError> {
     if let Some(unknown) = request.only.iter().find(|n| settings.source(n).is_none()) {
         return Err(ScanError::UnknownSource(unknown.clone()));
     }
@@ -144,8 +145,20 @@ pub async fn scan_sources(
                 if let Err(e) = services.store.delete_cursor(&l.cursor_key).await {
                     error!(source = %l.name, error = %e, "scan finished but its checkpoint could not be removed");
                 }
-                let batches = health.snapshot().get(&l.name).map_or(0, |h| h.batches);
-                info!(scan = request.label, source = %l.name, batches, "scan finished");
+                let (batches, t) = health
+                    .snapshot()
+                    .get(&l.name)
+                    .map_or((0, BatchTotals::default()), |h| (h.batches, h.totals));
+                info!(
+                    scan = request.label,
+                    source = %l.name,
+                    batches,
+                    records = t.records,
+                    alerts_found = t.alerts_found,
+                    alerts_queued = t.alerts_queued,
+                    alerts_already_in_outbox = t.alerts_known,
+                    "scan finished"
+                );
             }
             Ok(Ok(())) => {
                 info!(scan = request.label, source = %l.name, "scan interrupted; run it again with the same range to resume")
@@ -168,5 +181,9 @@ pub async fn scan_sources(
             total: selected.len(),
         });
     }
-    Ok(())
+    let mut totals = BatchTotals::default();
+    for h in health.snapshot().values() {
+        totals.add(&h.totals);
+    }
+    Ok(totals)
 }

@@ -89,8 +89,8 @@ pub async fn run_schedule(
             display: Display::Log,
         };
         match scan_sources(&settings, &services, &request, stop.child_token()).await {
-            Ok(()) if stop.is_cancelled() => return,
-            Ok(()) => metrics::record_scan_run(&schedule.name, "finished"),
+            Ok(_) if stop.is_cancelled() => return,
+            Ok(_) => metrics::record_scan_run(&schedule.name, "finished"),
             Err(e) => {
                 metrics::record_scan_run(&schedule.name, "failed");
                 error!(scan = %schedule.name, error = %e, "scheduled scan failed; the next run tries again");

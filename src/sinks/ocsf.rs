@@ -68,7 +68,7 @@ pub fn detection_finding(alert: &Alert) -> Value {
         .iter()
         .map(|m| {
             json!({
-                "tactic": {"name": m.tactic},
+                "tactic": {"name": m.tactic, "uid": (!m.tactic_id.is_empty()).then_some(&m.tactic_id)},
                 "technique": {"uid": m.technique_id, "name": m.technique},
             })
         })

@@ -12,6 +12,7 @@
 
 mod error;
 mod fence;
+pub mod postgres;
 mod records;
 mod roles;
 pub mod settings;

@@ -22,6 +22,29 @@ pub struct SourceHealth {
     pub since: Option<DateTime<Utc>>,
     /// Batches committed (scans report progress with it).
     pub batches: u64,
+    /// What the committed batches held, for a scan's closing summary.
+    pub totals: BatchTotals,
+}
+
+/// Counts summed over the batches a source committed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchTotals {
+    pub records: u64,
+    /// Alerts detection produced.
+    pub alerts_found: u64,
+    /// Of those, alerts new to the outbox (queued for the sinks).
+    pub alerts_queued: u64,
+    /// Of those, alerts the outbox already had (queued or delivered before): not sent again.
+    pub alerts_known: u64,
+}
+
+impl BatchTotals {
+    pub fn add(&mut self, other: &BatchTotals) {
+        self.records += other.records;
+        self.alerts_found += other.alerts_found;
+        self.alerts_queued += other.alerts_queued;
+        self.alerts_known += other.alerts_known;
+    }
 }
 
 /// Shared by the source drivers (writers) and the health endpoints (readers).
@@ -63,6 +86,11 @@ impl Health {
             h.consecutive_failures = 0;
             h.last_error = None;
         });
+    }
+
+    /// Adds one committed batch's counts.
+    pub fn record_totals(&self, source: &str, batch: &BatchTotals) {
+        self.update(source, |h| h.totals.add(batch));
     }
 
     pub fn record_failure(&self, source: &str, error: &str) {

@@ -12,6 +12,11 @@ pub enum LogFormat {
     Json,
 }
 
+/// Colours only on a terminal, and never when `NO_COLOR` is set to anything (no-color.org).
+fn colours_wanted() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// Installs the global subscriber, writing to stderr (stdout belongs to alerts).
 ///
 /// `RUST_LOG` overrides `level` for fine-grained filters. The cloud SDKs and HTTP stacks log
@@ -25,9 +30,7 @@ pub fn init(format: LogFormat, level: &str) {
         .with_writer(std::io::stderr);
     // A second init (tests, re-entrant CLI paths) keeps the first subscriber.
     let _ = match format {
-        LogFormat::Text => builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init(),
+        LogFormat::Text => builder.with_ansi(colours_wanted()).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
 }

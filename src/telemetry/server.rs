@@ -79,8 +79,10 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
 
 /// Serves until `stop` is cancelled.
 pub async fn serve(listener: TcpListener, state: ServerState, stop: CancellationToken) {
-    let addr = listener.local_addr().ok();
-    info!(listen = ?addr, "serving /healthz, /readyz and /metrics");
+    match listener.local_addr() {
+        Ok(addr) => info!(listen = %addr, "serving /healthz, /readyz and /metrics"),
+        Err(_) => info!("serving /healthz, /readyz and /metrics"),
+    }
     if let Err(e) = axum::serve(listener, router(state))
         .with_graceful_shutdown(stop.cancelled_owned())
         .await

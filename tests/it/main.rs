@@ -3,6 +3,8 @@
 //! Modules, by stage of the data flow:
 //! - `architecture` no import cycle between the top-level modules of `src/` (nor, once the config
 //!   move lands, inside `config/`), proved by reading the sources; the check finds a planted cycle
+//! - `cli`          the first hour (issue 11): gzip and binary input for `detect` and the file
+//!   source, closed pipes, `detect --explain` reasons, MITRE ids, `health --url`, `--version`
 //! - `config`       every problem reported with its key; shipped configs valid; env overrides
 //! - `corpus`       every public corpus event gives its documented verdict (CLI and library)
 //! - `detection`    the cases other tools get wrong, in every provider shape
@@ -32,6 +34,10 @@
 //!   cursors, clock, ownership token), run on SQLite file and memory
 //! - `state_lock`   one delivering process per SQLite file: a second daemon is refused, `scan`
 //!   beside a daemon only queues, `alerts` works without sink secrets
+//! - `postgres_store` the PostgreSQL store on a throwaway server: restart and reconnect, migration
+//!   once under concurrency, newer schema refused, atomic commits, idempotent enqueue, outbox
+//! - `postgres_leases` leases: epochs, expiry by the database clock, fenced commits refused after
+//!   a takeover, a takeover waiting for a commit in flight, scan occurrences, replica registry
 //! - `sinks`        webhook, Slack, Splunk HEC, PagerDuty against loopback receivers: exact
 //!   requests, signatures, idempotency keys, classification, secrets never shown
 //! - `delivery`     a sink down (refused, 503, 429 + Retry-After) then back: each alert once, in
@@ -65,6 +71,7 @@ mod azure_blob;
 mod azure_blob_lifecycle;
 mod azure_monitor;
 mod azure_monitor_failures;
+mod cli;
 mod config;
 mod corpus;
 mod crash;
@@ -82,6 +89,8 @@ mod gcp_logging;
 mod gcp_resilience;
 mod measure;
 mod operations;
+mod postgres_leases;
+mod postgres_store;
 mod robustness;
 mod scans;
 mod sinks;

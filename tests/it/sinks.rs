@@ -136,7 +136,7 @@ async fn webhook_ocsf_format_is_a_detection_finding() {
             "uid": "ocsf-1", "title": title, "types": ["nodeport"],
             "created_time": 1772366405250_i64, "first_seen_time": 1772366400000_i64,
             "analytic": {"name": "nodeport", "uid": "nodeport", "type_id": 1, "type": "Rule"},
-            "attacks": [{"tactic": {"name": "initial-access"},
+            "attacks": [{"tactic": {"name": "Initial Access", "uid": "TA0001"},
                          "technique": {"uid": "T1190", "name": "Exploit Public-Facing Application"}}],
         },
         "resources": [{

@@ -153,15 +153,16 @@ async fn scan_beside_a_daemon_only_queues_and_the_daemon_delivers_once() {
     let dir = tempfile::tempdir().unwrap();
     let rx = Receiver::start().await;
     let config = write_config(dir.path(), &rx.url("/hook"));
-    let mut daemon = start_daemon(&config, dir.path(), "daemon.log");
-    wait_until_running(dir.path(), &daemon).await;
-    // Behind the daemon's start (it follows new lines only): only a scan finds it.
+    // Written before the daemon starts at the end of its files: only a scan finds it. (Written
+    // after the start, the daemon could poll first and follow the new file from its beginning.)
     let at = Utc::now() - chrono::Duration::minutes(5);
     std::fs::write(
         dir.path().join("logs/audit.log"),
         format!("{}\n", nodeport_line("lock-scan-1", "behind", at)),
     )
     .unwrap();
+    let mut daemon = start_daemon(&config, dir.path(), "daemon.log");
+    wait_until_running(dir.path(), &daemon).await;
 
     let out = run_to_exit(&["scan", "--since", "1h", "--config"], &config).await;
     let stderr = String::from_utf8_lossy(&out.stderr);

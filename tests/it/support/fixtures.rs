@@ -54,7 +54,8 @@ pub fn alert(id: &str) -> Alert {
         record_id: Some("cw-42".to_owned()),
         degraded: vec![],
         mitre: vec![MitreTechnique {
-            tactic: "initial-access".to_owned(),
+            tactic: "Initial Access".to_owned(),
+            tactic_id: "TA0001".to_owned(),
             technique_id: "T1190".to_owned(),
             technique: "Exploit Public-Facing Application".to_owned(),
         }],

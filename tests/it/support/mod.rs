@@ -19,6 +19,7 @@ pub mod gcp;
 pub mod ingest;
 pub mod installer;
 pub mod moto;
+pub mod postgres;
 pub mod prom;
 pub mod receiver;
 pub mod shapes;

@@ -5,6 +5,9 @@
 //! (`audit.log` → `audit.log.1`) is neither re-read nor skipped, and a copy-truncate rotation is
 //! noticed because the file shrinks below the offset. A partial last line is left for the next
 //! poll, so a record is never read before its writer finished it.
+//!
+//! What a file holds is decided from its first bytes, not its name ([`compressed`]): text is
+//! followed, a gzip file is a finished export read whole, binary data is skipped with a warning.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File};
@@ -18,12 +21,17 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::{debug, warn};
 
+mod compressed;
+
+use compressed::FileContent;
+
 use super::{
     Batch, BuildSource, PollMode, Progress, Record, RecordOrigin, Source, SourceContext,
     SourceError,
 };
 use crate::config::{FileSourceSettings, StartAt};
 use crate::model::Cursor;
+use crate::normalize::content::Content;
 use crate::normalize::{Framing, detect_framing, split_lines};
 use crate::telemetry::metrics;
 
@@ -58,6 +66,11 @@ pub struct FilePosition {
     pub skipping: bool,
     #[serde(default)]
     pub document: bool,
+    #[serde(default)]
+    pub content: FileContent,
+    /// For a compressed file: how many records of its decompressed text were read.
+    #[serde(default)]
+    pub frames: u64,
 }
 
 pub struct FileSource {
@@ -227,9 +240,29 @@ fn poll_files(
             origin: &origin,
             max_record: settings.max_record_bytes,
         };
-        let read = reader
-            .read(&mut file, position, len, budget, &mut records)
-            .map_err(|e| SourceError::transient(format!("{}: {e}", path.display())))?;
+        let failed = |e: io::Error| SourceError::transient(format!("{}: {e}", path.display()));
+        if position.content == FileContent::Undecided {
+            position.content = match compressed::classify(&mut file).map_err(failed)? {
+                Content::Text => FileContent::Text,
+                Content::Gzip => FileContent::Compressed,
+                refused => {
+                    reader.refuse(position, len, refused);
+                    continue;
+                }
+            };
+        }
+        let read = match position.content {
+            FileContent::Refused => {
+                reader.refuse(position, len, Content::Binary);
+                continue;
+            }
+            FileContent::Compressed => reader
+                .read_compressed(&mut file, position, len, budget, &mut records)
+                .map_err(failed)?,
+            _ => reader
+                .read(&mut file, position, len, budget, &mut records)
+                .map_err(failed)?,
+        };
         budget = budget.saturating_sub(read);
         more |= position.offset < len && read > 0;
     }

@@ -1,0 +1,618 @@
+//! The command line as a newcomer meets it (issue 11): compressed and binary input for `detect`
+//! and the `file` source, closed pipes on every listing command, `detect --explain` for each
+//! reason and the audit-level warning, the MITRE ids, and the small gaps (`health --url`
+//! without a scheme, folders, `--help`, `--version`, the `alerts` header).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde_json::Value;
+
+use crate::support::binary;
+
+fn service_line(audit_id: &str, name: &str, extra: &str) -> String {
+    format!(
+        r#"{{"kind":"Event","auditID":"{audit_id}","stage":"ResponseComplete","verb":"create","objectRef":{{"resource":"services","namespace":"ns","name":"{name}"}},"responseStatus":{{"code":201}}{extra}}}"#
+    )
+}
+
+fn nodeport_line(audit_id: &str, name: &str) -> String {
+    service_line(
+        audit_id,
+        name,
+        r#","requestObject":{"kind":"Service","spec":{"type":"NodePort","selector":{"a":"b"},"ports":[{"port":8080,"targetPort":8080}]}}"#,
+    )
+}
+
+fn gzip(text: &str) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(text.as_bytes()).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// Bytes that are not text: a fixed pseudo-random sequence with NULs in it.
+fn garbage() -> Vec<u8> {
+    let mut x: u32 = 0x9e37_79b9;
+    (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+fn run(args: &[&str], dir: &Path) -> Output {
+    Command::new(binary())
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// `config.toml` in `dir`: one `file` source over `paths`, a `stdout` sink, and `extra` TOML.
+fn write_config(dir: &Path, state: &str, paths: &str, extra: &str) {
+    let config = format!(
+        "{extra}\n[state]\npath = \"{state}\"\n\n[[sources]]\ntype = \"file\"\nname = \"files\"\n\
+         paths = [\"{paths}\"]\n\n[[sinks]]\ntype = \"stdout\"\nname = \"out\"\n"
+    );
+    std::fs::write(dir.join("config.toml"), config).unwrap();
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn alerts_of(out: &Output) -> Vec<Value> {
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn detect_reads_gzip_by_content_like_the_plain_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = format!(
+        "{}\n{}\n",
+        nodeport_line("gz-1", "web"),
+        nodeport_line("gz-2", "api")
+    );
+    std::fs::write(dir.path().join("audit.jsonl"), &plain).unwrap();
+    // No `.gz` in the name: the content decides.
+    std::fs::write(dir.path().join("export.log"), gzip(&plain)).unwrap();
+
+    let from_plain = run(&["detect", "audit.jsonl"], dir.path());
+    let from_gzip = run(&["detect", "export.log"], dir.path());
+    assert_eq!(
+        from_gzip.status.code(),
+        Some(0),
+        "{}",
+        text(&from_gzip.stderr)
+    );
+    let ids =
+        |out: &Output| -> Vec<Value> { alerts_of(out).iter().map(|a| a["id"].clone()).collect() };
+    assert_eq!(ids(&from_gzip).len(), 2);
+    assert_eq!(ids(&from_gzip), ids(&from_plain));
+    assert!(
+        text(&from_gzip.stderr).starts_with(
+            "records=2 events=2 irrelevant=0 skipped=0 degraded=0 suppressed=0 alerts=2\n"
+        ),
+        "{}",
+        text(&from_gzip.stderr)
+    );
+}
+
+#[test]
+fn detect_counts_binary_and_damaged_gzip_as_skipped_never_irrelevant() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("random.bin"), garbage()).unwrap();
+    let out = run(&["detect", "random.bin"], dir.path());
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("records=1 events=0 irrelevant=0 skipped=1 (binary=1) "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("WARN") && stderr.contains("not text (binary data)"),
+        "{stderr}"
+    );
+
+    // A gzip stream cut in the middle: the records before the cut are read, the cut is skipped.
+    let mut lines = nodeport_line("cut-1", "first") + "\n";
+    for i in 0..2000 {
+        lines.push_str(&format!("{{\"kind\":\"Event\",\"auditID\":\"n{i}\",\"verb\":\"get\",\"objectRef\":{{\"resource\":\"pods\",\"name\":\"p{i}\"}},\"x\":\"{}\"}}\n", "y".repeat(i % 97)));
+    }
+    let packed = gzip(&lines);
+    std::fs::write(dir.path().join("cut.gz"), &packed[..packed.len() / 2]).unwrap();
+    let out = run(&["detect", "cut.gz"], dir.path());
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let alerts = alerts_of(&out);
+    assert_eq!(alerts.len(), 1, "{stderr}");
+    assert_eq!(alerts[0]["service"], "first");
+    assert!(stderr.contains("corrupt_compressed=1"), "{stderr}");
+    assert!(
+        stderr.contains("compressed stream is damaged or cut short"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn detect_on_a_folder_reads_its_files_and_an_empty_one_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(logs.join("a.jsonl"), nodeport_line("f-1", "one") + "\n").unwrap();
+    std::fs::write(
+        logs.join("b.gz"),
+        gzip(&(nodeport_line("f-2", "two") + "\n")),
+    )
+    .unwrap();
+    std::fs::write(logs.join(".hidden"), nodeport_line("f-3", "hidden") + "\n").unwrap();
+    let out = run(&["detect", "logs"], dir.path());
+    let services: Vec<Value> = alerts_of(&out)
+        .iter()
+        .map(|a| a["service"].clone())
+        .collect();
+    assert_eq!(services, vec!["one", "two"], "{}", text(&out.stderr));
+
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let out = run(&["detect", "empty"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "nodeport-watch detect: folder empty holds no files\n"
+    );
+}
+
+#[test]
+fn explain_gives_the_detectors_reason_for_every_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let np = r#","requestObject":{"kind":"Service","spec":{"type":"NodePort","selector":{"a":"b"},"ports":[{"port":8080,"targetPort":8080}]}}"#;
+    let lines = [
+        nodeport_line("e1", "web"),
+        nodeport_line("e1", "web").replace("ResponseComplete", "ResponseStarted"),
+        service_line("e2", "dry", &format!(r#","requestURI":"/api/v1/namespaces/ns/services?dryRun=All"{np}"#)),
+        service_line("e3", "meta", ""),
+        service_line("e4", "cip", r#","requestObject":{"kind":"Service","spec":{"type":"ClusterIP","ports":[{"port":80}]}}"#),
+        service_line("e5", "den", r#","requestObject":{"kind":"Service","spec":{"type":"ClusterIP"}}"#)
+            .replace(r#""code":201"#, r#""code":403"#),
+        service_line("e6", "bad", r#","requestObject":{"kind":"Service","spec":{"type":"ClusterIP"}}"#)
+            .replace(r#""code":201"#, r#""code":422"#),
+        service_line("e7", "early", np)
+            .replace("ResponseComplete", "RequestReceived")
+            .replace(r#","responseStatus":{"code":201}"#, ""),
+        service_line("e8", "lb", r#","requestObject":{"kind":"Service","spec":{"type":"LoadBalancer","ports":[{"port":80}]}}"#),
+        service_line("e9", "labels", r#","requestObject":{"metadata":{"labels":{"a":"b"}}}"#).replace(r#""verb":"create""#, r#""verb":"patch""#),
+        service_line("e10", "sandboxed", np).replace(r#""namespace":"ns""#, r#""namespace":"sandbox""#),
+        r#"{"kind":"Event","auditID":"e11","verb":"get","objectRef":{"resource":"pods","name":"p"}}"#.to_owned(),
+        "services are down; create a ticket".to_owned(),
+        service_line("e13", "web", "")
+            .replace(r#""verb":"create""#, r#""verb":"update""#)
+            .replace(r#""name":"web""#, r#""name":"web","subresource":"status""#),
+    ];
+    std::fs::write(dir.path().join("audit.jsonl"), lines.join("\n") + "\n").unwrap();
+    write_config(
+        dir.path(),
+        ":memory:",
+        "audit.jsonl",
+        "[[detection.exceptions]]\nnamespaces = [\"sandbox\"]\nreason = \"sandbox may expose\"\n",
+    );
+    let out = run(
+        &[
+            "detect",
+            "--explain",
+            "--config",
+            "config.toml",
+            "audit.jsonl",
+        ],
+        dir.path(),
+    );
+    let stderr = text(&out.stderr);
+    let explained: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("explain: "))
+        .collect();
+    assert_eq!(
+        explained,
+        vec![
+            "explain: audit.jsonl:1: create services ns/web: ALERT nodeport",
+            "explain: audit.jsonl:2: create services ns/web: no alert: duplicate_stage (nodeport already reported from another stage of this request)",
+            "explain: audit.jsonl:3: create services ns/dry: no alert: dry_run (a dry run: nothing was changed)",
+            "explain: audit.jsonl:4: create services ns/meta: no alert: no_body (no request or response body logged (audit level Metadata))",
+            "explain: audit.jsonl:5: create services ns/cip: no alert: not_exposed (the Service is not NodePort or LoadBalancer and has no externalIPs)",
+            "explain: audit.jsonl:6: create services ns/den: no alert: denied (refused, and it did not try to expose the Service)",
+            "explain: audit.jsonl:7: create services ns/bad: no alert: failed (rejected or failed, and it did not try to expose the Service)",
+            "explain: audit.jsonl:8: create services ns/early: no alert: request_received_stage (RequestReceived stage: the outcome is in a later stage)",
+            "explain: audit.jsonl:9: create services ns/lb: no alert: rule_not_enabled (loadbalancer fired but is not enabled)",
+            "explain: audit.jsonl:10: patch services ns/labels: no alert: type_unchanged (a patch that does not change the type or the node ports)",
+            "explain: audit.jsonl:11: create services sandbox/sandboxed: no alert: excepted (nodeport silenced by an exception: sandbox may expose)",
+            "explain: audit.jsonl:12: record: no alert: irrelevant (cannot be a Service write)",
+            "explain: audit.jsonl:13: record: no alert: skipped (invalid_json)",
+            "explain: audit.jsonl:14: update services ns/web: no alert: not_service_write (not a create, update or patch of a Service)",
+        ],
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("events without an alert: not_service_write=1, dry_run=1, request_received_stage=1, denied=1, failed=1, not_exposed=1, type_unchanged=1, no_body=1, excepted=1, duplicate_stage=1, rule_not_enabled=1\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("(records: lines or documents read; events: audit events found in them;"),
+        "{stderr}"
+    );
+    // The Metadata-level write gets the audit-policy fix, named.
+    assert!(
+        stderr.contains("1 Service write(s) were logged without a request or response body (audit level `Metadata`)")
+            && stderr.contains("`- level: RequestResponse` (or at least `Request`) with `resources: [{group: \"\", resources: [\"services\"]}]`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn alerts_carry_techniques_under_their_tactics() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.jsonl"),
+        nodeport_line("m1", "web") + "\n",
+    )
+    .unwrap();
+    let out = run(&["detect", "a.jsonl"], dir.path());
+    let alerts = alerts_of(&out);
+    assert_eq!(
+        alerts[0]["mitre"],
+        serde_json::json!([
+            {"tactic": "Initial Access", "tactic_id": "TA0001", "technique_id": "T1190", "technique": "Exploit Public-Facing Application"},
+            {"tactic": "Persistence", "tactic_id": "TA0003", "technique_id": "T1133", "technique": "External Remote Services"}
+        ])
+    );
+}
+
+/// Runs the binary with its stdout closed before it writes: it must end as if all went well.
+fn assert_quiet_on_closed_pipe(args: &[&str], dir: &Path) {
+    let mut child = Command::new(binary())
+        .args(args)
+        .current_dir(dir)
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    for bad in ["panicked", "Broken pipe", "os error 32"] {
+        assert!(!stderr.contains(bad), "{args:?}: {stderr}");
+    }
+}
+
+/// A scan of a folder with a gzip export, a plain log and a binary file, through the binary;
+/// returns the folder (with its state database) and the scan's output.
+fn scan_folder() -> (tempfile::TempDir, Output) {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(
+        logs.join("export-1"),
+        gzip(&(nodeport_line("s-1", "from-gzip") + "\n")),
+    )
+    .unwrap();
+    std::fs::write(
+        logs.join("audit.log"),
+        nodeport_line("s-2", "from-text") + "\n",
+    )
+    .unwrap();
+    std::fs::write(logs.join("core.dump"), garbage()).unwrap();
+    write_config(dir.path(), "state.db", "logs", "");
+    let out = run(
+        &["scan", "--config", "config.toml", "--since", "1h"],
+        dir.path(),
+    );
+    (dir, out)
+}
+
+#[test]
+fn file_source_reads_gzip_whole_and_skips_binary_with_a_warning() {
+    let (_dir, out) = scan_folder();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let mut services: Vec<String> = alerts_of(&out)
+        .iter()
+        .map(|a| a["service"].as_str().unwrap().to_owned())
+        .collect();
+    services.sort();
+    assert_eq!(services, vec!["from-gzip", "from-text"], "{stderr}");
+    assert!(
+        stderr.contains("WARN") && stderr.contains("file is not text (binary data); skipped"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("core.dump"), "{stderr}");
+    assert!(
+        stderr.ends_with("scan: records=2 alerts found=2 newly queued=2 already in the outbox (queued or delivered before)=0\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_second_scan_says_its_alerts_were_already_in_the_outbox() {
+    let (dir, first) = scan_folder();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let again = run(
+        &["scan", "--config", "config.toml", "--since", "1h"],
+        dir.path(),
+    );
+    let stderr = text(&again.stderr);
+    assert_eq!(again.status.code(), Some(0), "{stderr}");
+    assert!(alerts_of(&again).is_empty(), "nothing is delivered twice");
+    assert!(
+        stderr.ends_with("scan: records=2 alerts found=2 newly queued=0 already in the outbox (queued or delivered before)=2\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn listing_commands_end_quietly_when_the_reader_goes_away() {
+    let (dir, out) = scan_folder();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let many: String = (0..3000)
+        .map(|i| nodeport_line(&format!("p{i}"), &format!("svc-{i}")) + "\n")
+        .collect();
+    std::fs::write(dir.path().join("many.jsonl"), many).unwrap();
+    assert_quiet_on_closed_pipe(&["detect", "many.jsonl"], dir.path());
+    assert_quiet_on_closed_pipe(
+        &["alerts", "--db", "state.db", "--status", "all"],
+        dir.path(),
+    );
+    assert_quiet_on_closed_pipe(
+        &["alerts", "--db", "state.db", "--status", "all", "--json"],
+        dir.path(),
+    );
+}
+
+#[test]
+fn the_alerts_table_has_a_header() {
+    let (dir, out) = scan_folder();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let listed = run(
+        &["alerts", "--db", "state.db", "--status", "all"],
+        dir.path(),
+    );
+    let stdout = text(&listed.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "out: 2 delivered", "{stdout}");
+    assert_eq!(lines[1], "");
+    assert_eq!(
+        lines[2],
+        "SINK\tSTATE\tATTEMPTS\tUPDATED\tSEVERITY\tRULE\tALERT ID\tCLUSTER\tSERVICE\tLAST ERROR"
+    );
+    assert_eq!(lines.len(), 5, "{stdout}");
+    assert!(lines[3].starts_with("out\tdelivered\t"), "{stdout}");
+}
+
+#[test]
+fn health_accepts_host_and_port_without_a_scheme() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nothing listens on: the request is made (no URL error) and fails to connect.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("127.0.0.1:{port}");
+    let out = run(&["health", "--url", &url, "--timeout", "2s"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!("http://{url}/healthz: ")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Connection refused"), "{stdout}");
+
+    let out = run(&["health", "--url", "ftp://127.0.0.1:1"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "nodeport-watch: --url ftp://127.0.0.1:1: the scheme `ftp` is not served; give http://HOST:PORT (e.g. http://127.0.0.1:9090)\n"
+    );
+}
+
+#[test]
+fn help_lists_the_formats_and_version_names_the_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = text(&run(&["detect", "--help"], dir.path()).stdout);
+    assert!(
+        help.contains("[default: auto] [possible values: auto, k8s, eks, gke, aks]"),
+        "{help}"
+    );
+    let version = text(&run(&["--version"], dir.path()).stdout);
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or("unknown".to_owned(), |o| text(&o.stdout).trim().to_owned());
+    assert_eq!(
+        version,
+        format!(
+            "nodeport-watch {} (commit {head})\n",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+}
+
+/// Runs `command` (a shell command line) under `script`, so it sees a terminal; returns what
+/// the terminal showed once `done` says enough was read, after sending `input`.
+fn on_a_terminal(command: &str, env: &[(&str, &str)], done: &str, input: &[u8]) -> String {
+    use std::io::Read;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let mut child = Command::new("script")
+        .args(["-qec", command, "/dev/null"])
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("`script` (util-linux) runs a command on a pseudo-terminal");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    while !text(&seen).contains(done) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(chunk) => seen.extend(chunk),
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "waited 20s for {done:?}; the terminal showed {:?}",
+                    text(&seen)
+                );
+            }
+        }
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input).unwrap();
+    drop(stdin);
+    while let Ok(chunk) = rx.recv_timeout(Duration::from_secs(5)) {
+        seen.extend(chunk);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    text(&seen)
+}
+
+#[test]
+fn detect_on_a_terminal_says_it_reads_the_terminal() {
+    let bin = binary();
+    let shown = on_a_terminal(
+        &format!("{} detect", bin.display()),
+        &[("NO_COLOR", "1")],
+        "end with Ctrl-D",
+        b"\x04",
+    );
+    assert!(
+        shown.starts_with("nodeport-watch detect: reading audit records from the terminal; give a file (or pipe one in), end with Ctrl-D"),
+        "{shown:?}"
+    );
+    // Ctrl-D ends the input: the run finishes with its summary.
+    assert!(shown.contains("records=0 events=0"), "{shown:?}");
+}
+
+#[test]
+fn log_colours_honour_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.bin");
+    std::fs::write(&junk, garbage()).unwrap();
+    let command = format!("{} detect {}", binary().display(), junk.display());
+    let coloured = on_a_terminal(&command, &[], "alerts=0", b"");
+    assert!(coloured.contains("\x1b["), "{coloured:?}");
+    let plain = on_a_terminal(&command, &[("NO_COLOR", "1")], "alerts=0", b"");
+    assert!(
+        plain.contains("WARN") && !plain.contains('\x1b'),
+        "{plain:?}"
+    );
+}
+
+#[test]
+fn the_daemon_logs_its_listen_address_plainly_and_health_reaches_it() {
+    use std::time::{Duration, Instant};
+
+    use crate::support::daemon::{Daemon, free_port};
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    std::fs::write(dir.path().join("audit.jsonl"), "").unwrap();
+    write_config(
+        dir.path(),
+        ":memory:",
+        &dir.path().join("audit.jsonl").display().to_string(),
+        &format!("[server]\nlisten = \"127.0.0.1:{port}\"\n"),
+    );
+    let mut daemon = Daemon::start(&dir.path().join("config.toml"), &dir.path().join("log"));
+    let url = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = run(&["health", "--url", &url, "--timeout", "1s"], dir.path());
+        if out.status.success() {
+            assert_eq!(
+                text(&out.stdout),
+                format!("http://{url}/healthz: HTTP 200 ok\n")
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the daemon never answered: {}",
+            daemon.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    daemon.terminate();
+    let log = daemon.log_text();
+    assert!(log.contains(&format!("listen={url}")), "{log}");
+    assert!(!log.contains("Some("), "{log}");
+}
+
+#[test]
+fn validate_speaks_json_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), ":memory:", "logs", "");
+    let out = run(
+        &[
+            "validate",
+            "--log-format",
+            "json",
+            "--config",
+            "config.toml",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["level"], "info");
+    assert!(
+        lines[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("config.toml: configuration valid (1 sources, 1 sinks"),
+        "{lines:?}"
+    );
+
+    std::fs::write(dir.path().join("bad.toml"), "[state]\npath = 5\n").unwrap();
+    let out = run(
+        &["validate", "--log-format", "json", "--config", "bad.toml"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(!stderr.is_empty());
+    for line in stderr.lines() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        assert_eq!(v["level"], "error", "{line}");
+    }
+}
