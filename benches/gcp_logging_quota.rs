@@ -14,6 +14,8 @@ mod fake_filter;
 mod fake_logging;
 #[path = "../tests/it/support/gcp.rs"]
 mod gcp;
+#[path = "../tests/it/support/ingest.rs"]
+mod ingest;
 
 use std::time::Duration;
 

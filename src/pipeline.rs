@@ -6,7 +6,7 @@
 
 mod audit_id_reuse;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use tracing::{debug, info, warn};
@@ -14,60 +14,12 @@ use tracing::{debug, info, warn};
 use crate::alert::{self, AlertContext, Router};
 use crate::clock::Clock;
 use crate::detect::{Detector, Quiet};
-use crate::model::{AuditEvent, RuleId};
+use crate::model::{AuditEvent, Record, RuleId, TimeRange};
 use crate::normalize::{Normalized, RecordContext, SkipReason, normalize};
-use crate::sources::{Record, TimeRange};
 use crate::state::RoutedAlert;
 use crate::telemetry::metrics;
 
-/// Counts of what a batch held, for summaries and metrics.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct BatchStats {
-    pub records: u64,
-    /// Audit events normalized (including degraded ones).
-    pub events: u64,
-    /// Records the prefilter rejected without parsing: they cannot be a Service write.
-    pub irrelevant: u64,
-    pub skipped: BTreeMap<SkipReason, u64>,
-    /// Events read only in part.
-    pub degraded: u64,
-    /// Rules that fired but an exception silenced.
-    pub suppressed: u64,
-    /// Events outside a scan's time range, not inspected.
-    pub out_of_range: u64,
-    /// Alerts produced (after deduplicating stages within the batch).
-    pub alerts: u64,
-    /// Events the detector looked at and let pass, by its reason.
-    pub quiet: BTreeMap<Quiet, u64>,
-    /// Alerts dropped because another stage of the same request already gave them.
-    pub duplicate_stages: u64,
-    /// Events on which only rules that are not enabled fired.
-    pub rules_off: u64,
-}
-
-impl BatchStats {
-    pub fn skipped_total(&self) -> u64 {
-        self.skipped.values().sum()
-    }
-
-    pub fn add(&mut self, other: &BatchStats) {
-        self.records += other.records;
-        self.events += other.events;
-        self.irrelevant += other.irrelevant;
-        for (reason, n) in &other.skipped {
-            *self.skipped.entry(*reason).or_default() += n;
-        }
-        self.degraded += other.degraded;
-        self.suppressed += other.suppressed;
-        self.out_of_range += other.out_of_range;
-        self.alerts += other.alerts;
-        for (reason, n) in &other.quiet {
-            *self.quiet.entry(*reason).or_default() += n;
-        }
-        self.duplicate_stages += other.duplicate_stages;
-        self.rules_off += other.rules_off;
-    }
-}
+pub use crate::model::BatchStats;
 
 /// Why a record, or one event of it, gave or did not give an alert (`detect --explain`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -145,6 +97,19 @@ pub struct RecordLabel<'a> {
     pub record_id: Option<&'a str>,
 }
 
+/// What normalize needs to know about a record beyond its bytes.
+fn record_context(record: &Record) -> RecordContext<'_> {
+    RecordContext {
+        format: record.origin.format,
+        provider: record.origin.provider,
+        cluster: record.origin.cluster.as_deref(),
+        account: record.origin.account.as_deref(),
+        region: record.origin.region.as_deref(),
+        record_id: record.record_id.as_deref(),
+        record_time: record.record_time,
+    }
+}
+
 pub struct Pipeline {
     source: String,
     detector: Arc<Detector>,
@@ -191,7 +156,7 @@ impl Pipeline {
                 stream: &record.origin.stream,
                 record_id: record.record_id.as_deref(),
             };
-            self.process_bytes(&record.text, &record.context(), label, &mut out);
+            self.process_bytes(&record.text, &record_context(record), label, &mut out);
         }
         metrics::record_batch(&self.source, &out.stats);
         out

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use super::OutboxSignal;
-use crate::runtime::backoff;
+use crate::retry::Backoff;
 use crate::sinks::{DeliveryError, Sink};
 use crate::state::{OutboxDelivery, Pending, StateError, Unreadable};
 use crate::telemetry::metrics;
@@ -134,7 +134,7 @@ impl Deliverer {
         pending: &Pending,
         stop: &CancellationToken,
     ) -> Result<Attempt, StateError> {
-        let mut delays = backoff::exponential(self.policy.min_backoff, self.policy.max_backoff);
+        let mut backoff = Backoff::new(self.policy.min_backoff, self.policy.max_backoff);
         let mut attempts = pending.attempts;
         loop {
             let error = match self.sink.deliver(&pending.alert).await {
@@ -160,7 +160,7 @@ impl Deliverer {
                         .mark_failed(&self.name, pending.seq, &error.to_string(), false)
                         .await?;
                     metrics::record_delivery_retry(&self.name);
-                    let delay = self.retry_delay(&mut delays, *retry_after);
+                    let delay = backoff.next_delay(*retry_after);
                     warn!(sink = %self.name, alert = %pending.alert.id, error = %error, attempts, retry_in = ?delay, "delivery failed; will retry");
                     if stop.is_cancelled() {
                         return Ok(Attempt::Interrupted);
@@ -198,20 +198,6 @@ impl Deliverer {
         metrics::record_delivery(&self.name, "dead");
         metrics::record_dead_letter(&self.name);
         Ok(())
-    }
-
-    /// The next backoff delay, stretched to the receiver's `Retry-After` (capped at
-    /// `max_backoff`).
-    fn retry_delay(
-        &self,
-        delays: &mut impl Iterator<Item = Duration>,
-        retry_after: Option<Duration>,
-    ) -> Duration {
-        let delay = delays.next().unwrap_or(self.policy.max_backoff);
-        match retry_after {
-            Some(asked) => delay.max(asked.min(self.policy.max_backoff)),
-            None => delay,
-        }
     }
 }
 

@@ -15,10 +15,11 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use super::Services;
-use super::launch::{SOURCE_GRACE, SinkError, launch_source, spawn_deliverers};
+use super::launch::{SOURCE_GRACE, SinkError, spawn_deliverers};
 use super::scheduler::run_schedule;
 use crate::config::{ServerSettings, Settings, SourceSettings};
-use crate::runtime::backoff;
+use crate::ingest::launch::launch_source;
+use crate::retry::Backoff;
 use crate::sources::PollMode;
 use crate::telemetry::exporter::{self, ExporterError};
 use crate::telemetry::readiness::Readiness;
@@ -150,7 +151,7 @@ async fn warn_about_orphans(settings: &Settings, services: &Services) {
 /// polls it until stopped.
 async fn supervise(settings: SourceSettings, services: Services, stop: CancellationToken) {
     let name = settings.name.clone();
-    let mut delays = backoff::exponential(Duration::from_secs(5), Duration::from_secs(300));
+    let mut backoff = Backoff::new(Duration::from_secs(5), Duration::from_secs(300));
     loop {
         let tracker = TaskTracker::new();
         match launch_source(&settings, &services, &PollMode::Live, &tracker, &stop).await {
@@ -172,7 +173,7 @@ async fn supervise(settings: SourceSettings, services: Services, stop: Cancellat
                 error!(source = %name, error = %e, "source could not start; retrying");
             }
         }
-        let delay = delays.next().unwrap_or(Duration::from_secs(300));
+        let delay = backoff.next_delay(None);
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(delay) => {}

@@ -1,87 +1,44 @@
 //! Where audit records come from: one poller per provider, and files.
 //!
 //! A provider implements [`Source`]: how to fetch the next batch after a cursor, and what the
-//! cursor becomes. Everything else is shared in [`driver`]: loading and committing the cursor,
-//! dropping records already seen in a window overlap, running the pipeline, retrying with backoff,
-//! stopping cleanly. A source never writes state itself, so a failed fetch can never move its
-//! checkpoint. The cloud sources read along one shared [`time_axis`] (watermarks, resume tokens,
-//! windows, scan bounds, backlog skipping, page failures).
+//! cursor becomes; it is built by [`BuildSource::build`] from a [`SourceContext`] and its own
+//! settings. Everything else belongs to the ingest layer (`ingest`): loading and committing the
+//! cursor, dropping records already seen in a window overlap, running the pipeline, retrying
+//! with backoff, stopping cleanly. Sources are leaves: they import `model`,
+//! their own config types, the clock, the rate-limit registry, `retry`, the leaf
+//! `telemetry::metrics` and `normalize`'s record framing (a file or blob must be cut into
+//! records, and a CloudWatch message checked for EKS's cut marker, before it can be handed on),
+//! never `ingest`, `state`, `pipeline`, `delivery` or `runtime`. So a failed fetch can never move
+//! a checkpoint. The cloud sources read along one shared [`time_axis`] (watermarks, resume
+//! tokens, windows, scan bounds, backlog skipping, page failures).
 
 pub mod aws_cloudwatch;
 pub mod azure;
 pub mod azure_blob;
 pub mod azure_monitor;
+pub mod context;
 pub mod diagnosis;
-pub mod driver;
 pub mod file;
 pub mod gcp_logging;
 pub mod rate_limit;
 pub mod time_axis;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use thiserror::Error;
 
-pub use driver::{DriverError, SourceDriver, StepReport};
+pub use context::{BuildSource, SourceContext};
 
-use crate::model::{Cursor, Format, Provider};
-use crate::normalize::RecordContext;
-use crate::state::SeenKey;
-
-/// What a record says about where it came from, shared by every record of one stream.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RecordOrigin {
-    pub format: Format,
-    /// The provider of bare audit Events in this stream.
-    pub provider: Option<Provider>,
-    pub cluster: Option<String>,
-    pub account: Option<String>,
-    pub region: Option<String>,
-    /// Human-readable stream name for logs: a file path, `log-group/stream`, a workspace.
-    pub stream: String,
-}
-
-/// One record as fetched, not yet parsed.
-#[derive(Clone, Debug)]
-pub struct Record {
-    pub text: Vec<u8>,
-    pub origin: Arc<RecordOrigin>,
-    /// The transport's id of the record (CloudWatch `eventId`, …) when it is not in the text.
-    pub record_id: Option<String>,
-    pub record_time: Option<DateTime<Utc>>,
-    /// Identity for dropping re-reads of an overlapping window; `None` for sources without
-    /// overlap (files).
-    pub dedupe: Option<SeenKey>,
-}
-
-impl Record {
-    pub fn context(&self) -> RecordContext<'_> {
-        RecordContext {
-            format: self.origin.format,
-            provider: self.origin.provider,
-            cluster: self.origin.cluster.as_deref(),
-            account: self.origin.account.as_deref(),
-            region: self.origin.region.as_deref(),
-            record_id: self.record_id.as_deref(),
-            record_time: self.record_time,
-        }
-    }
-}
+use crate::model::Cursor;
+pub use crate::model::{Record, RecordOrigin, TimeRange};
 
 /// What the daemon reads: from the checkpoint on (live), or a bounded past range (scan).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PollMode {
     Live,
     Scan(TimeRange),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TimeRange {
-    pub since: DateTime<Utc>,
-    pub until: DateTime<Utc>,
 }
 
 /// Where a source stands after a batch.
@@ -107,15 +64,8 @@ pub struct Batch<C> {
     pub position: Option<DateTime<Utc>>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SourceErrorKind {
-    /// The API asked us to slow down.
-    Throttled,
-    /// Network trouble, 5xx, timeouts: retry soon.
-    Transient,
-    /// Credentials, permissions, missing resources: retry, but an operator must act.
-    Fatal,
-}
+/// How a source's failure is retried: the one classification shared with delivery.
+pub use crate::retry::ErrorKind as SourceErrorKind;
 
 #[derive(Debug, Error)]
 #[error("{message}")]

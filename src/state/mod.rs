@@ -20,11 +20,12 @@ mod sqlite;
 
 use std::sync::Arc;
 
+pub use crate::model::SeenKey;
 pub use error::{BackendError, StateError};
 pub use fence::{Fence, LeaseToken};
 pub use records::{
     AlertCount, Commit, CommitReport, DeliveryRecord, DeliveryState, Pending, PendingBatch,
-    RoutedAlert, SeenKey, SeenUpdate, Unreadable,
+    RoutedAlert, SeenUpdate, Unreadable,
 };
 pub use roles::{Checkpoints, OutboxAdmin, OutboxDelivery, StateStore};
 pub use settings::{RawState, StatePath, StateSettings};

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{Alert, StoredCursor};
+use crate::model::{Alert, SeenKey, StoredCursor};
 
 /// An alert and the sinks it must reach (already filtered by each sink's rules and severity).
 #[derive(Clone, Debug)]
@@ -18,12 +18,6 @@ pub struct SeenUpdate {
     pub add: Vec<SeenKey>,
     /// Forget ids of events older than this (milliseconds since the epoch).
     pub forget_before_ms: Option<i64>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct SeenKey {
-    pub key: String,
-    pub event_ms: i64,
 }
 
 /// One atomic step of a source: its new position and what the records up to it produced.

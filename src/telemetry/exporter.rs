@@ -69,6 +69,10 @@ pub async fn render(
             Vec::new()
         }
     };
+    let alerts: Vec<_> = alerts
+        .into_iter()
+        .map(|a| (a.rule, a.source, a.count))
+        .collect();
     m::record_outbox(&alerts, &deliveries);
     handle.run_upkeep();
     handle.render()

@@ -1,5 +1,8 @@
 //! Metric names and recording helpers, in one place so names cannot drift apart.
 //!
+//! A leaf apart from `model`: sources record their API calls here, so it must import nothing
+//! from the layers above them.
+//!
 //! Recording goes through the `metrics` facade: without an installed exporter it costs nothing,
 //! and `[server]` installs the Prometheus one ([`super::exporter`]). Per-source gauges (lag,
 //! last success) and outbox totals are computed when `/metrics` is scraped, from the health
@@ -9,8 +12,7 @@ use chrono::{DateTime, Utc};
 
 use metrics::{counter, gauge};
 
-use crate::pipeline::BatchStats;
-use crate::state::AlertCount;
+use crate::model::BatchStats;
 
 pub const RECORDS: &str = "nodeport_watch_records_total";
 pub const SKIPPED: &str = "nodeport_watch_records_skipped_total";
@@ -221,11 +223,12 @@ pub fn record_source_health(
     gauge!(SOURCE_FAILURES, "source" => source.to_owned()).set(health.consecutive_failures);
 }
 
-/// Outbox totals, from the state store at scrape time.
-pub fn record_outbox(alerts: &[AlertCount], deliveries: &[(String, &'static str, u64)]) {
-    for a in alerts {
-        counter!(OUTBOX_ALERTS, "rule" => a.rule.clone(), "source" => a.source.clone())
-            .absolute(a.count);
+/// Outbox totals, from the state store at scrape time: `(rule, source, alerts ever written)`
+/// and `(sink, delivery state, alerts)`. Plain tuples keep this file a leaf that sources may use.
+pub fn record_outbox(alerts: &[(String, String, u64)], deliveries: &[(String, &'static str, u64)]) {
+    for (rule, source, count) in alerts {
+        counter!(OUTBOX_ALERTS, "rule" => rule.clone(), "source" => source.clone())
+            .absolute(*count);
     }
     for (sink, state, n) in deliveries {
         gauge!(OUTBOX_DELIVERIES, "sink" => sink.clone(), "state" => *state).set(*n as f64);

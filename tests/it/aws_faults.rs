@@ -2,8 +2,9 @@
 //! is read twice, and the checkpoint never moves on a failed page.
 
 use nodeport_watch::clock::ManualClock;
+use nodeport_watch::ingest::DriverError;
 use nodeport_watch::model::StoredCursor;
-use nodeport_watch::sources::{DriverError, PollMode, Progress, SourceErrorKind};
+use nodeport_watch::sources::{PollMode, Progress, SourceErrorKind};
 use nodeport_watch::state::Checkpoints;
 
 use crate::support::aws_proxy::{Fault, Proxy};

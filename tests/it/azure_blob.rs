@@ -16,6 +16,7 @@ use crate::support::azure_harness::{
     SUBSCRIPTION, alerts, cluster_id, go_order, service_event, start_time,
 };
 use crate::support::azurite::{Azurite, append};
+use crate::support::wait::eventually;
 
 #[tokio::test]
 async fn azure_blob_follows_appends_split_lines_and_several_clusters() {
@@ -121,10 +122,12 @@ async fn azure_blob_reads_lines_appended_while_the_driver_runs() {
         append(&admin, &blob, a.as_bytes(), false).await;
         append(&admin, &blob, b.as_bytes(), false).await;
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while alerts(&services).await.len() < 6 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    eventually(
+        "six alerts",
+        std::time::Duration::from_secs(30),
+        async || (alerts(&services).await.len() >= 6).then_some(()),
+    )
+    .await;
     cancel.cancel();
     running.await.unwrap().unwrap();
     assert_eq!(

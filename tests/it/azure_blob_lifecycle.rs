@@ -2,7 +2,7 @@
 //! `max_catchup`.
 
 use chrono::Duration as Span;
-use nodeport_watch::runtime::launch::check_source;
+use nodeport_watch::ingest::launch::check_source;
 use nodeport_watch::sources::{PollMode, Progress, Source as _, TimeRange};
 
 use crate::support::azure_blob_kit::{
@@ -130,7 +130,7 @@ async fn azure_blob_healthcheck_names_a_missing_container() {
     check_source(&h.settings.sources[0], &services)
         .await
         .unwrap();
-    let mut s = source(&h, &services);
+    let mut s = source(&h, &services).await;
     s.healthcheck().await.unwrap();
 }
 
@@ -162,7 +162,7 @@ async fn azure_blob_max_catchup_skips_old_hours_and_says_which() {
          account_url = \"http://127.0.0.1:9/devstoreaccount1\"\ncredential = \"none\"\nmax_catchup = \"2h\"\n",
     );
     let services = h.services();
-    let s = source(&h, &services);
+    let s = source(&h, &services).await;
     let t0 = start_time();
     let old = format!("{ADMIN}/{}", blob_name("prod", t0 - Span::hours(5)));
     let kept = format!("{ADMIN}/{}", blob_name("prod", t0 - Span::hours(1)));

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Duration as Span;
+use nodeport_watch::ingest::DriverError;
+use nodeport_watch::ingest::launch::check_source;
 use nodeport_watch::model::Cursor;
-use nodeport_watch::runtime::launch::check_source;
-use nodeport_watch::sources::{DriverError, PollMode, Progress, SourceErrorKind, TimeRange};
+use nodeport_watch::sources::{PollMode, Progress, SourceErrorKind, TimeRange};
 
 use crate::support::azure_harness::{alerts, service_event, start_time};
 use crate::support::azure_monitor_kit::{
@@ -141,7 +142,11 @@ async fn azure_monitor_scan_leaves_the_live_checkpoint_alone() {
     let fake = FakeLogAnalytics::start().await;
     let h = harness_with(&fake, &format!("workspace_id = [\"{WS}\", \"{WS2}\"]"), "");
     let t0 = start_time();
-    let e = service_event("s-1", "ResponseComplete", "create", "scanned", "NodePort");
+    let mut e = service_event("s-1", "ResponseComplete", "create", "scanned", "NodePort");
+    // Inside the scanned range, as a scan's pipeline only inspects events of its range.
+    let at = (t0 - minutes(200)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    e["requestReceivedTimestamp"] = at.clone().into();
+    e["stageTimestamp"] = at.into();
     fake.add(aks_row(
         "AKSAuditAdmin",
         &e,

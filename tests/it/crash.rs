@@ -161,7 +161,7 @@ async fn kill_9_at_any_point_loses_no_alert_and_keeps_ids() {
     let mut daemon = Daemon::start(&config, &log);
     let batch: String = (10..15).map(&mut line).collect();
     append(dir.path(), &batch);
-    eventually("15 alerts in the outbox", WAIT, || {
+    eventually("15 alerts in the outbox", WAIT, async || {
         (outbox_size(dir.path()) >= 15).then_some(())
     })
     .await;
@@ -171,7 +171,7 @@ async fn kill_9_at_any_point_loses_no_alert_and_keeps_ids() {
     *mode.lock().unwrap() = Mode::HangOnce;
     let before = rx.requests().len();
     let mut daemon = Daemon::start(&config, &log);
-    eventually("a request held open", WAIT, || {
+    eventually("a request held open", WAIT, async || {
         (*mode.lock().unwrap() == Mode::Accept && rx.requests().len() > before).then_some(())
     })
     .await;
@@ -185,7 +185,7 @@ async fn kill_9_at_any_point_loses_no_alert_and_keeps_ids() {
     let mut daemon = Daemon::start(&config, &log);
     let more: String = (15..18).map(&mut line).collect();
     append(dir.path(), &more);
-    let got = eventually("every alert delivered", WAIT, || {
+    let got = eventually("every alert delivered", WAIT, async || {
         let got = seen(&rx);
         let delivered: BTreeSet<String> = got
             .iter()

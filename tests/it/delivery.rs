@@ -206,10 +206,14 @@ async fn outage_then_recovery_delivers_each_alert_once_in_order() {
     let before = rx.requests().len();
     let got = rx.wait_for(before + 1, WAIT).await;
     assert_eq!(got[before].header("idempotency-key"), Some("alert-04"));
-    let delivered = eventually("the re-queued alert to be marked delivered", WAIT, || {
-        let n = delivered_count(&store);
-        (n == 12).then_some(n)
-    })
+    let delivered = eventually(
+        "the re-queued alert to be marked delivered",
+        WAIT,
+        async || {
+            let n = delivered_count(&store);
+            (n == 12).then_some(n)
+        },
+    )
     .await;
     assert_eq!(delivered, 12);
 

@@ -228,7 +228,7 @@ async fn daemon_log_of_a_failing_azure_source(filter: Option<&str>, until: &str)
         command.env("RUST_LOG", filter);
     }
     let mut child = command.spawn().unwrap();
-    let text = eventually(until, WAIT, || {
+    let text = eventually(until, WAIT, async || {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         text.contains(until).then_some(text)
     })

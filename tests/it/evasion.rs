@@ -333,16 +333,19 @@ min_severity = "high"
     .unwrap();
     let mut daemon = Daemon::start(&config, &dir.path().join("daemon.log"));
     let sink = dir.path().join("alerts.jsonl");
-    let delivered: Vec<Alert> =
-        eventually("three alerts delivered", Duration::from_secs(60), || {
+    let delivered: Vec<Alert> = eventually(
+        "three alerts delivered",
+        Duration::from_secs(60),
+        async || {
             let text = std::fs::read_to_string(&sink).ok()?;
             let alerts: Vec<Alert> = text
                 .lines()
                 .filter_map(|l| serde_json::from_str(l).ok())
                 .collect();
             (alerts.len() >= 3).then_some(alerts)
-        })
-        .await;
+        },
+    )
+    .await;
     daemon.terminate();
     assert_eq!(delivered.len(), 3, "{delivered:?}");
     assert_eq!(ids(&delivered).len(), 3);

@@ -11,22 +11,23 @@ use chrono::{TimeZone, Utc};
 use nodeport_watch::alert::Router;
 use nodeport_watch::clock::ManualClock;
 use nodeport_watch::config::{FileSourceSettings, StartAt};
-use nodeport_watch::delivery::OutboxSignal;
-use nodeport_watch::detect::Detector;
+use nodeport_watch::ingest::{SourceDriver, StepReport};
 use nodeport_watch::model::Format;
-use nodeport_watch::pipeline::Pipeline;
 use nodeport_watch::sources::file::FileSource;
-use nodeport_watch::sources::{PollMode, Progress, SourceDriver, StepReport, TimeRange};
+use nodeport_watch::sources::{BuildSource, PollMode, Progress, TimeRange};
 use nodeport_watch::state::{Checkpoints, OutboxDelivery, SqliteStore};
-use nodeport_watch::telemetry::Health;
 
 use crate::support::detect::fixed_now;
+use crate::support::ingest;
+use crate::support::shapes::ServiceEvent;
 
 /// One audit Event line creating NodePort Service `name` at `time`.
 fn nodeport_line(name: &str, time: &str) -> String {
-    format!(
-        r#"{{"kind":"Event","auditID":"file-{name}","stage":"ResponseComplete","verb":"create","objectRef":{{"resource":"services","namespace":"ns","name":"{name}"}},"responseStatus":{{"code":201}},"requestObject":{{"kind":"Service","spec":{{"type":"NodePort","selector":{{"a":"b"}},"ports":[{{"port":8080,"targetPort":8080}}]}}}},"stageTimestamp":"{time}"}}"#
-    ) + "\n"
+    ServiceEvent::new(&format!("file-{name}"), name)
+        .at_text(time)
+        .build()
+        .to_string()
+        + "\n"
 }
 
 fn noise_line(i: usize) -> String {
@@ -78,29 +79,15 @@ impl Harness {
 
     async fn driver(&self, mode: PollMode) -> SourceDriver<FileSource> {
         let clock = Arc::new(ManualClock::new(fixed_now()));
-        let mut pipeline = Pipeline::new(
-            "files",
-            Arc::new(Detector::default()),
-            Arc::new(Router::to_all(["out".to_owned()])),
-            false,
-            clock.clone(),
-        );
-        if let PollMode::Scan(range) = &mode {
-            pipeline = pipeline.with_event_window(*range);
-        }
-        SourceDriver::open(
-            "files",
-            FileSource::new("files", self.settings.clone()),
-            mode,
-            None,
+        let services = ingest::services(
             self.store.clone(),
-            pipeline,
-            OutboxSignal::default(),
-            Arc::new(Health::new(clock.clone())),
-            clock.as_ref(),
-        )
-        .await
-        .unwrap()
+            clock,
+            Router::to_all(["out".to_owned()]),
+        );
+        let source = FileSource::build(services.source_context("files"), &self.settings)
+            .await
+            .unwrap();
+        ingest::open(&services, "files", source, mode, None).await
     }
 
     /// Alerted Service names still waiting for delivery, in outbox order.
@@ -118,16 +105,7 @@ impl Harness {
 
 /// Steps until the source has nothing more to read now; returns the reports.
 async fn drain(driver: &mut SourceDriver<FileSource>) -> Vec<StepReport> {
-    let mut reports = Vec::new();
-    for _ in 0..100 {
-        let report = driver.step().await.unwrap();
-        let progress = report.progress;
-        reports.push(report);
-        if progress != Progress::More {
-            return reports;
-        }
-    }
-    panic!("the source never caught up");
+    ingest::drain(driver, 100).await
 }
 
 #[tokio::test]

@@ -12,9 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Duration as Span;
-use nodeport_watch::sources::{
-    DriverError, PollMode, Progress, Source, SourceDriver, SourceErrorKind, TimeRange,
-};
+use nodeport_watch::ingest::{DriverError, SourceDriver};
+use nodeport_watch::sources::{PollMode, Progress, Source, SourceErrorKind, TimeRange};
 use tokio_util::sync::CancellationToken;
 
 use crate::support::fake_logging::FakeLogging;

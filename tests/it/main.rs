@@ -1,6 +1,8 @@
 //! Integration tests: one binary, so the crate and its dependencies link once.
 //!
 //! Modules, by stage of the data flow:
+//! - `architecture` no import cycle between the top-level modules of `src/` (nor, once the config
+//!   move lands, inside `config/`), proved by reading the sources; the check finds a planted cycle
 //! - `cli`          the first hour (issue 11): gzip and binary input for `detect` and the file
 //!   source, closed pipes, `detect --explain` reasons, MITRE ids, `health --url`, `--version`
 //! - `config`       every problem reported with its key; shipped configs valid; env overrides
@@ -62,6 +64,7 @@
 //!
 //! Shared helpers live in `support`.
 
+mod architecture;
 mod aws_cli;
 mod aws_faults;
 mod aws_measure;

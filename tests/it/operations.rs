@@ -13,10 +13,7 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use nodeport_watch::alert::Router;
 use nodeport_watch::clock::{Clock, ManualClock};
-use nodeport_watch::delivery::OutboxSignal;
-use nodeport_watch::detect::{Detector, Exceptions};
-use nodeport_watch::pipeline::Pipeline;
-use nodeport_watch::sources::{PollMode, SourceDriver};
+use nodeport_watch::sources::PollMode;
 use nodeport_watch::state::{SqliteStore, StateStore};
 use nodeport_watch::telemetry::readiness::Readiness;
 use nodeport_watch::telemetry::server::{self, ServerState};
@@ -26,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::support::daemon::{Daemon, free_port, run};
 use crate::support::doubles::{ScriptedSource, SwitchableStore};
 use crate::support::fixtures::nodeport_line;
+use crate::support::ingest;
 use crate::support::prom;
 use crate::support::receiver::{Receiver, Reply};
 use crate::support::wait::eventually;
@@ -55,30 +53,9 @@ async fn serve(source: &ScriptedSource, clock: ManualClock) -> Served {
         broken: Arc::default(),
     };
     let store_dyn: Arc<dyn StateStore> = Arc::new(store.clone());
-    let health = Arc::new(Health::new(Arc::clone(&clock_dyn)));
-    let pipeline = Pipeline::new(
-        "flaky",
-        Arc::new(Detector::new(
-            Detector::default_rules(),
-            Exceptions::default(),
-        )),
-        Arc::new(Router::default()),
-        false,
-        Arc::clone(&clock_dyn),
-    );
-    let driver = SourceDriver::open(
-        "flaky",
-        source.clone(),
-        PollMode::Live,
-        None,
-        Arc::clone(&store_dyn),
-        pipeline,
-        OutboxSignal::default(),
-        Arc::clone(&health),
-        clock_dyn.as_ref(),
-    )
-    .await
-    .unwrap();
+    let services = ingest::services(Arc::clone(&store_dyn), clock_dyn, Router::default());
+    let health = Arc::clone(&services.health);
+    let driver = ingest::open(&services, "flaky", source.clone(), PollMode::Live, None).await;
 
     let interval = Duration::from_secs(10);
     let readiness = Readiness::new(
@@ -131,7 +108,7 @@ async fn readyz_says_starting_until_the_first_poll_finished() {
     );
 
     drop(held);
-    eventually("the first poll to finish", WAIT, || {
+    eventually("the first poll to finish", WAIT, async || {
         health.snapshot()["flaky"].last_success.map(|_| ())
     })
     .await;
@@ -156,7 +133,7 @@ async fn readyz_follows_sources_and_the_state_store() {
     let readyz = format!("{base}/readyz");
 
     // Polling fine: ready.
-    eventually("a first successful poll", WAIT, || {
+    eventually("a first successful poll", WAIT, async || {
         health.snapshot()["flaky"].last_success.map(|_| ())
     })
     .await;
@@ -166,7 +143,7 @@ async fn readyz_follows_sources_and_the_state_store() {
 
     // The source keeps failing: once its last success is older than 3 intervals, not ready.
     source.set_failing(true);
-    eventually("three failures in a row", WAIT, || {
+    eventually("three failures in a row", WAIT, async || {
         (health.snapshot()["flaky"].consecutive_failures >= 3).then_some(())
     })
     .await;
@@ -185,7 +162,7 @@ async fn readyz_follows_sources_and_the_state_store() {
 
     // It recovers: ready again.
     source.set_failing(false);
-    eventually("a successful poll after the outage", WAIT, || {
+    eventually("a successful poll after the outage", WAIT, async || {
         (health.snapshot()["flaky"].consecutive_failures == 0).then_some(())
     })
     .await;
@@ -368,19 +345,14 @@ async fn eventually_http(
     url: &str,
     accept: impl Fn(&prom::Exposition) -> bool,
 ) -> prom::Exposition {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = client.get(url).send().await {
-            let text = r.text().await.unwrap();
+    eventually(
+        "the metrics to match",
+        Duration::from_secs(60),
+        async || {
+            let text = client.get(url).send().await.ok()?.text().await.unwrap();
             let parsed = prom::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-            if accept(&parsed) {
-                return parsed;
-            }
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "metrics never matched"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            accept(&parsed).then_some(parsed)
+        },
+    )
+    .await
 }

@@ -14,7 +14,7 @@ use crate::postgres_store::{fresh_store, pending_ids, settings};
 use crate::support::fixtures::alert;
 use crate::support::postgres::PgServer;
 use crate::support::store::commit;
-use crate::support::wait::eventually_async;
+use crate::support::wait::eventually;
 
 const TTL: Duration = Duration::from_secs(60);
 
@@ -226,10 +226,10 @@ async fn a_takeover_waits_for_a_fenced_commit_in_flight() {
     // The takeover's session waits on the row lock (seen by the server), not on anything else.
     // Watched from another session: a transaction sees one snapshot of the statistics.
     let watcher = PgServer::shared().connect(&database).await.unwrap();
-    eventually_async(
+    eventually(
         "the takeover to wait on the lease row",
         Duration::from_secs(20),
-        || async {
+        async || {
             let row = watcher
                 .query_one(
                     "SELECT count(*) FROM pg_stat_activity

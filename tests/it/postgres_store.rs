@@ -13,7 +13,7 @@ use nodeport_watch::validation::Secret;
 use crate::support::fixtures::alert;
 use crate::support::postgres::PgServer;
 use crate::support::store::commit;
-use crate::support::wait::eventually_async;
+use crate::support::wait::eventually;
 
 pub fn settings(server: &PgServer, database: &str) -> PostgresSettings {
     PostgresSettings::new(
@@ -62,10 +62,10 @@ async fn the_server_restarts_and_the_store_reconnects() {
     let row = again.query_one("SELECT x FROM t", &[]).await.unwrap();
     assert_eq!(row.get::<_, i32>(0), 7);
     // Pooled connections to the old server are dropped and replaced on use.
-    eventually_async(
+    eventually(
         "the store to reconnect",
         Duration::from_secs(20),
-        || async { store.check_writable().await.ok() },
+        async || store.check_writable().await.ok(),
     )
     .await;
 

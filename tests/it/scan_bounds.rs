@@ -5,13 +5,12 @@
 //! exactly at `U` is the one a half-open `timestamp < U` filter used to miss (Cloud Logging).
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use chrono::{DateTime, Duration as Span, SecondsFormat, Utc};
 use nodeport_watch::config::SourceKind;
-use nodeport_watch::runtime::Services;
+use nodeport_watch::ingest::Services;
 use nodeport_watch::sources::azure_blob::AzureBlobSource;
-use nodeport_watch::sources::{PollMode, Progress, Source, SourceDriver, TimeRange};
+use nodeport_watch::sources::{BuildSource, PollMode, Progress, Source, TimeRange};
 use serde_json::Value;
 
 use crate::support::azure_blob_kit::{self, ADMIN, blob_name, record_with_log};
@@ -22,6 +21,7 @@ use crate::support::cloudwatch::{self, nodeport, put, seeding_client};
 use crate::support::fake_log_analytics::FakeLogAnalytics;
 use crate::support::fake_logging::FakeLogging;
 use crate::support::gcp::{SimClock, nodeport_create};
+use crate::support::ingest;
 use crate::support::moto::Moto;
 
 /// The table every source type is held to: offset from `since` or `until`, and whether the
@@ -79,20 +79,7 @@ async fn scan<S: Source>(
     source: S,
     range: TimeRange,
 ) -> BTreeSet<DateTime<Utc>> {
-    let pipeline = services.pipeline(name).with_event_window(range);
-    let mut driver = SourceDriver::open(
-        name,
-        source,
-        PollMode::Scan(range),
-        None,
-        Arc::clone(&services.store),
-        pipeline,
-        services.outbox.clone(),
-        Arc::clone(&services.health),
-        services.clock.as_ref(),
-    )
-    .await
-    .unwrap();
+    let mut driver = ingest::open(services, name, source, PollMode::Scan(range), None).await;
     let mut finished = false;
     for _ in 0..50 {
         if driver.step().await.unwrap().progress == Progress::Finished {
@@ -207,7 +194,9 @@ async fn azure_blob_scan_bounds_are_inclusive() {
     let SourceKind::AzureBlob(settings) = h.kind() else {
         panic!("not an azure_blob source");
     };
-    let source = AzureBlobSource::from_services("archive", settings, &services).unwrap();
+    let source = AzureBlobSource::build(ingest::context(&services, "archive"), settings)
+        .await
+        .unwrap();
     assert_eq!(
         scan(&services, "archive", source, range).await,
         expected(&range)

@@ -10,17 +10,15 @@ use chrono::{TimeZone, Utc};
 use nodeport_watch::alert::Router;
 use nodeport_watch::clock::{Clock, ManualClock};
 use nodeport_watch::config;
-use nodeport_watch::delivery::OutboxSignal;
-use nodeport_watch::detect::{Detector, Exceptions};
+use nodeport_watch::ingest::SourceDriver;
 use nodeport_watch::model::StoredCursor;
-use nodeport_watch::pipeline::Pipeline;
 use nodeport_watch::runtime::{Services, daemon};
-use nodeport_watch::sources::{PollMode, SourceDriver};
+use nodeport_watch::sources::PollMode;
 use nodeport_watch::state::{Access, Commit, Fence, SqliteStore, StateStore};
-use nodeport_watch::telemetry::Health;
 
 use crate::support::doubles::{ScriptedSource, TimeCursor};
 use crate::support::fixtures::nodeport_line;
+use crate::support::ingest;
 use crate::support::receiver::Receiver;
 use crate::support::wait::eventually;
 
@@ -88,7 +86,7 @@ sources = ["audit"]
         })
     };
 
-    eventually("the live source's first poll", WAIT, || {
+    eventually("the live source's first poll", WAIT, async || {
         services
             .health
             .snapshot()
@@ -175,29 +173,9 @@ async fn open_with_checkpoint(
         )
         .await
         .unwrap();
-    let pipeline = Pipeline::new(
-        "timed",
-        Arc::new(Detector::new(
-            Detector::default_rules(),
-            Exceptions::default(),
-        )),
-        Arc::new(Router::default()),
-        false,
-        Arc::clone(&clock_dyn),
-    );
-    SourceDriver::open(
-        "timed",
-        ScriptedSource::new(Arc::clone(&clock_dyn)),
-        PollMode::Live,
-        max_catchup,
-        store,
-        pipeline,
-        OutboxSignal::default(),
-        Arc::new(Health::new(Arc::clone(&clock_dyn))),
-        clock_dyn.as_ref(),
-    )
-    .await
-    .unwrap()
+    let services = ingest::services(store, Arc::clone(&clock_dyn), Router::default());
+    let source = ScriptedSource::new(Arc::clone(&clock_dyn));
+    ingest::open(&services, "timed", source, PollMode::Live, max_catchup).await
 }
 
 #[tokio::test]

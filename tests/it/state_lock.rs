@@ -71,7 +71,7 @@ fn start_daemon(config: &Path, dir: &Path, log: &str) -> Daemon {
 
 /// Until `daemon` holds the lock and runs (its signal handler is installed from then on).
 async fn wait_until_running(dir: &Path, daemon: &Daemon) {
-    eventually("the daemon to take the lock and run", WAIT, || {
+    eventually("the daemon to take the lock and run", WAIT, async || {
         (lock_holder(dir) == Some(daemon.pid())
             && daemon.log_text().contains("nodeport-watch running"))
         .then_some(())
@@ -93,7 +93,10 @@ async fn run_to_exit(args: &[&str], config: &Path) -> std::process::Output {
             .spawn()
             .unwrap(),
     );
-    let status = eventually("the process to exit", WAIT, || child.0.try_wait().unwrap()).await;
+    let status = eventually("the process to exit", WAIT, async || {
+        child.0.try_wait().unwrap()
+    })
+    .await;
     let mut stderr = String::new();
     if let Some(mut pipe) = child.0.stderr.take() {
         std::io::Read::read_to_string(&mut pipe, &mut stderr).unwrap();

@@ -20,6 +20,7 @@ use reqwest::{Client, StatusCode};
 use url::Url;
 
 use super::DeliveryError;
+use crate::retry::ErrorKind;
 use crate::validation::Secret;
 
 /// How much of an error response body is kept in the message (receivers explain 4xx there).
@@ -209,10 +210,7 @@ pub fn classify(
     retry_after: Option<Duration>,
     message: String,
 ) -> DeliveryError {
-    let retriable = status.is_server_error()
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status == StatusCode::REQUEST_TIMEOUT;
-    if retriable {
+    if ErrorKind::from_http_status(status.as_u16()).is_retriable() {
         DeliveryError::Retriable {
             message,
             retry_after,

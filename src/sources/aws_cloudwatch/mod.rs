@@ -50,7 +50,9 @@ use self::fetch::Fetcher;
 use self::records::{Made, Origins, RecordMaker};
 use super::rate_limit::{Budget, Limiter, RateLimits};
 use super::time_axis::{self, HeldFailure, ScanBounds, WindowPlanner};
-use super::{Batch, PollMode, Progress, Record, Source, SourceError, TimeRange};
+use super::{
+    Batch, BuildSource, PollMode, Progress, Record, Source, SourceContext, SourceError, TimeRange,
+};
 use crate::clock::Clock;
 
 /// A log group whose reads fail for a reason of its own (permissions) is tried after the others
@@ -88,12 +90,16 @@ impl AwsCloudWatchSource {
     /// Builds the source; no AWS call is made before the first poll. `credentials` replaces the
     /// default credential chain (tests point an emulator at static keys).
     pub async fn new(
-        name: &str,
+        ctx: SourceContext,
         settings: AwsCloudWatchSettings,
-        rate_limits: RateLimits,
-        clock: Arc<dyn Clock>,
         credentials: Option<SharedCredentialsProvider>,
     ) -> Self {
+        let SourceContext {
+            name,
+            clock,
+            rate_limits,
+        } = ctx;
+        let name = name.as_str();
         let clients = client::connect(&settings, credentials).await;
         let planner = settings.window.planner();
         let discovery = Discovery::new(
@@ -118,7 +124,20 @@ impl AwsCloudWatchSource {
             held_failure: HeldFailure::default(),
         }
     }
+}
 
+impl BuildSource for AwsCloudWatchSource {
+    type Settings = AwsCloudWatchSettings;
+
+    async fn build(
+        ctx: SourceContext,
+        settings: &AwsCloudWatchSettings,
+    ) -> Result<Self, SourceError> {
+        Ok(AwsCloudWatchSource::new(ctx, settings.clone(), None).await)
+    }
+}
+
+impl AwsCloudWatchSource {
     /// Requests, events and bytes fetched so far.
     pub fn stats(&self) -> Arc<FetchStats> {
         Arc::clone(&self.stats)

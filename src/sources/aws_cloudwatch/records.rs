@@ -19,9 +19,9 @@ use serde::de::IgnoredAny;
 use sha2::{Digest, Sha256};
 use tracing::warn;
 
+use crate::model::SeenKey;
 use crate::model::{Format, Provider};
 use crate::sources::{Record, RecordOrigin};
-use crate::state::SeenKey;
 use crate::telemetry::metrics;
 
 /// Why a message was not handed over.

@@ -54,11 +54,7 @@ impl AzureApi {
             .trim_end()
             .to_owned();
         let service = self.service;
-        let kind = match failure.status {
-            429 => SourceErrorKind::Throttled,
-            408 | 500..=599 => SourceErrorKind::Transient,
-            _ => SourceErrorKind::Fatal,
-        };
+        let kind = SourceErrorKind::from_http_status(failure.status);
         let diagnosis = match failure.status {
             401 => Diagnosis::new(
                 format!("{service} refused the credentials for the {what} ({said})"),

@@ -34,10 +34,12 @@ use self::access::BlobAccess;
 use self::config::AzureBlobSettings;
 use self::store::{BlobInfo, BlobStore, Read};
 use super::time_axis::{self, millis};
-use super::{Batch, PollMode, Progress, Record, RecordOrigin, Source, SourceError, TimeRange};
+use super::{
+    Batch, BuildSource, PollMode, Progress, Record, RecordOrigin, Source, SourceContext,
+    SourceError, TimeRange,
+};
 use crate::clock::Clock;
 use crate::model::{Format, Provider};
-use crate::runtime::Services;
 use crate::telemetry::metrics;
 
 /// At most this much is read per poll across all blobs, so memory stays flat on a backlog.
@@ -55,32 +57,33 @@ pub struct AzureBlobSource {
     last_discovery: Option<DateTime<Utc>>,
 }
 
-impl AzureBlobSource {
-    pub fn from_services(
-        name: &str,
-        settings: &AzureBlobSettings,
-        services: &Services,
-    ) -> Result<Self, SourceError> {
+impl BuildSource for AzureBlobSource {
+    type Settings = AzureBlobSettings;
+
+    async fn build(ctx: SourceContext, settings: &AzureBlobSettings) -> Result<Self, SourceError> {
         let (url, access) = access::resolve(settings)
-            .map_err(|e| SourceError::fatal(format!("source {name}: {}", e.message)))?;
+            .map_err(|e| SourceError::fatal(format!("source {}: {}", ctx.name, e.message)))?;
         Self::new(
-            name,
+            ctx,
             settings.clone(),
             &url,
             &access,
-            Arc::clone(&services.clock),
             super::azure::sdk_retry(),
         )
     }
+}
 
+impl AzureBlobSource {
+    /// Builds the source over an explicit account URL, access and retry policy.
     pub fn new(
-        name: &str,
+        ctx: SourceContext,
         settings: AzureBlobSettings,
         account_url: &Url,
         access: &BlobAccess,
-        clock: Arc<dyn Clock>,
         retry: RetryOptions,
     ) -> Result<Self, SourceError> {
+        let SourceContext { name, clock, .. } = ctx;
+        let name = name.as_str();
         let store = BlobStore::new(name, account_url, &settings.containers, access, retry)?;
         let configured: BTreeSet<String> = settings
             .clusters

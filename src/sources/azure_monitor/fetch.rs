@@ -15,9 +15,9 @@ use super::client::LogAnalyticsClient;
 use super::config::AzureMonitorSettings;
 use super::kql::{Axis, WindowQuery};
 use super::response::Row;
+use crate::model::SeenKey;
 use crate::sources::time_axis::Window;
 use crate::sources::{Record, RecordOrigin, SourceError};
-use crate::state::SeenKey;
 
 /// The rows of a window, and where the window really ended after splits.
 pub(super) struct Fetched {

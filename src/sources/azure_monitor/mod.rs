@@ -40,10 +40,12 @@ use super::azure::bearer::BearerPolicy;
 use super::azure::credential::token_credential;
 use super::rate_limit::{Budget, Limiter};
 use super::time_axis::{self, ScanBounds};
-use super::{Batch, PollMode, Progress, Record, RecordOrigin, Source, SourceError, TimeRange};
+use super::{
+    Batch, BuildSource, PollMode, Progress, Record, RecordOrigin, Source, SourceContext,
+    SourceError, TimeRange,
+};
 use crate::clock::Clock;
 use crate::model::{Format, Provider};
-use crate::runtime::Services;
 
 /// The query API allows 200 requests per 30 s per identity; sources of one endpoint share it.
 fn budget() -> Budget {
@@ -61,16 +63,17 @@ pub struct AzureMonitorSource {
     origins: HashMap<String, Arc<RecordOrigin>>,
 }
 
-impl AzureMonitorSource {
+impl BuildSource for AzureMonitorSource {
+    type Settings = AzureMonitorSettings;
+
     /// Builds the source with the credential its settings choose.
-    pub fn from_services(
-        name: &str,
+    async fn build(
+        ctx: SourceContext,
         settings: &AzureMonitorSettings,
-        services: &Services,
     ) -> Result<Self, SourceError> {
         let credential = token_credential(&settings.credential)
-            .map_err(|e| SourceError::fatal(format!("source {name}: {e}")))?;
-        let limiter = services.rate_limits.get(
+            .map_err(|e| SourceError::fatal(format!("source {}: {e}", ctx.name)))?;
+        let limiter = ctx.rate_limits.get(
             &format!(
                 "azure_monitor:{}",
                 settings.endpoint.host_str().unwrap_or("")
@@ -78,25 +81,27 @@ impl AzureMonitorSource {
             budget(),
         );
         Ok(Self::new(
-            name,
+            ctx,
             settings.clone(),
             credential,
-            Arc::clone(&services.clock),
             limiter,
             super::azure::sdk_retry(),
         ))
     }
+}
 
+impl AzureMonitorSource {
     /// Builds the source with an explicit credential (`None`: no authorization header) and
     /// SDK retry policy (production and tests: [`super::azure::sdk_retry`], none).
     pub fn new(
-        name: &str,
+        ctx: SourceContext,
         settings: AzureMonitorSettings,
         credential: Option<Arc<dyn TokenCredential>>,
-        clock: Arc<dyn Clock>,
         limiter: Arc<Limiter>,
         retry: RetryOptions,
     ) -> Self {
+        let SourceContext { name, clock, .. } = ctx;
+        let name = name.as_str();
         let auth =
             credential.map(|c| Arc::new(BearerPolicy::new(c, &settings.scope)) as Arc<dyn Policy>);
         let client = LogAnalyticsClient::new(name, settings.endpoint.clone(), auth, retry, limiter);

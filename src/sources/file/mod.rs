@@ -26,7 +26,10 @@ pub mod config;
 
 use compressed::FileContent;
 
-use super::{Batch, PollMode, Progress, Record, RecordOrigin, Source, SourceError};
+use super::{
+    Batch, BuildSource, PollMode, Progress, Record, RecordOrigin, Source, SourceContext,
+    SourceError,
+};
 use crate::model::Cursor;
 use crate::normalize::content::Content;
 use crate::normalize::{Framing, detect_framing, split_lines};
@@ -76,12 +79,14 @@ pub struct FileSource {
     settings: Arc<FileSourceSettings>,
 }
 
-impl FileSource {
-    pub fn new(name: &str, settings: FileSourceSettings) -> Self {
-        FileSource {
-            name: name.to_owned(),
-            settings: Arc::new(settings),
-        }
+impl BuildSource for FileSource {
+    type Settings = FileSourceSettings;
+
+    async fn build(ctx: SourceContext, settings: &FileSourceSettings) -> Result<Self, SourceError> {
+        Ok(FileSource {
+            name: ctx.name,
+            settings: Arc::new(settings.clone()),
+        })
     }
 }
 

@@ -37,9 +37,10 @@ use self::quota::ProjectQuota;
 use self::record::Origins;
 use super::time_axis::progress::ProgressLog;
 use super::time_axis::{self, HeldFailure, ScanBounds, Window, WindowPlanner, millis};
-use super::{Batch, PollMode, Progress, Record, Source, SourceError, TimeRange};
+use super::{
+    Batch, BuildSource, PollMode, Progress, Record, Source, SourceContext, SourceError, TimeRange,
+};
 use crate::clock::Clock;
-use crate::sources::rate_limit::RateLimits;
 use crate::telemetry::metrics;
 
 pub use client::ClientError;
@@ -88,15 +89,20 @@ fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-impl GcpLoggingSource {
+impl BuildSource for GcpLoggingSource {
+    type Settings = GcpLoggingSettings;
+
     /// Builds the client (credentials are resolved here, so a missing key file is reported at
     /// start) and takes the projects' shares of the quota from `rate_limits`.
-    pub async fn connect(
-        name: &str,
-        settings: GcpLoggingSettings,
-        rate_limits: &RateLimits,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, SourceError> {
+    async fn build(ctx: SourceContext, settings: &GcpLoggingSettings) -> Result<Self, SourceError> {
+        let SourceContext {
+            name,
+            clock,
+            rate_limits,
+        } = ctx;
+        let name = name.as_str();
+        let rate_limits = &rate_limits;
+        let settings = settings.clone();
         let groups = filter::plan_groups(&settings).map_err(SourceError::fatal)?;
         let api = LoggingApi::connect(&settings).await?;
         let quota = ProjectQuota::new(
@@ -119,7 +125,9 @@ impl GcpLoggingSource {
             held_failure: HeldFailure::default(),
         })
     }
+}
 
+impl GcpLoggingSource {
     /// The time windows are planned against. It stays fixed until every group has read up to
     /// the horizon it gives: otherwise the seconds spent waiting for quota would always leave a
     /// sliver of new time, and each sliver would cost a poll that re-reads the whole overlap.

@@ -15,9 +15,9 @@ use google_cloud_logging_v2::model::LogEntry;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::model::SeenKey;
 use crate::model::{Format, Provider};
 use crate::sources::{Record, RecordOrigin};
-use crate::state::SeenKey;
 
 /// The origin of every record of one project, built once.
 #[derive(Debug, Default)]

@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use nodeport_watch::config::SourceKind;
+use nodeport_watch::ingest::SourceDriver;
 use nodeport_watch::runtime::Services;
 use nodeport_watch::sources::azure_blob::AzureBlobSource;
-use nodeport_watch::sources::{PollMode, SourceDriver};
+use nodeport_watch::sources::{BuildSource, PollMode};
 use serde_json::json;
 
 use super::azure_harness::{Harness, alerts, cluster_id, go_order, service_event};
@@ -21,9 +22,11 @@ pub fn harness(azurite: &Azurite, extra: &str) -> Harness {
     ))
 }
 
-pub fn source(h: &Harness, services: &Services) -> AzureBlobSource {
+pub async fn source(h: &Harness, services: &Services) -> AzureBlobSource {
     match h.kind() {
-        SourceKind::AzureBlob(s) => AzureBlobSource::from_services("archive", s, services).unwrap(),
+        SourceKind::AzureBlob(s) => AzureBlobSource::build(services.source_context("archive"), s)
+            .await
+            .unwrap(),
         other => panic!("{other:?}"),
     }
 }
@@ -33,7 +36,7 @@ pub async fn driver(
     services: &Services,
     mode: PollMode,
 ) -> SourceDriver<AzureBlobSource> {
-    h.driver(services, source(h, services), mode).await
+    h.driver(services, source(h, services).await, mode).await
 }
 
 /// The blob of one cluster and hour, as a diagnostic setting names it.

@@ -9,11 +9,15 @@ use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions}
 use chrono::{DateTime, TimeZone, Utc};
 use nodeport_watch::clock::ManualClock;
 use nodeport_watch::config::{self, Settings, SourceKind};
+use nodeport_watch::ingest::SourceDriver;
 use nodeport_watch::model::Alert;
 use nodeport_watch::runtime::Services;
-use nodeport_watch::sources::{PollMode, Source, SourceDriver};
+use nodeport_watch::sources::{PollMode, Source};
 use nodeport_watch::state::{DeliveryState, SqliteStore, StateStore};
 use serde_json::{Value, json};
+
+use super::ingest;
+use super::shapes::ServiceEvent;
 
 /// A token credential that always returns the fake's token.
 #[derive(Debug)]
@@ -89,20 +93,7 @@ impl Harness {
         source: S,
         mode: PollMode,
     ) -> SourceDriver<S> {
-        let name = &self.settings.sources[0].name;
-        SourceDriver::open(
-            name,
-            source,
-            mode,
-            self.settings.sources[0].max_catchup,
-            Arc::clone(&services.store),
-            services.pipeline(name),
-            services.outbox.clone(),
-            Arc::clone(&services.health),
-            services.clock.as_ref(),
-        )
-        .await
-        .unwrap()
+        ingest::open_configured(services, &self.settings.sources[0], source, mode).await
     }
 }
 
@@ -124,22 +115,11 @@ pub fn path_str(p: &Path) -> String {
 
 /// A Kubernetes audit Event of a Service write.
 pub fn service_event(audit_id: &str, stage: &str, verb: &str, name: &str, kind: &str) -> Value {
-    json!({
-        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse",
-        "auditID": audit_id, "stage": stage, "verb": verb,
-        "requestURI": format!("/api/v1/namespaces/default/services/{name}"),
-        "user": {"username": "alice@example.com", "groups": ["system:authenticated"]},
-        "sourceIPs": ["203.0.113.7"], "userAgent": "kubectl/v1.30.0",
-        "objectRef": {"resource": "services", "namespace": "default", "name": name, "apiVersion": "v1"},
-        "responseStatus": {"metadata": {}, "code": 201},
-        "requestObject": {"kind": "Service", "apiVersion": "v1", "metadata": {"name": name},
-            "spec": {"type": kind, "ports": [{"port": 80, "targetPort": 8080}], "selector": {"app": name}}},
-        "responseObject": {"kind": "Service", "apiVersion": "v1", "metadata": {"name": name, "namespace": "default"},
-            "spec": {"type": kind, "ports": [{"port": 80, "targetPort": 8080, "nodePort": 31080, "protocol": "TCP"}], "selector": {"app": name}}},
-        "annotations": {"authorization.k8s.io/decision": "allow"},
-        "requestReceivedTimestamp": "2024-05-01T11:00:00.000000Z",
-        "stageTimestamp": "2024-05-01T11:00:00.100000Z"
-    })
+    ServiceEvent::new(audit_id, name)
+        .stage(stage)
+        .verb(verb)
+        .service_type(kind)
+        .build()
 }
 
 /// A lease update: an audit Event no Service rule cares about.

@@ -7,8 +7,9 @@ use azure_core::http::RetryOptions;
 use chrono::{DateTime, Duration as Span, Utc};
 use nodeport_watch::config::SourceKind;
 use nodeport_watch::config::sources::AzureMonitorSettings;
+use nodeport_watch::sources::SourceContext;
 use nodeport_watch::sources::azure_monitor::AzureMonitorSource;
-use nodeport_watch::sources::rate_limit::{Budget, Limiter};
+use nodeport_watch::sources::rate_limit::{Budget, Limiter, RateLimits};
 use serde_json::{Map, Value, json};
 
 use super::azure_harness::{Harness, StaticToken, cluster_id};
@@ -59,11 +60,11 @@ pub fn source_with(
     retry: RetryOptions,
     limiter: Arc<Limiter>,
 ) -> AzureMonitorSource {
+    let ctx = SourceContext::new("aks", Arc::new(h.clock.clone()), RateLimits::default());
     AzureMonitorSource::new(
-        "aks",
+        ctx,
         settings(h),
         token.then(|| Arc::new(StaticToken(TOKEN)) as _),
-        Arc::new(h.clock.clone()),
         limiter,
         retry,
     )

@@ -1,15 +1,15 @@
 //! Azurite, the storage emulator (npm `azurite`), for the `azure_blob` tests.
 //!
-//! The tests install it themselves under `target/azurite` the first time (about half a minute),
-//! and reuse it afterwards (see `npm`). Each test starts its own Azurite
-//! on a free loopback port with in-memory storage, killed when the test ends.
+//! The tests install it themselves under `target/azurite` through the shared [`installer`] the
+//! first time (about half a minute), and reuse it afterwards. Each test starts its own Azurite on
+//! a free loopback port with in-memory storage, killed when the test ends.
 //!
 //! There is no skip switch: a test that returned early would show as passed. Without node and
 //! npm these tests fail saying so; to leave them out on purpose, filter them by name
 //! (`cargo test --test it -- --skip azure_blob`), which the test report shows as filtered out.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use azure_core::credentials::Secret;
@@ -19,7 +19,7 @@ use nodeport_watch::sources::azure::connection_string::{EMULATOR_ACCOUNT, EMULAT
 use nodeport_watch::sources::azure::shared_key::SharedKeyPolicy;
 use tokio::process::{Child, Command};
 
-use super::npm::NpmPackage;
+use super::installer::{self, Manager};
 
 const VERSION: &str = "3.37.0";
 const READY_DEADLINE: Duration = Duration::from_secs(60);
@@ -28,17 +28,20 @@ fn entry_point(dir: &Path) -> PathBuf {
     dir.join("node_modules/azurite/dist/src/blob/main.js")
 }
 
-const PACKAGE: NpmPackage<'static> = NpmPackage {
-    dir: "azurite",
-    name: "azurite",
-    version: VERSION,
-    ready: |dir| entry_point(dir).exists(),
-    hint: "install node and npm, or leave these tests out with `-- --skip azure_blob`",
-};
-
+/// Installs Azurite once per target directory; returns its directory.
 fn installed() -> Result<PathBuf, String> {
-    static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    INSTALLED.get_or_init(|| PACKAGE.install()).clone()
+    let dir = installer::install("azurite", Manager::Npm, &[&format!("azurite@{VERSION}")])
+        .map_err(|e| {
+            format!("{e}; to leave these tests out, filter them: `-- --skip azure_blob`")
+        })?;
+    if entry_point(&dir).exists() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "npm installed azurite@{VERSION} without {}",
+            entry_point(&dir).display()
+        ))
+    }
 }
 
 /// A running Azurite blob service.

@@ -10,12 +10,16 @@ use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use chrono::{DateTime, Utc};
 use nodeport_watch::clock::ManualClock;
 use nodeport_watch::config::{RawConfig, Settings, SourceKind};
+use nodeport_watch::ingest::{SourceDriver, StepReport};
 use nodeport_watch::model::Alert;
 use nodeport_watch::runtime::Services;
+use nodeport_watch::sources::PollMode;
 use nodeport_watch::sources::aws_cloudwatch::AwsCloudWatchSource;
-use nodeport_watch::sources::{PollMode, Progress, SourceDriver, StepReport};
 use nodeport_watch::state::{DeliveryState, OutboxAdmin, SqliteStore, StateStore};
 use serde_json::json;
+
+use super::ingest;
+use super::shapes::ServiceEvent;
 
 pub fn static_credentials() -> SharedCredentialsProvider {
     SharedCredentialsProvider::new(Credentials::new("test", "test", None, None, "tests"))
@@ -110,31 +114,23 @@ pub fn at(ms: i64) -> DateTime<Utc> {
 
 /// A Service write as EKS logs it (RequestResponse level, ResponseComplete stage).
 pub fn service_write(audit_id: &str, verb: &str, service_type: &str, code: u16) -> String {
-    let spec = json!({"type": service_type, "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]});
-    let mut response_spec = spec.clone();
-    if service_type == "NodePort" {
-        response_spec["ports"][0]["nodePort"] = json!(30080);
-    }
-    json!({
-        "kind": "Event",
-        "apiVersion": "audit.k8s.io/v1",
-        "level": "RequestResponse",
-        "auditID": audit_id,
-        "stage": "ResponseComplete",
-        "requestURI": "/api/v1/namespaces/default/services",
-        "verb": verb,
-        "user": {"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]},
-        "sourceIPs": ["203.0.113.7"],
-        "userAgent": "kubectl/v1.29.0",
-        "objectRef": {"resource": "services", "namespace": "default", "name": format!("svc-{audit_id}"), "apiVersion": "v1"},
-        "responseStatus": {"metadata": {}, "code": code},
-        "requestObject": {"kind": "Service", "apiVersion": "v1", "metadata": {"name": format!("svc-{audit_id}")}, "spec": spec},
-        "responseObject": {"kind": "Service", "apiVersion": "v1", "metadata": {"name": format!("svc-{audit_id}")}, "spec": response_spec},
-        "requestReceivedTimestamp": TIME,
-        "stageTimestamp": TIME,
-        "annotations": {"authorization.k8s.io/decision": "allow", "authorization.k8s.io/reason": ""}
-    })
-    .to_string()
+    ServiceEvent::new(audit_id, &format!("svc-{audit_id}"))
+        .verb(verb)
+        .service_type(service_type)
+        .code(code)
+        .node_port((service_type == "NodePort").then_some(30080))
+        .without_selector()
+        .collection_uri()
+        .without_namespace_in_response()
+        .user(
+            "kubernetes-admin",
+            &["system:masters", "system:authenticated"],
+        )
+        .user_agent("kubectl/v1.29.0")
+        .authorization_reason("")
+        .at_text(TIME)
+        .build()
+        .to_string()
 }
 
 pub fn nodeport(audit_id: &str) -> String {
@@ -210,10 +206,8 @@ impl Harness {
             panic!("not an aws_cloudwatch source");
         };
         AwsCloudWatchSource::new(
-            &source.name,
+            self.services.source_context(&source.name),
             (**s).clone(),
-            self.services.rate_limits.clone(),
-            Arc::new(self.clock.clone()),
             Some(static_credentials()),
         )
         .await
@@ -228,24 +222,7 @@ impl Harness {
         source: AwsCloudWatchSource,
         mode: PollMode,
     ) -> SourceDriver<AwsCloudWatchSource> {
-        let settings = &self.settings.sources[0];
-        let mut pipeline = self.services.pipeline(&settings.name);
-        if let PollMode::Scan(range) = &mode {
-            pipeline = pipeline.with_event_window(*range);
-        }
-        SourceDriver::open(
-            &settings.name,
-            source,
-            mode,
-            settings.max_catchup,
-            Arc::clone(&self.services.store),
-            pipeline,
-            self.services.outbox.clone(),
-            Arc::clone(&self.services.health),
-            &self.clock,
-        )
-        .await
-        .expect("open the driver")
+        ingest::open_configured(&self.services, &self.settings.sources[0], source, mode).await
     }
 
     /// Every `nodeport` alert in the outbox, by audit ID (each must appear once).
@@ -312,12 +289,8 @@ impl Totals {
 /// after `max_steps`.
 pub async fn drain(driver: &mut SourceDriver<AwsCloudWatchSource>, max_steps: usize) -> Totals {
     let mut totals = Totals::default();
-    for _ in 0..max_steps {
-        let report = driver.step().await.expect("a step");
+    for report in ingest::drain(driver, max_steps).await {
         totals.add(&report);
-        if report.progress != Progress::More {
-            return totals;
-        }
     }
-    panic!("still not caught up after {max_steps} steps: {totals:?}");
+    totals
 }

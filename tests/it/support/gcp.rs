@@ -6,14 +6,16 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, Utc};
 use nodeport_watch::clock::Clock;
 use nodeport_watch::config::{self, Settings, SourceKind};
+use nodeport_watch::ingest::SourceDriver;
 use nodeport_watch::model::Alert;
 use nodeport_watch::runtime::Services;
 use nodeport_watch::sources::gcp_logging::{GcpCursor, GcpLoggingSource, PollStats};
-use nodeport_watch::sources::{PollMode, SourceDriver};
+use nodeport_watch::sources::{BuildSource, PollMode};
 use nodeport_watch::state::{Checkpoints, OutboxDelivery, SqliteStore};
 use serde_json::{Value, json};
 
 use super::fake_logging::FakeLogging;
+use super::ingest;
 
 /// Wall-clock time that moves with tokio's clock, so window edges and request rates are in the
 /// same simulated time.
@@ -96,14 +98,9 @@ impl GcpHarness {
         let SourceKind::GcpLogging(g) = &settings.kind else {
             panic!("not a gcp_logging source")
         };
-        GcpLoggingSource::connect(
-            &settings.name,
-            g.clone(),
-            &self.services.rate_limits,
-            self.services.clock.clone(),
-        )
-        .await
-        .unwrap()
+        GcpLoggingSource::build(self.services.source_context(&settings.name), g)
+            .await
+            .unwrap()
     }
 
     /// A driver over a fresh source, and the source's counters.
@@ -111,19 +108,7 @@ impl GcpHarness {
         let source = self.source().await;
         let stats = source.stats();
         let settings = &self.settings.sources[0];
-        let driver = SourceDriver::open(
-            &settings.name,
-            source,
-            mode,
-            settings.max_catchup,
-            self.store.clone(),
-            self.services.pipeline(&settings.name),
-            self.services.outbox.clone(),
-            self.services.health.clone(),
-            self.services.clock.as_ref(),
-        )
-        .await
-        .unwrap();
+        let driver = ingest::open_configured(&self.services, settings, source, mode).await;
         (driver, stats)
     }
 

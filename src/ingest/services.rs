@@ -1,4 +1,5 @@
-//! What every source and deliverer of one process shares.
+//! What every source and deliverer of one process shares: the state store, the clock, health,
+//! the outbox signal, the request budgets and the detection parts every pipeline is built from.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use crate::config::Settings;
 use crate::delivery::OutboxSignal;
 use crate::detect::{Detector, Exceptions};
 use crate::pipeline::Pipeline;
+use crate::sources::SourceContext;
 use crate::sources::rate_limit::RateLimits;
 use crate::state::{self, Access, StateError, StateStore};
 use crate::telemetry::Health;
@@ -38,21 +40,41 @@ impl Services {
         clock: Arc<dyn Clock>,
     ) -> Services {
         let detection = &settings.detection;
+        Services::new(
+            store,
+            clock,
+            Detector::new(
+                detection.rules.clone(),
+                Exceptions::new(detection.exceptions.clone()),
+            ),
+            Router::new(settings.sinks.iter().map(|s| s.route.clone()).collect()),
+            detection.include_raw,
+        )
+    }
+
+    /// Services over explicit detection parts (tests, embedders without a settings file).
+    pub fn new(
+        store: Arc<dyn StateStore>,
+        clock: Arc<dyn Clock>,
+        detector: Detector,
+        router: Router,
+        include_raw: bool,
+    ) -> Services {
         Services {
             store,
             health: Arc::new(Health::new(Arc::clone(&clock))),
             clock,
             outbox: OutboxSignal::default(),
             rate_limits: RateLimits::default(),
-            detector: Arc::new(Detector::new(
-                detection.rules.clone(),
-                Exceptions::new(detection.exceptions.clone()),
-            )),
-            router: Arc::new(Router::new(
-                settings.sinks.iter().map(|s| s.route.clone()).collect(),
-            )),
-            include_raw: detection.include_raw,
+            detector: Arc::new(detector),
+            router: Arc::new(router),
+            include_raw,
         }
+    }
+
+    /// What the source named `name` is built with.
+    pub fn source_context(&self, name: &str) -> SourceContext {
+        SourceContext::new(name, Arc::clone(&self.clock), self.rate_limits.clone())
     }
 
     /// The pipeline of one source.

@@ -1,9 +1,9 @@
-//! The generic poll loop shared by every source.
+//! One source under the ingest layer: its checkpoint, its steps, and how its failures are
+//! retried.
 //!
 //! One step: poll a batch → drop records already seen in an overlap → run the pipeline → commit
-//! alerts, seen ids and the new cursor in one transaction → wake the deliverers. A step is never
-//! interrupted half-way: shutdown is checked between steps, so a stop always leaves the last
-//! complete batch committed and nothing half-applied.
+//! alerts, seen ids and the new cursor in one transaction → wake the deliverers. [`SourceDriver::run`]
+//! hands the steps to the one [`poll_loop`](super::poll_loop).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -13,13 +13,14 @@ use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
-use super::{PollMode, Progress, Source, SourceError, SourceErrorKind};
-use crate::clock::Clock;
+use super::Services;
+use super::poll_loop::{self, Next, Steps};
 use crate::delivery::OutboxSignal;
-use crate::model::{CursorError, StoredCursor};
-use crate::pipeline::{BatchStats, Pipeline};
-use crate::runtime::backoff;
-use crate::state::{Commit, Fence, SeenKey, SeenUpdate, StateError, StateStore};
+use crate::model::{BatchStats, CursorError, Record, SeenKey, StoredCursor};
+use crate::pipeline::Pipeline;
+use crate::retry::{Backoff, ErrorKind};
+use crate::sources::{PollMode, Progress, Source, SourceError};
+use crate::state::{Commit, Fence, SeenUpdate, StateError, StateStore};
 use crate::telemetry::health::BatchTotals;
 use crate::telemetry::{Health, metrics};
 
@@ -42,7 +43,7 @@ impl DriverError {
     }
 
     fn is_throttle(&self) -> bool {
-        matches!(self, DriverError::Source(e) if e.kind == SourceErrorKind::Throttled)
+        matches!(self, DriverError::Source(e) if e.kind == ErrorKind::Throttled)
     }
 }
 
@@ -69,25 +70,31 @@ pub struct SourceDriver<S: Source> {
     pipeline: Pipeline,
     outbox: OutboxSignal,
     health: Arc<Health>,
+    /// The writer's claim on the checkpoint, checked by the store at every commit.
+    fence: Fence,
     /// For scans: give up after this many failures in a row instead of retrying forever.
     max_failures: Option<u32>,
+    failures: u32,
+    throttled: bool,
 }
 
 impl<S: Source> SourceDriver<S> {
-    /// Loads the source's checkpoint (a scan always starts at its range) and prepares to poll.
-    /// A live checkpoint more than `max_catchup` behind is moved forward, loudly.
-    #[allow(clippy::too_many_arguments)]
+    /// Loads the source's checkpoint (a scan always starts at its range) and prepares to poll;
+    /// a scan's pipeline inspects only events inside its range. A live checkpoint more than
+    /// `max_catchup` behind is moved forward, loudly.
     pub async fn open(
+        services: &Services,
         name: &str,
         source: S,
         mode: PollMode,
         max_catchup: Option<Duration>,
-        store: Arc<dyn StateStore>,
-        pipeline: Pipeline,
-        outbox: OutboxSignal,
-        health: Arc<Health>,
-        clock: &dyn Clock,
     ) -> Result<Self, DriverError> {
+        let mut pipeline = services.pipeline(name);
+        if let PollMode::Scan(range) = &mode {
+            pipeline = pipeline.with_event_window(*range);
+        }
+        let store = Arc::clone(&services.store);
+        let clock = services.clock.as_ref();
         let cursor_key = cursor_key(name, &mode);
         let cursor = match store.load_cursor(&cursor_key).await? {
             Some(stored) => {
@@ -119,9 +126,12 @@ impl<S: Source> SourceDriver<S> {
             cursor,
             store,
             pipeline,
-            outbox,
-            health,
+            outbox: services.outbox.clone(),
+            health: Arc::clone(&services.health),
+            fence: Fence::Sole,
             max_failures,
+            failures: 0,
+            throttled: false,
         })
     }
 
@@ -150,7 +160,7 @@ impl<S: Source> SourceDriver<S> {
                 forget_before_ms: batch.forget_seen_before_ms,
             },
         };
-        let report = self.store.commit(commit, &Fence::Sole).await?;
+        let report = self.store.commit(commit, &self.fence).await?;
         self.cursor = batch.cursor;
         if report.inserted > 0 {
             self.outbox.notify();
@@ -189,8 +199,8 @@ impl<S: Source> SourceDriver<S> {
     /// Splits off records an earlier window already read; returns the rest and their ids.
     async fn drop_already_seen(
         &self,
-        records: Vec<super::Record>,
-    ) -> Result<(Vec<super::Record>, Vec<SeenKey>), DriverError> {
+        records: Vec<Record>,
+    ) -> Result<(Vec<Record>, Vec<SeenKey>), DriverError> {
         let keys: Vec<String> = records
             .iter()
             .filter_map(|r| r.dedupe.as_ref().map(|d| d.key.clone()))
@@ -219,70 +229,53 @@ impl<S: Source> SourceDriver<S> {
         interval: Duration,
         cancel: CancellationToken,
     ) -> Result<(), DriverError> {
-        let mut backoff = new_backoff();
-        let mut failures = 0u32;
-        let mut throttled = false;
-        loop {
-            if cancel.is_cancelled() {
-                return Ok(());
-            }
-            let wait = match self.step().await {
-                Ok(report) => {
-                    backoff = new_backoff();
-                    failures = 0;
-                    throttled = false;
-                    self.health.record_success(&self.name);
-                    match report.progress {
-                        Progress::More => continue,
-                        Progress::CaughtUp => interval,
-                        Progress::Finished => return Ok(()),
-                    }
-                }
-                Err(e @ DriverError::Cursor(_)) => {
-                    error!(source = %self.name, error = %e, "cannot read the checkpoint; source stopped");
-                    self.health.record_failure(&self.name, &e.to_string());
-                    return Err(e);
-                }
-                Err(e) => {
-                    // Throttling is the API pacing us, not a failure: it never makes a scan
-                    // give up.
-                    if !e.is_throttle() {
-                        failures += 1;
-                    }
-                    self.health.record_failure(&self.name, &e.to_string());
-                    let delay = backoff.next().unwrap_or(MAX_BACKOFF);
-                    let delay = e
-                        .retry_after()
-                        .map_or(delay, |at_least| delay.max(at_least));
-                    if e.is_throttle() {
-                        metrics::record_throttle(&self.name);
-                        // One line per burst: a throttled API would otherwise flood the log.
-                        if !throttled {
-                            warn!(source = %self.name, error = %e, retry_in = ?delay, "throttled; backing off");
-                        }
-                        throttled = true;
-                    } else {
-                        warn!(source = %self.name, error = %e, failures, retry_in = ?delay, "poll failed; the checkpoint stays put");
-                    }
-                    if self.max_failures.is_some_and(|max| failures >= max) {
-                        return Err(e);
-                    }
-                    delay
-                }
-            };
-            tokio::select! {
-                _ = cancel.cancelled() => return Ok(()),
-                _ = tokio::time::sleep(wait) => {}
-            }
+        let backoff = Backoff::new(Duration::from_secs(1), MAX_BACKOFF);
+        poll_loop::run(&mut self, interval, backoff, &cancel).await
+    }
+}
+
+impl<S: Source> Steps for SourceDriver<S> {
+    type Error = DriverError;
+
+    async fn step(&mut self) -> Result<Next, DriverError> {
+        let report = SourceDriver::step(self).await?;
+        self.failures = 0;
+        self.throttled = false;
+        self.health.record_success(&self.name);
+        Ok(match report.progress {
+            Progress::More => Next::Now,
+            Progress::CaughtUp => Next::AfterInterval,
+            Progress::Finished => Next::Done,
+        })
+    }
+
+    fn asked_wait(&self, error: &DriverError) -> Option<Duration> {
+        error.retry_after()
+    }
+
+    fn keep_going(&mut self, e: &DriverError, retry_in: Duration) -> bool {
+        self.health.record_failure(&self.name, &e.to_string());
+        if let DriverError::Cursor(_) = e {
+            error!(source = %self.name, error = %e, "cannot read the checkpoint; source stopped");
+            return false;
         }
+        if e.is_throttle() {
+            // Throttling is the API pacing us, not a failure: it never makes a scan give up.
+            metrics::record_throttle(&self.name);
+            // One line per burst: a throttled API would otherwise flood the log.
+            if !self.throttled {
+                warn!(source = %self.name, error = %e, ?retry_in, "throttled; backing off");
+            }
+            self.throttled = true;
+            return true;
+        }
+        self.failures += 1;
+        warn!(source = %self.name, error = %e, failures = self.failures, ?retry_in, "poll failed; the checkpoint stays put");
+        self.max_failures.is_none_or(|max| self.failures < max)
     }
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
-
-fn new_backoff() -> impl Iterator<Item = Duration> {
-    backoff::exponential(Duration::from_secs(1), MAX_BACKOFF)
-}
 
 /// The state-store key of a source's checkpoint. Scans get their own key per range so they can
 /// resume after a crash without ever touching the live checkpoint.
