@@ -87,7 +87,11 @@ struct StateOnly {
 pub fn load_state(path: &Path) -> Result<StateSettings, ConfigError> {
     let raw: StateOnly = read(path)?;
     let base = path.parent().unwrap_or(Path::new("."));
-    Ok(StateSettings::from_raw(&raw.state, base))
+    let mut problems = settings::Problems::default();
+    StateSettings::from_raw(&raw.state, base, &mut problems).ok_or_else(|| ConfigError::Invalid {
+        path: path.display().to_string(),
+        problems: problems.into_vec(),
+    })
 }
 
 /// Reads and validates the configuration at `path`.

@@ -5,8 +5,11 @@
 //! - [`OutboxDelivery`]: a deliverer's view of one sink's queue.
 //! - [`OutboxAdmin`]: operators and telemetry (listing, re-queueing, counts, readiness).
 //!
-//! A shared backend adds a `Leases` role (acquire, renew, release, list) next to these; the
-//! epoch it hands out is what [`Checkpoints::commit`] receives as its [`Fence`].
+//! - [`StoreStatus`]: what `nodeport-watch status` shows (cursors, replicas, leases).
+//!
+//! A shared backend adds a `Leases` role (acquire, renew, release) next to these once the
+//! daemon keeps leases; the epoch it hands out is what [`Checkpoints::commit`] receives as its
+//! [`Fence`].
 
 use std::collections::HashSet;
 
@@ -39,6 +42,8 @@ pub trait OutboxDelivery: Send + Sync {
     /// The oldest pending deliveries of a sink, in outbox order. Reads only.
     async fn pending(&self, sink: &str, limit: usize) -> Result<PendingBatch, StateError>;
 
+    /// Marks and failures apply to a pending delivery only: a late mark (from a deliverer that
+    /// has since lost the sink's lease, or a repeat) on a settled delivery changes nothing.
     async fn mark_delivered(&self, sink: &str, seq: i64) -> Result<(), StateError>;
 
     /// Records a failed attempt; `dead` moves the delivery to the dead letters.
