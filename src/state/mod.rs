@@ -18,6 +18,7 @@ mod records;
 mod roles;
 pub mod settings;
 mod sqlite;
+mod status;
 
 use std::sync::Arc;
 
@@ -28,9 +29,10 @@ pub use records::{
     AlertCount, Commit, CommitReport, DeliveryRecord, DeliveryState, Pending, PendingBatch,
     RoutedAlert, SeenKey, SeenUpdate, Unreadable,
 };
-pub use roles::{Checkpoints, OutboxAdmin, OutboxDelivery, StateStore};
+pub use roles::{Checkpoints, OutboxAdmin, OutboxDelivery, StateStore, StoreStatus};
 pub use settings::{RawState, StatePath, StateSettings};
 pub use sqlite::SqliteStore;
+pub use status::{CursorStatus, Fleet, LeaseStatus, ReplicaStatus};
 
 use crate::clock::Clock;
 

@@ -16,8 +16,8 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 
 use super::{
-    AlertCount, Commit, CommitReport, DeliveryRecord, DeliveryState, Fence, PendingBatch,
-    StateError,
+    AlertCount, Commit, CommitReport, CursorStatus, DeliveryRecord, DeliveryState, Fence, Fleet,
+    PendingBatch, StateError,
 };
 use crate::model::StoredCursor;
 
@@ -86,8 +86,20 @@ pub trait OutboxAdmin: Send + Sync {
     async fn check_writable(&self) -> Result<(), StateError>;
 }
 
+#[async_trait]
+pub trait StoreStatus: Send + Sync {
+    /// Every cursor, by key.
+    async fn cursors(&self) -> Result<Vec<CursorStatus>, StateError>;
+
+    /// The replicas and leases of a shared store; `None` for a single-writer one (it has
+    /// neither).
+    async fn fleet(&self) -> Result<Option<Fleet>, StateError> {
+        Ok(None)
+    }
+}
+
 /// A complete backend: every role. Processes hold one `Arc<dyn StateStore>` and hand each part
 /// the role it needs (`Arc<dyn StateStore>` upcasts to `Arc<dyn OutboxDelivery>` and so on).
-pub trait StateStore: Checkpoints + OutboxDelivery + OutboxAdmin + 'static {}
+pub trait StateStore: Checkpoints + OutboxDelivery + OutboxAdmin + StoreStatus + 'static {}
 
-impl<T: Checkpoints + OutboxDelivery + OutboxAdmin + 'static> StateStore for T {}
+impl<T: Checkpoints + OutboxDelivery + OutboxAdmin + StoreStatus + 'static> StateStore for T {}

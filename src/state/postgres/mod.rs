@@ -34,6 +34,7 @@ mod lease;
 mod outbox;
 mod roles;
 mod schema;
+mod status;
 mod tls;
 
 use std::sync::Arc;

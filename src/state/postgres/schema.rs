@@ -82,14 +82,21 @@ pub(super) fn supported() -> i64 {
 
 /// For a reader that must not change the database: the schema must be exactly this release's.
 pub(super) async fn check(client: &Object, target: &str) -> Result<(), PostgresError> {
-    let row = client
-        .query_one(
-            "SELECT CASE WHEN to_regclass('schema_version') IS NULL THEN 0
-                    ELSE (SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_version) END",
-            &[],
-        )
+    // Two statements: a query naming a missing table fails when planned, whatever its CASE.
+    let exists = client
+        .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
         .await?;
-    let found: i64 = row.try_get(0)?;
+    let found: i64 = if exists.try_get(0)? {
+        let row = client
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_version",
+                &[],
+            )
+            .await?;
+        row.try_get(0)?
+    } else {
+        0
+    };
     match found {
         0 => Err(PostgresError::NoSchema {
             target: target.to_owned(),
