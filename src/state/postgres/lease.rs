@@ -74,6 +74,16 @@ fn lease_from(row: &Row) -> Result<Lease, PostgresError> {
     })
 }
 
+/// A row of `SELECT id, host, started_at, heartbeat_at FROM replicas`.
+pub(super) fn replica_from(row: &Row) -> Result<Replica, PostgresError> {
+    Ok(Replica {
+        id: row.try_get(0)?,
+        host: row.try_get(1)?,
+        started_at: row.try_get(2)?,
+        heartbeat_at: row.try_get(3)?,
+    })
+}
+
 /// Milliseconds for `now() + $n * interval '1 millisecond'`.
 fn millis(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)
@@ -221,16 +231,7 @@ impl PostgresStore {
                 &[&millis(within)],
             )
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Replica {
-                    id: row.try_get(0)?,
-                    host: row.try_get(1)?,
-                    started_at: row.try_get(2)?,
-                    heartbeat_at: row.try_get(3)?,
-                })
-            })
-            .collect()
+        rows.iter().map(replica_from).collect()
     }
 
     /// Removes a replica that shut down cleanly.

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{PostgresError, PostgresStore};
+use super::{PostgresError, PostgresStore, lease};
 use crate::state::{CursorStatus, Fleet, LeaseStatus, ReplicaStatus, StateError, StoreStatus};
 
 impl PostgresStore {
@@ -36,12 +36,13 @@ impl PostgresStore {
             )
             .await?;
         rows.iter()
-            .map(|r| {
+            .map(|row| {
+                let r = lease::replica_from(row)?;
                 Ok(ReplicaStatus {
-                    id: r.try_get(0)?,
-                    host: r.try_get(1)?,
-                    started_at: r.try_get(2)?,
-                    heartbeat_at: r.try_get(3)?,
+                    id: r.id,
+                    host: r.host,
+                    started_at: r.started_at,
+                    heartbeat_at: r.heartbeat_at,
                 })
             })
             .collect()
