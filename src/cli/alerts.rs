@@ -4,7 +4,7 @@
 //! It opens the same state database as the daemon (SQLite in WAL mode lets both work at once);
 //! a running daemon picks re-queued alerts up within `delivery.poll_interval`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -20,7 +20,7 @@ use crate::state::{
 
 #[derive(Debug, clap::Args)]
 pub struct AlertsArgs {
-    /// The configuration file (its `[state] path` names the database).
+    /// The configuration file (its `[state]` names the store: `path` or `url`).
     #[arg(long, short, env = "NODEPORT_WATCH_CONFIG")]
     config: Option<PathBuf>,
     /// Open this state database directly (takes precedence over `--config`).
@@ -78,23 +78,23 @@ fn states(args: &[StatusArg]) -> Vec<DeliveryState> {
     out
 }
 
-/// Opens the store through the same factory as the daemon. Only `[state]` is read from the
-/// configuration, so a sink secret missing from this shell does not stop `alerts`.
-fn open(args: &AlertsArgs) -> anyhow::Result<Arc<dyn StateStore>> {
-    let settings = match (&args.db, &args.config) {
-        (Some(db), _) => StateSettings::Sqlite(StatePath::File(db.clone())),
+/// Opens an existing store to read and repair, through the same factory as the daemon. Only
+/// `[state]` is read from the configuration, so a sink secret missing from this shell does not
+/// stop `alerts` or `status`.
+pub(super) async fn open_existing(
+    db: Option<&Path>,
+    config: Option<&Path>,
+) -> anyhow::Result<Arc<dyn StateStore>> {
+    let settings = match (db, config) {
+        (Some(db), _) => StateSettings::Sqlite(StatePath::File(db.to_owned())),
         (None, Some(config)) => config::load_state(config)?,
         (None, None) => bail!("give --config FILE or --db STATE_DATABASE"),
     };
-    Ok(state::open(
-        &settings,
-        Access::Inspect,
-        Arc::new(SystemClock),
-    )?)
+    Ok(state::open(&settings, Access::Inspect, Arc::new(SystemClock)).await?)
 }
 
 pub async fn alerts(args: AlertsArgs) -> anyhow::Result<ExitCode> {
-    let store = open(&args)?;
+    let store = open_existing(args.db.as_deref(), args.config.as_deref()).await?;
     let mut out = Output::stdout();
     if args.requeue {
         let n = store

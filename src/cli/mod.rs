@@ -7,6 +7,7 @@ mod health;
 pub mod output;
 mod run;
 mod scan;
+mod status;
 mod time_arg;
 mod validate;
 
@@ -52,6 +53,9 @@ pub enum Command {
     Alerts(alerts::AlertsArgs),
     /// Asks a running daemon's `/healthz` (or `/readyz`): exit 0 when it answers 200.
     Health(health::HealthArgs),
+    /// Shows the store's view of the daemon: cursors and their age, the outbox per sink, and
+    /// on PostgreSQL the replicas and leases.
+    Status(status::StatusArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -78,6 +82,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::validate(args, log_format).await,
         Command::Alerts(args) => alerts::alerts(args).await,
         Command::Health(args) => health::health(args).await,
+        Command::Status(args) => status::status(args).await,
     })
 }
 

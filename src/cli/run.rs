@@ -17,7 +17,9 @@ pub struct RunArgs {
 
 pub async fn run(args: RunArgs, log_format: Option<LogFormat>) -> anyhow::Result<ExitCode> {
     let settings = args.config.load(log_format)?;
-    let services = Services::open(&settings, Access::Deliver).context("opening the state store")?;
+    let services = Services::open(&settings, Access::Deliver)
+        .await
+        .context("opening the state store")?;
     daemon::run(&settings, &services, shutdown::signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -45,7 +45,7 @@ pub async fn scan(args: ScanArgs, log_format: Option<LogFormat>) -> anyhow::Resu
         bail!("--since ({since}) must be before --until ({until})");
     }
     let settings = args.config.load(log_format)?;
-    let (services, deliver) = open_store(&settings)?;
+    let (services, deliver) = open_store(&settings).await?;
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
     tokio::spawn(async move {
@@ -72,16 +72,17 @@ pub async fn scan(args: ScanArgs, log_format: Option<LogFormat>) -> anyhow::Resu
 /// Opens the store to deliver, or, when a daemon already delivers from it, only to queue: the
 /// scan's alerts then go through the outbox and the daemon sends them, so nothing is sent twice.
 /// Returns whether this scan delivers.
-fn open_store(settings: &Settings) -> anyhow::Result<(Services, bool)> {
-    match Services::open(settings, Access::Deliver) {
+async fn open_store(settings: &Settings) -> anyhow::Result<(Services, bool)> {
+    match Services::open(settings, Access::Deliver).await {
         Ok(services) => Ok((services, true)),
         Err(StateError::Locked { holder, .. }) => {
             info!(
                 %holder,
                 "a daemon delivers from this state database: this scan only queues its alerts, and the daemon delivers them"
             );
-            let services =
-                Services::open(settings, Access::Write).context("opening the state store")?;
+            let services = Services::open(settings, Access::Write)
+                .await
+                .context("opening the state store")?;
             Ok((services, false))
         }
         Err(e) => Err(e).context("opening the state store"),

@@ -83,7 +83,7 @@ pub async fn validate(
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    let services = Services::open(&settings, Access::Write)?;
+    let services = Services::open(&settings, Access::Write).await?;
     let mut report = ConnectReport::default();
     for source in &settings.sources {
         let result = check_source(source, &services)

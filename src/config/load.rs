@@ -118,10 +118,11 @@ pub fn load_state(path: &Path) -> Result<StateSettings, ConfigError> {
         .remove("state")
         .and_then(|v| decode::table(v, "state", &mut p))
         .unwrap_or_default();
-    if !p.is_empty() {
-        return Err(invalid(path, loaded.text, p));
+    let settings = StateSettings::from_raw(&state, base_dir(path), &mut p);
+    match settings {
+        Some(settings) if p.is_empty() => Ok(settings),
+        _ => Err(invalid(path, loaded.text, p)),
     }
-    Ok(StateSettings::from_raw(&state, base_dir(path)))
 }
 
 /// Reads and validates the configuration at `path`.

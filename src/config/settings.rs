@@ -38,7 +38,7 @@ impl Settings {
     /// directory of the configuration file), so a config works from any working directory.
     pub fn from_raw(raw: RawConfig, base_dir: &Path) -> Result<Settings, Vec<Problem>> {
         let mut p = Problems::default();
-        let state = StateSettings::from_raw(&raw.state, base_dir);
+        let state = StateSettings::from_raw(&raw.state, base_dir, &mut p);
         let log_format = match raw.log.format.as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -119,6 +119,10 @@ impl Settings {
         if !p.is_empty() {
             return Err(p.into_vec());
         }
+        let Some(state) = state else {
+            // Unreachable in practice: a missing state always left a problem above.
+            return Err(p.into_vec());
+        };
         Ok(Settings {
             state,
             log_format,

@@ -28,9 +28,9 @@ pub struct Services {
 
 impl Services {
     /// Opens the state store named by the settings for `access` and builds the shared parts.
-    pub fn open(settings: &Settings, access: Access) -> Result<Services, StateError> {
+    pub async fn open(settings: &Settings, access: Access) -> Result<Services, StateError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store = state::open(&settings.state, access, Arc::clone(&clock))?;
+        let store = state::open(&settings.state, access, Arc::clone(&clock)).await?;
         Ok(Services::with_store(settings, store, clock))
     }
 

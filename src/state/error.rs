@@ -31,6 +31,10 @@ pub enum StateError {
     Locked { location: String, holder: String },
     #[error("state store: {0}")]
     Backend(#[source] BackendError),
+    /// The store could not be reached or dropped the connection (a restarting server, a
+    /// network blip): the same operation may work later, so callers back off and retry.
+    #[error("state store unavailable, will retry: {0}")]
+    Unavailable(#[source] BackendError),
     #[error("an alert in the outbox could not be read back: {0}")]
     Corrupt(#[source] serde_json::Error),
     #[error("state store: the worker thread stopped: {0}")]
@@ -50,4 +54,11 @@ pub enum StateError {
          another replica owns it now"
     )]
     LeaseLost { key: String, epoch: u64 },
+}
+
+impl StateError {
+    /// Whether retrying the same operation later may succeed (nothing is wrong with the data).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StateError::Unavailable(_))
+    }
 }

@@ -6,8 +6,9 @@
 //! re-reads the batch (same alert ids, deduplicated), and a crash after it finds the alerts
 //! still pending.
 //!
-//! The store is split by role ([`roles`]) and has one folder per backend (today [`sqlite`]);
-//! [`open`] is the only place that picks a backend from `[state]`. Every backend passes the
+//! The store is split by role ([`roles`]) and has one folder per backend ([`sqlite`], the
+//! embedded default, and [`postgres`], shared by replicas); [`open`] is the only place that
+//! picks a backend from `[state]`. Every backend passes the
 //! same contract tests (`tests/it/state_contract.rs`).
 
 mod error;
@@ -17,23 +18,31 @@ mod records;
 mod roles;
 pub mod settings;
 mod sqlite;
+mod status;
 
 use std::sync::Arc;
 
 pub use crate::model::SeenKey;
 pub use error::{BackendError, StateError};
 pub use fence::{Fence, LeaseToken};
+pub use postgres::PostgresStore;
 pub use records::{
     AlertCount, Commit, CommitReport, DeliveryRecord, DeliveryState, Pending, PendingBatch,
     RoutedAlert, SeenUpdate, Unreadable,
 };
-pub use roles::{Checkpoints, OutboxAdmin, OutboxDelivery, StateStore};
+pub use roles::{Checkpoints, OutboxAdmin, OutboxDelivery, StateStore, StoreStatus};
 pub use settings::{RawState, StatePath, StateSettings};
 pub use sqlite::SqliteStore;
+pub use status::{CursorStatus, Fleet, LeaseStatus, ReplicaStatus};
 
 use crate::clock::Clock;
 
 /// What a process means to do with the store; a backend uses it to refuse what would be unsafe.
+///
+/// On PostgreSQL, `Deliver` and `Write` open the same way: there is no file lock, because
+/// replicas are meant to share the database and take turns through leases (a sink's queue is
+/// delivered by the holder of its lease). `Inspect` connects to an existing database and
+/// never creates or migrates its tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
     /// Poll and deliver (the daemon). A single-writer backend lets one such process in at a
@@ -47,7 +56,7 @@ pub enum Access {
 }
 
 /// Opens the store `[state]` names. The one place a backend is chosen.
-pub fn open(
+pub async fn open(
     settings: &StateSettings,
     access: Access,
     clock: Arc<dyn Clock>,
@@ -62,6 +71,23 @@ pub fn open(
         StateSettings::Sqlite(StatePath::Memory) => {
             Ok(Arc::new(SqliteStore::in_memory_with(clock)?))
         }
+        StateSettings::Postgres(pg) => {
+            let store = match access {
+                Access::Inspect => PostgresStore::open_existing(pg, clock).await,
+                Access::Deliver | Access::Write => PostgresStore::open_with(pg, clock).await,
+            };
+            store
+                .map(|s| Arc::new(s) as Arc<dyn StateStore>)
+                .map_err(|e| match StateError::from(e) {
+                    // Keep the transient/permanent distinction, and say which store it was.
+                    e @ (StateError::Unavailable(_) | StateError::NewerSchema { .. }) => e,
+                    StateError::NotFound { location } => StateError::NotFound { location },
+                    other => StateError::Open {
+                        location: pg.target().to_owned(),
+                        source: Box::new(other),
+                    },
+                })
+        }
     }
 }
 
@@ -70,18 +96,26 @@ mod tests {
     use super::*;
     use crate::clock::SystemClock;
 
-    #[test]
-    fn inspecting_never_creates_a_store() {
+    #[tokio::test]
+    async fn inspecting_never_creates_a_store() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("missing/state.db");
         let settings = StateSettings::Sqlite(StatePath::File(path.clone()));
-        let err = open(&settings, Access::Inspect, Arc::new(SystemClock)).err();
+        let err = open(&settings, Access::Inspect, Arc::new(SystemClock))
+            .await
+            .err();
         assert!(matches!(err, Some(StateError::NotFound { .. })), "{err:?}");
         assert!(!path.exists() && !dir.path().join("missing").exists());
 
         let memory = StateSettings::Sqlite(StatePath::Memory);
-        let err = open(&memory, Access::Inspect, Arc::new(SystemClock)).err();
+        let err = open(&memory, Access::Inspect, Arc::new(SystemClock))
+            .await
+            .err();
         assert!(matches!(err, Some(StateError::InMemory)), "{err:?}");
-        assert!(open(&memory, Access::Deliver, Arc::new(SystemClock)).is_ok());
+        assert!(
+            open(&memory, Access::Deliver, Arc::new(SystemClock))
+                .await
+                .is_ok()
+        );
     }
 }

@@ -5,16 +5,19 @@
 //! - [`OutboxDelivery`]: a deliverer's view of one sink's queue.
 //! - [`OutboxAdmin`]: operators and telemetry (listing, re-queueing, counts, readiness).
 //!
-//! A shared backend adds a `Leases` role (acquire, renew, release, list) next to these; the
-//! epoch it hands out is what [`Checkpoints::commit`] receives as its [`Fence`].
+//! - [`StoreStatus`]: what `nodeport-watch status` shows (cursors, replicas, leases).
+//!
+//! A shared backend adds a `Leases` role (acquire, renew, release) next to these once the
+//! daemon keeps leases; the epoch it hands out is what [`Checkpoints::commit`] receives as its
+//! [`Fence`].
 
 use std::collections::HashSet;
 
 use async_trait::async_trait;
 
 use super::{
-    AlertCount, Commit, CommitReport, DeliveryRecord, DeliveryState, Fence, PendingBatch,
-    StateError,
+    AlertCount, Commit, CommitReport, CursorStatus, DeliveryRecord, DeliveryState, Fence, Fleet,
+    PendingBatch, StateError,
 };
 use crate::model::StoredCursor;
 
@@ -39,6 +42,8 @@ pub trait OutboxDelivery: Send + Sync {
     /// The oldest pending deliveries of a sink, in outbox order. Reads only.
     async fn pending(&self, sink: &str, limit: usize) -> Result<PendingBatch, StateError>;
 
+    /// Marks and failures apply to a pending delivery only: a late mark (from a deliverer that
+    /// has since lost the sink's lease, or a repeat) on a settled delivery changes nothing.
     async fn mark_delivered(&self, sink: &str, seq: i64) -> Result<(), StateError>;
 
     /// Records a failed attempt; `dead` moves the delivery to the dead letters.
@@ -81,8 +86,20 @@ pub trait OutboxAdmin: Send + Sync {
     async fn check_writable(&self) -> Result<(), StateError>;
 }
 
+#[async_trait]
+pub trait StoreStatus: Send + Sync {
+    /// Every cursor, by key.
+    async fn cursors(&self) -> Result<Vec<CursorStatus>, StateError>;
+
+    /// The replicas and leases of a shared store; `None` for a single-writer one (it has
+    /// neither).
+    async fn fleet(&self) -> Result<Option<Fleet>, StateError> {
+        Ok(None)
+    }
+}
+
 /// A complete backend: every role. Processes hold one `Arc<dyn StateStore>` and hand each part
 /// the role it needs (`Arc<dyn StateStore>` upcasts to `Arc<dyn OutboxDelivery>` and so on).
-pub trait StateStore: Checkpoints + OutboxDelivery + OutboxAdmin + 'static {}
+pub trait StateStore: Checkpoints + OutboxDelivery + OutboxAdmin + StoreStatus + 'static {}
 
-impl<T: Checkpoints + OutboxDelivery + OutboxAdmin + 'static> StateStore for T {}
+impl<T: Checkpoints + OutboxDelivery + OutboxAdmin + StoreStatus + 'static> StateStore for T {}

@@ -33,13 +33,15 @@
 //! - `state`        the outbox survives crashes: re-delivers what was not delivered, never twice;
 //!   a damaged row is dead-lettered by the deliverer, never blocks its sink
 //! - `state_contract` what every state backend must do (commit, outbox, dead letters, seen ids,
-//!   cursors, clock, ownership token), run on SQLite file and memory
+//!   cursors, clock, ownership token, late marks), run on SQLite file and memory and PostgreSQL
 //! - `state_lock`   one delivering process per SQLite file: a second daemon is refused, `scan`
 //!   beside a daemon only queues, `alerts` works without sink secrets
 //! - `postgres_store` the PostgreSQL store on a throwaway server: restart and reconnect, migration
 //!   once under concurrency, newer schema refused, atomic commits, idempotent enqueue, outbox
 //! - `postgres_leases` leases: epochs, expiry by the database clock, fenced commits refused after
 //!   a takeover, a takeover waiting for a commit in flight, scan occurrences, replica registry
+//! - `state_cli`    the store through the binary: `status` on SQLite and PostgreSQL (cursors,
+//!   outbox, replicas, leases), `alerts` from PostgreSQL, the URL's password never shown
 //! - `sinks`        webhook, Slack, Splunk HEC, PagerDuty against loopback receivers: exact
 //!   requests, signatures, idempotency keys, classification, secrets never shown
 //! - `delivery`     a sink down (refused, 503, 429 + Retry-After) then back: each alert once, in
@@ -101,6 +103,7 @@ mod scan_bounds;
 mod scans;
 mod sinks;
 mod state;
+mod state_cli;
 mod state_contract;
 mod state_lock;
 mod support;

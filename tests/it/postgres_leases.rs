@@ -139,7 +139,7 @@ async fn a_commit_under_a_lost_lease_is_refused_and_writes_nothing() {
     let report = store
         .commit(
             &commit("live/eks", 1, &[alert("f1")], &["hook"]),
-            Some(&mine.fence()),
+            &mine.fence(),
         )
         .await
         .unwrap();
@@ -150,7 +150,7 @@ async fn a_commit_under_a_lost_lease_is_refused_and_writes_nothing() {
     let refused = store
         .commit(
             &commit("live/eks", 2, &[alert("f2")], &["hook"]),
-            Some(&mine.fence()),
+            &mine.fence(),
         )
         .await
         .unwrap_err();
@@ -166,14 +166,14 @@ async fn a_commit_under_a_lost_lease_is_refused_and_writes_nothing() {
     store
         .commit(
             &commit("live/eks", 3, &[alert("f3")], &["hook"]),
-            Some(&theirs.fence()),
+            &theirs.fence(),
         )
         .await
         .unwrap();
     let late = store
         .commit(
             &commit("live/eks", 2, &[alert("f2")], &["hook"]),
-            Some(&mine.fence()),
+            &mine.fence(),
         )
         .await
         .unwrap_err();
@@ -182,14 +182,14 @@ async fn a_commit_under_a_lost_lease_is_refused_and_writes_nothing() {
         "taken over: {late}"
     );
     assert!(late.to_string().contains("source/eks"));
-    let unknown = nodeport_watch::state::postgres::Fence {
-        lease: "source/none".into(),
+    let unknown = nodeport_watch::state::Fence::Lease(nodeport_watch::state::LeaseToken {
+        key: "source/none".into(),
         owner: "r1".into(),
         epoch: 1,
-    };
+    });
     assert!(
         store
-            .commit(&commit("live/none", 1, &[], &[]), Some(&unknown))
+            .commit(&commit("live/none", 1, &[], &[]), &unknown)
             .await
             .is_err()
     );

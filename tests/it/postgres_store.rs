@@ -7,7 +7,7 @@ use nodeport_watch::model::Alert;
 use nodeport_watch::state::postgres::{
     PostgresError, PostgresOptions, PostgresSettings, PostgresStore,
 };
-use nodeport_watch::state::{DeliveryState, SeenKey};
+use nodeport_watch::state::{DeliveryState, Fence, SeenKey};
 use nodeport_watch::validation::Secret;
 
 use crate::support::fixtures::alert;
@@ -36,7 +36,7 @@ pub async fn fresh_store() -> (PostgresStore, String) {
 /// The ids pending for `sink`, in outbox order.
 pub async fn pending_ids(store: &PostgresStore, sink: &str) -> Vec<String> {
     let pending = store.pending(sink, 100).await.expect("pending deliveries");
-    pending.into_iter().map(|p| p.alert.id).collect()
+    pending.ready.into_iter().map(|p| p.alert.id).collect()
 }
 
 #[tokio::test]
@@ -142,7 +142,7 @@ async fn a_commit_writes_alerts_seen_ids_and_cursor_together_or_not_at_all() {
             event_ms: 250,
         },
     ];
-    let report = store.commit(&first, None).await.unwrap();
+    let report = store.commit(&first, &Fence::Sole).await.unwrap();
     assert_eq!((report.inserted, report.duplicates), (2, 0));
     assert_eq!(
         store.load_cursor("live/a").await.unwrap().unwrap().json,
@@ -170,7 +170,7 @@ async fn a_commit_writes_alerts_seen_ids_and_cursor_together_or_not_at_all() {
         event_ms: 300,
     }];
     broken.seen.forget_before_ms = Some(150);
-    assert!(store.commit(&broken, None).await.is_err());
+    assert!(store.commit(&broken, &Fence::Sole).await.is_err());
     assert_eq!(
         store.load_cursor("live/a").await.unwrap().unwrap().json,
         "{\"at\":1}"
@@ -185,7 +185,7 @@ async fn a_commit_writes_alerts_seen_ids_and_cursor_together_or_not_at_all() {
     // A re-read of the same alerts queues nothing again; forgetting old ids works.
     let mut again = commit("live/a", 3, &[alert("a2"), alert("a3")], &["hook"]);
     again.seen.forget_before_ms = Some(150);
-    let report = store.commit(&again, None).await.unwrap();
+    let report = store.commit(&again, &Fence::Sole).await.unwrap();
     assert_eq!((report.inserted, report.duplicates), (1, 1));
     assert!(
         store
@@ -218,14 +218,17 @@ async fn concurrent_commits_of_the_same_alerts_enqueue_each_once() {
     for chunk in alerts.chunks(4) {
         let a = commit("live/x", 1, chunk, &["hook"]);
         let b = commit("live/y", 1, chunk, &["hook"]);
-        let (ra, rb) = tokio::join!(store.commit(&a, None), other.commit(&b, None));
+        let (ra, rb) = tokio::join!(
+            store.commit(&a, &Fence::Sole),
+            other.commit(&b, &Fence::Sole)
+        );
         for report in [ra.unwrap(), rb.unwrap()] {
             inserted += report.inserted;
             duplicates += report.duplicates;
         }
     }
     assert_eq!((inserted, duplicates), (40, 40));
-    let pending = store.pending("hook", 100).await.unwrap();
+    let pending = store.pending("hook", 100).await.unwrap().ready;
     let mut ids: Vec<String> = pending.iter().map(|p| p.alert.id.clone()).collect();
     ids.sort();
     ids.dedup();
@@ -238,15 +241,18 @@ async fn the_outbox_delivers_in_order_and_keeps_dead_letters() {
     let (store, _) = fresh_store().await;
     let alerts: Vec<Alert> = (0..4).map(|i| alert(&format!("o{i}"))).collect();
     store
-        .commit(&commit("live/a", 1, &alerts, &["hook", "slack"]), None)
+        .commit(
+            &commit("live/a", 1, &alerts, &["hook", "slack"]),
+            &Fence::Sole,
+        )
         .await
         .unwrap();
 
-    let pending = store.pending("hook", 10).await.unwrap();
+    let pending = store.pending("hook", 10).await.unwrap().ready;
     let ids: Vec<&str> = pending.iter().map(|p| p.alert.id.as_str()).collect();
     assert_eq!(ids, ["o0", "o1", "o2", "o3"]);
     assert!(pending.windows(2).all(|w| w[0].seq < w[1].seq));
-    assert_eq!(store.pending("hook", 2).await.unwrap().len(), 2);
+    assert_eq!(store.pending("hook", 2).await.unwrap().ready.len(), 2);
 
     store.mark_delivered("hook", pending[0].seq).await.unwrap();
     store.mark_delivered("hook", pending[0].seq).await.unwrap();
@@ -258,7 +264,7 @@ async fn the_outbox_delivers_in_order_and_keeps_dead_letters() {
         .mark_failed("hook", pending[2].seq, "400 bad request", true)
         .await
         .unwrap();
-    let next = store.pending("hook", 10).await.unwrap();
+    let next = store.pending("hook", 10).await.unwrap().ready;
     let ids: Vec<(&str, u32)> = next
         .iter()
         .map(|p| (p.alert.id.as_str(), p.attempts))
@@ -317,12 +323,12 @@ async fn the_outbox_delivers_in_order_and_keeps_dead_letters() {
 }
 
 #[tokio::test]
-async fn an_unreadable_alert_is_dead_lettered_instead_of_blocking_its_sink() {
+async fn an_unreadable_alert_is_reported_beside_the_readable_ones_and_reading_writes_nothing() {
     let (store, database) = fresh_store().await;
     store
         .commit(
             &commit("live/a", 1, &[alert("bad"), alert("good")], &["hook"]),
-            None,
+            &Fence::Sole,
         )
         .await
         .unwrap();
@@ -331,11 +337,26 @@ async fn an_unreadable_alert_is_dead_lettered_instead_of_blocking_its_sink() {
         .execute("UPDATE alerts SET body = '{not json' WHERE id = 'bad'", &[])
         .await
         .unwrap();
-    assert_eq!(pending_ids(&store, "hook").await, ["good"]);
+    let batch = store.pending("hook", 10).await.unwrap();
+    let ready: Vec<&str> = batch.ready.iter().map(|p| p.alert.id.as_str()).collect();
+    assert_eq!(ready, ["good"]);
+    assert_eq!(batch.unreadable.len(), 1);
+    let bad_seq = batch.unreadable[0].seq;
+    assert!(batch.ready[0].seq > bad_seq, "the damaged row is older");
+    // Reading left it pending; the deliverer dead-letters it explicitly.
     let counts = store.delivery_counts().await.unwrap();
+    assert_eq!(counts, [("hook".to_owned(), DeliveryState::Pending, 2)]);
+    store
+        .mark_failed("hook", bad_seq, &batch.unreadable[0].error, true)
+        .await
+        .unwrap();
     assert!(
-        counts.contains(&("hook".to_owned(), DeliveryState::Dead, 1)),
-        "{counts:?}"
+        store
+            .pending("hook", 10)
+            .await
+            .unwrap()
+            .unreadable
+            .is_empty()
     );
 }
 

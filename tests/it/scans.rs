@@ -73,7 +73,7 @@ sources = ["audit"]
     )
     .unwrap();
     let settings = config::load(&config_path).unwrap();
-    let services = Services::open(&settings, Access::Deliver).unwrap();
+    let services = Services::open(&settings, Access::Deliver).await.unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let run = {
         let settings = settings.clone();

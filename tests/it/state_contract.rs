@@ -2,8 +2,9 @@
 //!
 //! Each case is a plain async function over a fresh store; [`state_contract!`] turns them into
 //! one `#[tokio::test]` per case for a backend, given a factory that opens an empty store whose
-//! timestamps come from the clock it is handed. SQLite runs it on a file and in memory below;
-//! another backend adds one `state_contract!` line (with its own factory and fencing).
+//! timestamps come from the clock it is handed. SQLite runs it on a file and in memory, and
+//! PostgreSQL on a fresh database of the shared throwaway server, all opened through the one
+//! factory (`state::open`) the daemon uses.
 //!
 //! What only one backend can show (SQLite's rollback of a commit whose cursor write fails, a
 //! damaged row in the file) stays in `state`.
@@ -31,9 +32,7 @@ pub struct Opened {
 pub enum Fencing {
     /// A single-writer backend: any token is accepted.
     Ignored,
-    /// A shared backend: a token for a lease it never granted is refused. (Its first user is
-    /// the PostgreSQL backend.)
-    #[allow(dead_code)]
+    /// A shared backend: a token for a lease it never granted is refused.
     Enforced,
 }
 
@@ -219,6 +218,48 @@ pub async fn dead_letters_wait_until_requeued(store: Arc<dyn StateStore>) {
     assert_eq!(store.requeue_dead(None, None).await.unwrap(), 0);
 }
 
+/// A mark on a delivery that is no longer pending (a repeat, or a late one from a deliverer
+/// that lost the sink's lease to another replica) changes nothing: it neither counts another
+/// attempt nor moves a delivered alert to the dead letters, from where a re-queue would send
+/// it again.
+pub async fn late_marks_on_a_settled_delivery_change_nothing(store: Arc<dyn StateStore>) {
+    let alerts = alerts_tagged("late", 2);
+    store
+        .commit(commit("live/a", 1, &alerts, &["x"]), &Fence::Sole)
+        .await
+        .unwrap();
+    let queue = store.pending("x", 10).await.unwrap().ready;
+    let (delivered, dead) = (queue[0].seq, queue[1].seq);
+    store.mark_delivered("x", delivered).await.unwrap();
+    store.mark_delivered("x", delivered).await.unwrap();
+    store
+        .mark_failed("x", delivered, "late", true)
+        .await
+        .unwrap();
+    store
+        .mark_failed("x", dead, "HTTP 400", true)
+        .await
+        .unwrap();
+    store.mark_delivered("x", dead).await.unwrap();
+    store.mark_failed("x", dead, "late", false).await.unwrap();
+    let mut rows = store
+        .deliveries(&DeliveryState::ALL, Some("x"), 10)
+        .await
+        .unwrap();
+    rows.sort_by_key(|d| d.seq);
+    let seen: Vec<_> = rows
+        .iter()
+        .map(|d| (d.seq, d.state, d.attempts, d.last_error.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (delivered, DeliveryState::Delivered, 1, None),
+            (dead, DeliveryState::Dead, 1, Some("HTTP 400")),
+        ]
+    );
+}
+
 /// Seen ids are kept per scope, then forgotten once older than the window reaches.
 pub async fn seen_ids_are_kept_per_scope_then_forgotten(store: Arc<dyn StateStore>) {
     let mut c = commit("live/cw", 1, &[], &[]);
@@ -364,6 +405,7 @@ pub async fn commits_carry_the_ownership_token(store: Arc<dyn StateStore>, fenci
     let alerts = alerts_tagged("fence", 1);
     let stale = Fence::Lease(LeaseToken {
         key: "src".into(),
+        owner: "replica-1".into(),
         epoch: 41,
     });
     let result = store
@@ -413,6 +455,7 @@ macro_rules! state_contract {
                 pending_is_per_sink_in_order_and_read_only,
                 a_delivered_alert_leaves_the_queue,
                 dead_letters_wait_until_requeued,
+                late_marks_on_a_settled_delivery_change_nothing,
                 seen_ids_are_kept_per_scope_then_forgotten,
                 cursors_round_trip_with_their_version,
                 counts_and_writability,
@@ -456,7 +499,9 @@ mod sqlite {
         let dir = tempfile::tempdir().unwrap();
         let settings = StateSettings::Sqlite(StatePath::File(dir.path().join("state.db")));
         Opened {
-            store: state::open(&settings, Access::Deliver, clock).unwrap(),
+            store: state::open(&settings, Access::Deliver, clock)
+                .await
+                .unwrap(),
             keep: Box::new(dir),
         }
     }
@@ -464,7 +509,39 @@ mod sqlite {
     pub async fn memory(clock: Arc<dyn Clock>) -> Opened {
         let settings = StateSettings::Sqlite(StatePath::Memory);
         Opened {
-            store: state::open(&settings, Access::Deliver, clock).unwrap(),
+            store: state::open(&settings, Access::Deliver, clock)
+                .await
+                .unwrap(),
+            keep: Box::new(()),
+        }
+    }
+}
+
+mod postgres_factory {
+    use std::sync::Arc;
+
+    use nodeport_watch::clock::Clock;
+    use nodeport_watch::state::postgres::{PostgresOptions, PostgresSettings};
+    use nodeport_watch::state::{self, Access, StateSettings};
+    use nodeport_watch::validation::Secret;
+
+    use super::Opened;
+    use crate::support::postgres::PgServer;
+
+    /// A fresh database of the shared throwaway server, opened through the factory.
+    pub async fn database(clock: Arc<dyn Clock>) -> Opened {
+        let server = PgServer::shared();
+        let database = server.database().await;
+        let settings = PostgresSettings::new(
+            &Secret::new(server.url(&database)),
+            PostgresOptions::default(),
+        )
+        .unwrap();
+        let settings = StateSettings::Postgres(Box::new(settings));
+        Opened {
+            store: state::open(&settings, Access::Deliver, clock)
+                .await
+                .unwrap(),
             keep: Box::new(()),
         }
     }
@@ -472,3 +549,8 @@ mod sqlite {
 
 state_contract!(sqlite_file, super::sqlite::file, Fencing::Ignored);
 state_contract!(sqlite_memory, super::sqlite::memory, Fencing::Ignored);
+state_contract!(
+    postgres,
+    super::postgres_factory::database,
+    Fencing::Enforced
+);

@@ -6,9 +6,11 @@ use std::collections::HashSet;
 use deadpool_postgres::Transaction;
 
 use super::error::PostgresError;
-use super::{Fence, PostgresStore, lease};
+use chrono::{DateTime, Utc};
+
+use super::{PostgresStore, lease};
 use crate::model::StoredCursor;
-use crate::state::{Commit, CommitReport};
+use crate::state::{Commit, CommitReport, Fence};
 
 impl PostgresStore {
     pub async fn load_cursor(&self, key: &str) -> Result<Option<StoredCursor>, PostgresError> {
@@ -28,25 +30,26 @@ impl PostgresStore {
         }))
     }
 
-    /// Writes alerts, seen ids and the cursor in one transaction. With a fence, the transaction
-    /// first checks that the fence's lease is still held by it, and is refused with
-    /// [`PostgresError::LeaseLost`] otherwise (nothing is written).
+    /// Writes alerts, seen ids and the cursor in one transaction. Under a lease, the
+    /// transaction first checks that the lease is still held by the token's owner and epoch,
+    /// and is refused with [`PostgresError::LeaseLost`] otherwise (nothing is written).
     pub async fn commit(
         &self,
         commit: &Commit,
-        fence: Option<&Fence>,
+        fence: &Fence,
     ) -> Result<CommitReport, PostgresError> {
+        let now = self.now();
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        if let Some(fence) = fence {
-            lease::check_fence(&tx, fence).await?;
+        if let Fence::Lease(token) = fence {
+            lease::check_fence(&tx, token).await?;
         }
-        let report = insert_alerts(&tx, commit).await?;
+        let report = insert_alerts(&tx, commit, now).await?;
         update_seen(&tx, commit).await?;
         let upsert = tx
             .prepare_cached(
                 "INSERT INTO cursors (key, kind, version, value, updated_at)
-                 VALUES ($1, $2, $3, $4, now())
+                 VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, version = excluded.version,
                      value = excluded.value, updated_at = excluded.updated_at",
             )
@@ -59,6 +62,7 @@ impl PostgresStore {
                 &cursor.kind,
                 &i64::from(cursor.version),
                 &cursor.json,
+                &now,
             ],
         )
         .await?;
@@ -98,20 +102,22 @@ impl PostgresStore {
 async fn insert_alerts(
     tx: &Transaction<'_>,
     commit: &Commit,
+    now: DateTime<Utc>,
 ) -> Result<CommitReport, PostgresError> {
     let mut report = CommitReport::default();
     // Under concurrent commits of one id, the second INSERT waits for the first transaction
     // and then does nothing: exactly one of them queues the deliveries.
     let insert = tx
         .prepare_cached(
-            "INSERT INTO alerts (id, rule, severity, source, body) VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO alerts (id, rule, severity, source, body, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (id) DO NOTHING RETURNING seq",
         )
         .await?;
     let deliver = tx
         .prepare_cached(
-            "INSERT INTO deliveries (sink, alert_seq, state) SELECT sink, $1, 'pending'
-             FROM unnest($2::TEXT[]) AS sink ON CONFLICT DO NOTHING",
+            "INSERT INTO deliveries (sink, alert_seq, state, updated_at)
+             SELECT sink, $1, 'pending', $3 FROM unnest($2::TEXT[]) AS sink ON CONFLICT DO NOTHING",
         )
         .await?;
     for routed in &commit.alerts {
@@ -126,6 +132,7 @@ async fn insert_alerts(
                     &alert.severity.as_str(),
                     &alert.source,
                     &body,
+                    &now,
                 ],
             )
             .await?;
@@ -136,7 +143,7 @@ async fn insert_alerts(
         };
         report.inserted += 1;
         let seq: i64 = row.try_get(0)?;
-        tx.execute(&deliver, &[&seq, &routed.sinks]).await?;
+        tx.execute(&deliver, &[&seq, &routed.sinks, &now]).await?;
     }
     Ok(report)
 }

@@ -30,6 +30,20 @@ pub enum PostgresError {
         found: i64,
         supported: i64,
     },
+    #[error(
+        "PostgreSQL database {target} holds no nodeport-watch state yet: has the daemon run \
+         against it? (check `[state] url`)"
+    )]
+    NoSchema { target: String },
+    #[error(
+        "PostgreSQL state database {target} has schema version {found}, older than this \
+         release ({supported}); start this release's daemon once to migrate it"
+    )]
+    OlderSchema {
+        target: String,
+        found: i64,
+        supported: i64,
+    },
     /// The lease the write was fenced with moved on (taken over, expired or released): the
     /// caller must stop working on what the lease covered.
     #[error(

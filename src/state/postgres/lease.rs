@@ -20,6 +20,7 @@ use tokio_postgres::Row;
 
 use super::PostgresStore;
 use super::error::PostgresError;
+use crate::state::{Fence, LeaseToken};
 
 /// A lease as its holder knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,20 +37,13 @@ pub struct Lease {
 impl Lease {
     /// The token a write carries to prove it is made under this lease.
     pub fn fence(&self) -> Fence {
-        Fence {
-            lease: self.name.clone(),
+        Fence::Lease(LeaseToken {
+            key: self.name.clone(),
             owner: self.owner.clone(),
-            epoch: self.epoch,
-        }
+            // Epochs start at 1 and only grow.
+            epoch: u64::try_from(self.epoch).unwrap_or(0),
+        })
     }
-}
-
-/// The ownership token of a fenced write: the lease name, its holder and epoch.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Fence {
-    pub lease: String,
-    pub owner: String,
-    pub epoch: i64,
 }
 
 /// A lease as `status` lists it, with whether it is live by the database's clock.
@@ -80,13 +74,32 @@ fn lease_from(row: &Row) -> Result<Lease, PostgresError> {
     })
 }
 
+/// A row of `SELECT id, host, started_at, heartbeat_at FROM replicas`.
+pub(super) fn replica_from(row: &Row) -> Result<Replica, PostgresError> {
+    Ok(Replica {
+        id: row.try_get(0)?,
+        host: row.try_get(1)?,
+        started_at: row.try_get(2)?,
+        heartbeat_at: row.try_get(3)?,
+    })
+}
+
 /// Milliseconds for `now() + $n * interval '1 millisecond'`.
 fn millis(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Inside a commit's transaction: refuses the commit unless `fence` still holds its lease.
-pub(super) async fn check_fence(tx: &Transaction<'_>, fence: &Fence) -> Result<(), PostgresError> {
+pub(super) async fn check_fence(
+    tx: &Transaction<'_>,
+    fence: &LeaseToken,
+) -> Result<(), PostgresError> {
+    let lost = || PostgresError::LeaseLost {
+        lease: fence.key.clone(),
+        epoch: i64::try_from(fence.epoch).unwrap_or(i64::MAX),
+    };
+    // An epoch past i64 was never granted by this store.
+    let epoch = i64::try_from(fence.epoch).map_err(|_| lost())?;
     let stmt = tx
         .prepare_cached(
             "SELECT owner = $2 AND epoch = $3 AND expires_at > clock_timestamp()
@@ -94,20 +107,13 @@ pub(super) async fn check_fence(tx: &Transaction<'_>, fence: &Fence) -> Result<(
         )
         .await?;
     let row = tx
-        .query_opt(&stmt, &[&fence.lease, &fence.owner, &fence.epoch])
+        .query_opt(&stmt, &[&fence.key, &fence.owner, &epoch])
         .await?;
     let held = match row {
         Some(row) => row.try_get::<_, bool>(0)?,
         None => false,
     };
-    if held {
-        Ok(())
-    } else {
-        Err(PostgresError::LeaseLost {
-            lease: fence.lease.clone(),
-            epoch: fence.epoch,
-        })
-    }
+    if held { Ok(()) } else { Err(lost()) }
 }
 
 impl PostgresStore {
@@ -225,16 +231,7 @@ impl PostgresStore {
                 &[&millis(within)],
             )
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Replica {
-                    id: row.try_get(0)?,
-                    host: row.try_get(1)?,
-                    started_at: row.try_get(2)?,
-                    heartbeat_at: row.try_get(3)?,
-                })
-            })
-            .collect()
+        rows.iter().map(replica_from).collect()
     }
 
     /// Removes a replica that shut down cleanly.

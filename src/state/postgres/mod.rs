@@ -10,10 +10,15 @@
 //! few and fixed, so sqlx's checked queries would buy little.
 //!
 //! # Plugging in
-//! Build [`PostgresSettings`] from `[state]` (see its doc), then [`PostgresStore::open`], which
-//! migrates. The inherent methods mirror the `StateStore` operations one for one (same
-//! semantics as `SqliteStore`), except that [`PostgresStore::commit`] takes an optional
-//! [`Fence`]; the role traits wrap them and map [`PostgresError`] onto their error.
+//! `[state] url` builds [`PostgresSettings`] (see `state::settings`), and `state::open` calls
+//! [`PostgresStore::open_with`], which migrates. The inherent methods mirror the `StateStore`
+//! operations one for one with [`PostgresError`] (which the lease tests inspect); `roles.rs`
+//! puts them behind the role traits and maps the error onto `StateError`.
+//!
+//! # Clocks
+//! Outbox and cursor timestamps (`updated_at`) come from the injected clock, as on SQLite, so
+//! the two backends show the same times; lease expiry alone is judged by the database's clock,
+//! the one all replicas share.
 //!
 //! # Leases
 //! See `lease.rs`: a lease row per unit of work (`source/<name>`, `sink/<name>`), an epoch that
@@ -27,22 +32,30 @@ pub mod config;
 mod error;
 mod lease;
 mod outbox;
+mod roles;
 mod schema;
+mod status;
 mod tls;
 
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
 };
 
 pub use config::{PostgresConfigError, PostgresOptions, PostgresSettings, SslMode};
 pub use error::PostgresError;
-pub use lease::{Fence, Lease, LeaseRow, Replica};
+pub use lease::{Lease, LeaseRow, Replica};
+
+use crate::clock::{Clock, SystemClock};
 
 /// A pool of connections to one PostgreSQL database holding the daemon's state.
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
     target: String,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -54,8 +67,37 @@ impl std::fmt::Debug for PostgresStore {
 }
 
 impl PostgresStore {
-    /// Connects and brings the schema up to date (once across replicas starting together).
+    /// Connects and brings the schema up to date (once across replicas starting together);
+    /// timestamps come from the system clock.
     pub async fn open(settings: &PostgresSettings) -> Result<Self, PostgresError> {
+        Self::open_with(settings, Arc::new(SystemClock)).await
+    }
+
+    /// As [`PostgresStore::open`], with outbox and cursor timestamps taken from `clock`.
+    pub async fn open_with(
+        settings: &PostgresSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, PostgresError> {
+        let store = Self::connect(settings, clock)?;
+        let mut client = store.client().await?;
+        schema::migrate(&mut client, &store.target).await?;
+        Ok(store)
+    }
+
+    /// Connects to a database that already holds this release's schema, changing nothing
+    /// (for commands that only read and repair, such as `alerts` and `status`).
+    pub async fn open_existing(
+        settings: &PostgresSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, PostgresError> {
+        let store = Self::connect(settings, clock)?;
+        let client = store.client().await?;
+        schema::check(&client, &store.target).await?;
+        Ok(store)
+    }
+
+    /// Builds the pool; no connection is made until the first use.
+    fn connect(settings: &PostgresSettings, clock: Arc<dyn Clock>) -> Result<Self, PostgresError> {
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
@@ -77,18 +119,21 @@ impl PostgresStore {
                 detail: e.to_string(),
                 transient: false,
             })?;
-        let store = PostgresStore {
+        Ok(PostgresStore {
             pool,
             target: settings.display.clone(),
-        };
-        let mut client = store.client().await?;
-        schema::migrate(&mut client, &store.target).await?;
-        Ok(store)
+            clock,
+        })
     }
 
     /// `host:port/database`, safe to log.
     pub fn target(&self) -> &str {
         &self.target
+    }
+
+    /// Now, by the injected clock (for `updated_at` columns).
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     /// The schema version this release writes.
@@ -116,15 +161,21 @@ impl PostgresStore {
         })
     }
 
-    /// Proves the database accepts writes (for readiness): a primary, not a read-only replica
-    /// left behind by a failover.
+    /// Proves the database accepts writes to the store's own tables (for readiness): a
+    /// primary, not a read-only replica left behind by a failover, and a role that may write
+    /// there. The probe row is written and rolled back, so it leaves nothing behind.
     pub async fn check_writable(&self) -> Result<(), PostgresError> {
         let mut client = self.client().await?;
         // A transaction object rolls back on drop, so a refused write leaves a clean connection.
         let tx = client.transaction().await?;
-        tx.batch_execute("CREATE TEMPORARY TABLE npw_probe (x INT) ON COMMIT DROP")
-            .await?;
-        tx.commit().await?;
+        tx.execute(
+            "INSERT INTO cursors (key, kind, version, value, updated_at)
+             VALUES ('npw/writable-probe', 'probe', 0, '', now())
+             ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at",
+            &[],
+        )
+        .await?;
+        tx.rollback().await?;
         Ok(())
     }
 }

@@ -11,12 +11,12 @@ use tokio_postgres::Row;
 use super::PostgresStore;
 use super::error::PostgresError;
 use crate::model::Alert;
-use crate::state::{AlertCount, DeliveryRecord, DeliveryState, Pending};
+use crate::state::{AlertCount, DeliveryRecord, DeliveryState, Pending, PendingBatch, Unreadable};
 
 impl PostgresStore {
-    /// The oldest pending deliveries of a sink, in outbox order. An alert that cannot be read
-    /// back becomes a dead letter instead of blocking the queue.
-    pub async fn pending(&self, sink: &str, limit: usize) -> Result<Vec<Pending>, PostgresError> {
+    /// The oldest pending deliveries of a sink, in outbox order. Reads only: an alert that
+    /// cannot be read back is returned as [`Unreadable`] for the deliverer to dead-letter.
+    pub async fn pending(&self, sink: &str, limit: usize) -> Result<PendingBatch, PostgresError> {
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(
@@ -27,43 +27,37 @@ impl PostgresStore {
             )
             .await?;
         let rows = client.query(&stmt, &[&sink, &limit_param(limit)]).await?;
-        let mut pending = Vec::with_capacity(rows.len());
+        let mut batch = PendingBatch::default();
         for row in rows {
             let seq: i64 = row.try_get(0)?;
             let attempts: i32 = row.try_get(1)?;
             let body: String = row.try_get(2)?;
             match decode_alert(&body) {
-                Ok(alert) => pending.push(Pending {
+                Ok(alert) => batch.ready.push(Pending {
                     seq,
                     alert,
                     attempts: u32::try_from(attempts).unwrap_or(0),
                 }),
-                Err(e) => {
-                    tracing::error!(sink = %sink, seq, error = %e, "an alert in the outbox cannot be read; dead-lettered");
-                    let reason = format!("stored alert unreadable: {e}");
-                    client
-                        .execute(
-                            "UPDATE deliveries SET state = 'dead', last_error = $3, updated_at = now()
-                             WHERE sink = $1 AND alert_seq = $2",
-                            &[&sink, &seq, &reason],
-                        )
-                        .await?;
-                }
+                Err(e) => batch.unreadable.push(Unreadable {
+                    seq,
+                    error: e.to_string(),
+                }),
             }
         }
-        Ok(pending)
+        Ok(batch)
     }
 
     pub async fn mark_delivered(&self, sink: &str, seq: i64) -> Result<(), PostgresError> {
+        let now = self.now();
         let client = self.client().await?;
         // `state = 'pending'`: a late mark from a replica that lost the sink must not count a
         // second attempt on a delivery the new holder already marked.
         client
             .execute(
                 "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1,
-                     last_error = NULL, updated_at = now()
+                     last_error = NULL, updated_at = $3
                  WHERE sink = $1 AND alert_seq = $2 AND state = 'pending'",
-                &[&sink, &seq],
+                &[&sink, &seq, &now],
             )
             .await?;
         Ok(())
@@ -77,13 +71,14 @@ impl PostgresStore {
         error: &str,
         dead: bool,
     ) -> Result<(), PostgresError> {
+        let now = self.now();
         let client = self.client().await?;
         client
             .execute(
-                "UPDATE deliveries SET attempts = attempts + 1, last_error = $3, updated_at = now(),
+                "UPDATE deliveries SET attempts = attempts + 1, last_error = $3, updated_at = $5,
                      state = CASE WHEN $4 THEN 'dead' ELSE state END
                  WHERE sink = $1 AND alert_seq = $2 AND state = 'pending'",
-                &[&sink, &seq, &error, &dead],
+                &[&sink, &seq, &error, &dead, &now],
             )
             .await?;
         Ok(())
@@ -124,13 +119,14 @@ impl PostgresStore {
         sink: Option<&str>,
         alert_id: Option<&str>,
     ) -> Result<usize, PostgresError> {
+        let now = self.now();
         let client = self.client().await?;
         let moved = client
             .execute(
-                "UPDATE deliveries SET state = 'pending', updated_at = now()
+                "UPDATE deliveries SET state = 'pending', updated_at = $3
                  WHERE state = 'dead' AND ($1::TEXT IS NULL OR sink = $1)
                    AND ($2::TEXT IS NULL OR alert_seq = (SELECT seq FROM alerts WHERE id = $2))",
-                &[&sink, &alert_id],
+                &[&sink, &alert_id, &now],
             )
             .await?;
         Ok(usize::try_from(moved).unwrap_or(usize::MAX))

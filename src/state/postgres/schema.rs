@@ -80,6 +80,41 @@ pub(super) fn supported() -> i64 {
     MIGRATIONS.len() as i64
 }
 
+/// For a reader that must not change the database: the schema must be exactly this release's.
+pub(super) async fn check(client: &Object, target: &str) -> Result<(), PostgresError> {
+    // Two statements: a query naming a missing table fails when planned, whatever its CASE.
+    let exists = client
+        .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
+        .await?;
+    let found: i64 = if exists.try_get(0)? {
+        let row = client
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_version",
+                &[],
+            )
+            .await?;
+        row.try_get(0)?
+    } else {
+        0
+    };
+    match found {
+        0 => Err(PostgresError::NoSchema {
+            target: target.to_owned(),
+        }),
+        found if found > supported() => Err(PostgresError::NewerSchema {
+            target: target.to_owned(),
+            found,
+            supported: supported(),
+        }),
+        found if found < supported() => Err(PostgresError::OlderSchema {
+            target: target.to_owned(),
+            found,
+            supported: supported(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Brings the schema to [`supported`], or refuses a database written by a newer release.
 pub(super) async fn migrate(client: &mut Object, target: &str) -> Result<(), PostgresError> {
     let tx = client.transaction().await?;

@@ -9,6 +9,7 @@ mod error;
 mod lock;
 mod outbox;
 mod schema;
+mod status;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

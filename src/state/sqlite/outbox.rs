@@ -65,7 +65,7 @@ impl OutboxDelivery for SqliteStore {
             conn.execute(
                 "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1,
                      last_error = NULL, updated_at = ?3
-                 WHERE sink = ?1 AND alert_seq = ?2",
+                 WHERE sink = ?1 AND alert_seq = ?2 AND state = 'pending'",
                 params![sink, seq, now],
             )?;
             Ok(())
@@ -87,7 +87,7 @@ impl OutboxDelivery for SqliteStore {
             conn.execute(
                 "UPDATE deliveries SET attempts = attempts + 1, last_error = ?3, updated_at = ?4,
                      state = CASE WHEN ?5 THEN 'dead' ELSE state END
-                 WHERE sink = ?1 AND alert_seq = ?2",
+                 WHERE sink = ?1 AND alert_seq = ?2 AND state = 'pending'",
                 params![sink, seq, error, now, dead],
             )?;
             Ok(())

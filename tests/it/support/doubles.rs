@@ -14,8 +14,9 @@ use nodeport_watch::sources::{
     Batch, PollMode, Progress, Record, RecordOrigin, Source, SourceError, TimeRange,
 };
 use nodeport_watch::state::{
-    AlertCount, Checkpoints, Commit, CommitReport, DeliveryRecord, DeliveryState, Fence,
-    OutboxAdmin, OutboxDelivery, PendingBatch, SqliteStore, StateError, StateStore,
+    AlertCount, Checkpoints, Commit, CommitReport, CursorStatus, DeliveryRecord, DeliveryState,
+    Fence, OutboxAdmin, OutboxDelivery, PendingBatch, SqliteStore, StateError, StateStore,
+    StoreStatus,
 };
 use serde::{Deserialize, Serialize};
 
@@ -165,6 +166,13 @@ impl OutboxDelivery for SwitchableStore {
         dead: bool,
     ) -> Result<(), StateError> {
         self.inner.mark_failed(sink, seq, error, dead).await
+    }
+}
+
+#[async_trait]
+impl StoreStatus for SwitchableStore {
+    async fn cursors(&self) -> Result<Vec<CursorStatus>, StateError> {
+        self.inner.cursors().await
     }
 }
 

@@ -1,0 +1,77 @@
+//! `status` on PostgreSQL: the cursors, every registered replica and every lease.
+
+use async_trait::async_trait;
+
+use super::{PostgresError, PostgresStore, lease};
+use crate::state::{CursorStatus, Fleet, LeaseStatus, ReplicaStatus, StateError, StoreStatus};
+
+impl PostgresStore {
+    async fn cursor_rows(&self) -> Result<Vec<CursorStatus>, PostgresError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT key, kind, updated_at FROM cursors ORDER BY key",
+                &[],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CursorStatus {
+                    key: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    updated_at: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every registered replica, live or not: `status` shows the heartbeat and lets the
+    /// operator judge (a replica that shut down cleanly has removed itself).
+    async fn all_replicas(&self) -> Result<Vec<ReplicaStatus>, PostgresError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, host, started_at, heartbeat_at FROM replicas ORDER BY started_at, id",
+                &[],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let r = lease::replica_from(row)?;
+                Ok(ReplicaStatus {
+                    id: r.id,
+                    host: r.host,
+                    started_at: r.started_at,
+                    heartbeat_at: r.heartbeat_at,
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl StoreStatus for PostgresStore {
+    async fn cursors(&self) -> Result<Vec<CursorStatus>, StateError> {
+        Ok(self.cursor_rows().await?)
+    }
+
+    async fn fleet(&self) -> Result<Option<Fleet>, StateError> {
+        let leases = self
+            .leases()
+            .await?
+            .into_iter()
+            .map(|row| LeaseStatus {
+                epoch: u64::try_from(row.lease.epoch).unwrap_or(0),
+                name: row.lease.name,
+                owner: row.lease.owner,
+                since: row.lease.acquired_at,
+                expires_at: row.lease.expires_at,
+                live: row.live,
+            })
+            .collect();
+        Ok(Some(Fleet {
+            replicas: self.all_replicas().await?,
+            leases,
+        }))
+    }
+}

@@ -1,0 +1,27 @@
+//! `status` on SQLite: the cursors. A single-writer store has no replicas or leases.
+
+use async_trait::async_trait;
+use chrono::DateTime;
+
+use super::SqliteStore;
+use crate::state::{CursorStatus, StateError, StoreStatus};
+
+#[async_trait]
+impl StoreStatus for SqliteStore {
+    async fn cursors(&self) -> Result<Vec<CursorStatus>, StateError> {
+        self.run(|conn| {
+            let mut stmt =
+                conn.prepare("SELECT key, kind, updated_at FROM cursors ORDER BY key")?;
+            let rows = stmt.query_map([], |r| {
+                let ms: i64 = r.get(2)?;
+                Ok(CursorStatus {
+                    key: r.get(0)?,
+                    kind: r.get(1)?,
+                    updated_at: DateTime::from_timestamp_millis(ms).unwrap_or_default(),
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+}
