@@ -61,6 +61,8 @@
 //!   nothing; checkpoints resume, and one older than max_catchup is skipped forward loudly
 //! - `deployment`   Kubernetes manifests parse and fit together; the ConfigMap validates; the
 //!   Dockerfile runs the daemon non-root with a HEALTHCHECK
+//! - `doc_links`    every relative link in README.md and docs/ reaches a file and a heading; the
+//!   README shows the demo, install and test commands
 //! - `measure`      (ignored; run explicitly) detection latency p50/p99 and RSS with 100 sources
 //! - `aws_measure`  (ignored; run explicitly) one simulated cluster-day with and without pushdown
 //!
@@ -86,6 +88,7 @@ mod daemon;
 mod delivery;
 mod deployment;
 mod detection;
+mod doc_links;
 mod errors;
 mod evasion;
 mod external_corpus;

@@ -33,7 +33,9 @@ pub enum ClientError {
     AnonymousRemote(String),
     #[error("credentials file {path}: {message}")]
     CredentialsFile { path: String, message: String },
-    #[error("Google credentials: {0}; see the README for the Application Default Credentials")]
+    #[error(
+        "Google credentials: {0}; see docs/providers/gke.md for the Application Default Credentials"
+    )]
     Credentials(String),
     #[error("Cloud Logging client: {0}")]
     Build(String),
