@@ -26,6 +26,7 @@
 //! are leaves. Arrows point one way: a lower stage never imports a higher one, and
 //! `tests/it/architecture.rs` fails on any import cycle. `docs/architecture.md` draws the same
 //! map with every module.
+//!
 //! `config` gathers each component's own config (kept beside its code, e.g.
 //! `sources/file/config.rs`, `sinks/webhook/config.rs`), all checked with the leaf toolkit
 //! `validation` (problems under full keys, durations, sizes, secrets).
