@@ -3,8 +3,10 @@
 //! Modules, by stage of the data flow:
 //! - `architecture` no import cycle between the top-level modules of `src/` (nor, once the config
 //!   move lands, inside `config/`), proved by reading the sources; the check finds a planted cycle
-//! - `cli`          the first hour (issue 11): gzip and binary input for `detect` and the file
-//!   source, closed pipes, `detect --explain` reasons, MITRE ids, `health --url`, `--version`
+//! - `cli`          the first hour (issue 11): the file source over gzip and binary files, closed
+//!   pipes, MITRE ids, `health --url`, `--help`, `--version`, terminals and colours
+//! - `cli_detect`   `detect` input: gzip by content, binary and damaged input skipped, folders,
+//!   `--explain` reasons and the audit-level warning
 //! - `config`       every problem reported with its key; shipped configs valid; env overrides
 //! - `config_errors` config problems through the binary, word for word: full key, line or
 //!   environment variable, expected/found, did-you-mean, all at once, printed once, no secret
@@ -80,6 +82,7 @@ mod azure_blob_lifecycle;
 mod azure_monitor;
 mod azure_monitor_failures;
 mod cli;
+mod cli_detect;
 mod config;
 mod config_errors;
 mod corpus;

@@ -7,6 +7,7 @@ pub mod azure_blob_kit;
 pub mod azure_harness;
 pub mod azure_monitor_kit;
 pub mod azurite;
+pub mod cli_inputs;
 pub mod cloudwatch;
 pub mod daemon;
 pub mod detect;
