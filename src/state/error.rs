@@ -25,10 +25,14 @@ pub enum StateError {
     InMemory,
     #[error(
         "the state database {location} is locked by another nodeport-watch process that delivers \
-         alerts ({holder}): only one may deliver from a SQLite file; stop it, or give this one \
-         its own `[state] path`"
+         alerts ({holder}): only one process may deliver from a state database; {remedy}"
     )]
-    Locked { location: String, holder: String },
+    Locked {
+        location: String,
+        holder: String,
+        /// What to do, in the backend's terms.
+        remedy: &'static str,
+    },
     #[error("state store: {0}")]
     Backend(#[source] BackendError),
     /// The store could not be reached or dropped the connection (a restarting server, a

@@ -39,14 +39,13 @@ use crate::clock::Clock;
 
 /// What a process means to do with the store; a backend uses it to refuse what would be unsafe.
 ///
-/// On PostgreSQL, `Deliver` and `Write` open the same way: there is no file lock, because
-/// replicas are meant to share the database and take turns through leases (a sink's queue is
-/// delivered by the holder of its lease). `Inspect` connects to an existing database and
-/// never creates or migrates its tables.
+/// On PostgreSQL, `Deliver` takes a session-level advisory lock instead of a file lock (one
+/// delivering process per database until replicas take turns through leases); `Inspect`
+/// connects to an existing database and never creates or migrates its tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
-    /// Poll and deliver (the daemon). A single-writer backend lets one such process in at a
-    /// time; a second is refused with [`StateError::Locked`].
+    /// Poll and deliver (the daemon). Each backend lets one such process in at a time; a
+    /// second is refused with [`StateError::Locked`].
     Deliver,
     /// Write beside whoever delivers: enqueue alerts (a `scan` beside a daemon), check sources.
     Write,
@@ -74,13 +73,16 @@ pub async fn open(
         StateSettings::Postgres(pg) => {
             let store = match access {
                 Access::Inspect => PostgresStore::open_existing(pg, clock).await,
-                Access::Deliver | Access::Write => PostgresStore::open_with(pg, clock).await,
+                Access::Deliver => PostgresStore::open_to_deliver(pg, clock).await,
+                Access::Write => PostgresStore::open_with(pg, clock).await,
             };
             store
                 .map(|s| Arc::new(s) as Arc<dyn StateStore>)
                 .map_err(|e| match StateError::from(e) {
                     // Keep the transient/permanent distinction, and say which store it was.
-                    e @ (StateError::Unavailable(_) | StateError::NewerSchema { .. }) => e,
+                    e @ (StateError::Unavailable(_)
+                    | StateError::NewerSchema { .. }
+                    | StateError::Locked { .. }) => e,
                     StateError::NotFound { location } => StateError::NotFound { location },
                     other => StateError::Open {
                         location: pg.target().to_owned(),

@@ -38,6 +38,8 @@
 //!   cursors, clock, ownership token, late marks), run on SQLite file and memory and PostgreSQL
 //! - `state_lock`   one delivering process per SQLite file: a second daemon is refused, `scan`
 //!   beside a daemon only queues, `alerts` works without sink secrets
+//! - `state_lock_postgres` the same on PostgreSQL (an advisory lock): a second daemon refused
+//!   and the holder named, `scan` beside a daemon only queues, the URL's password never shown
 //! - `postgres_store` the PostgreSQL store on a throwaway server: restart and reconnect, migration
 //!   once under concurrency, newer schema refused, atomic commits, idempotent enqueue, outbox
 //! - `postgres_leases` leases: epochs, expiry by the database clock, fenced commits refused after
@@ -112,4 +114,5 @@ mod state;
 mod state_cli;
 mod state_contract;
 mod state_lock;
+mod state_lock_postgres;
 mod support;

@@ -18,8 +18,13 @@ use crate::support::wait::eventually;
 const WAIT: Duration = Duration::from_secs(60);
 
 /// A file source over `logs/` that only follows new lines, and a webhook whose header token
-/// comes from the environment (`STATE_LOCK_TOKEN`).
+/// comes from the environment (`STATE_LOCK_TOKEN`), with the state in `state.db`.
 fn write_config(dir: &Path, receiver: &str) -> PathBuf {
+    write_config_with(dir, receiver, "path = \"state.db\"")
+}
+
+/// [`write_config`] with `state` as the body of `[state]`.
+pub(crate) fn write_config_with(dir: &Path, receiver: &str, state: &str) -> PathBuf {
     std::fs::create_dir_all(dir.join("logs")).unwrap();
     let config = dir.join("config.toml");
     std::fs::write(
@@ -27,7 +32,7 @@ fn write_config(dir: &Path, receiver: &str) -> PathBuf {
         format!(
             r#"
 [state]
-path = "state.db"
+{state}
 
 [delivery]
 min_backoff = "20ms"
@@ -65,7 +70,7 @@ fn lock_holder(dir: &Path) -> Option<u32> {
         .ok()
 }
 
-fn start_daemon(config: &Path, dir: &Path, log: &str) -> Daemon {
+pub(crate) fn start_daemon(config: &Path, dir: &Path, log: &str) -> Daemon {
     Daemon::start_with_env(config, &dir.join(log), &[("STATE_LOCK_TOKEN", "t0ken")])
 }
 
@@ -81,7 +86,7 @@ async fn wait_until_running(dir: &Path, daemon: &Daemon) {
 
 /// Runs the binary with `args` and then `config`, the sink's secret in its environment, and
 /// waits (with a deadline, killing it on drop) for it to exit by itself.
-async fn run_to_exit(args: &[&str], config: &Path) -> std::process::Output {
+pub(crate) async fn run_to_exit(args: &[&str], config: &Path) -> std::process::Output {
     let mut child = Killed(
         Command::new(binary())
             .args(args)

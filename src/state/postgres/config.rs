@@ -253,6 +253,17 @@ impl PostgresSettings {
     pub fn sslmode(&self) -> SslMode {
         self.sslmode
     }
+
+    /// The driver's settings for a new session: named after this process (`nodeport-watch run
+    /// (pid N)`) unless the URL names it, so `pg_stat_activity` and a refused daemon can tell
+    /// who holds the delivery lock.
+    pub(super) fn connection_config(&self) -> tokio_postgres::Config {
+        let mut pg = self.pg.clone();
+        if pg.get_application_name().is_none() {
+            pg.application_name(super::delivery_lock::application_name());
+        }
+        pg
+    }
 }
 
 /// URL parts come still percent-encoded (`team%40corp`); libpq decodes them.

@@ -29,6 +29,7 @@
 
 mod checkpoints;
 pub mod config;
+mod delivery_lock;
 mod error;
 mod lease;
 mod outbox;
@@ -45,10 +46,12 @@ use deadpool_postgres::{
 };
 
 pub use config::{PostgresConfigError, PostgresOptions, PostgresSettings, SslMode};
+pub use delivery_lock::DELIVERY_LOCK;
 pub use error::PostgresError;
 pub use lease::{Lease, LeaseRow, Replica};
 
 use crate::clock::{Clock, SystemClock};
+use delivery_lock::DeliveryLock;
 
 /// A pool of connections to one PostgreSQL database holding the daemon's state.
 #[derive(Clone)]
@@ -56,6 +59,9 @@ pub struct PostgresStore {
     pool: Pool,
     target: String,
     clock: Arc<dyn Clock>,
+    /// Held for the store's life when it was opened to deliver; the session (and with it the
+    /// lock) ends when the last clone is dropped.
+    delivery_lock: Option<Arc<DeliveryLock>>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -84,6 +90,19 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// As [`PostgresStore::open_with`], holding the delivery lock first (see
+    /// `delivery_lock.rs`): a refused second daemon changes nothing, and every delivery batch
+    /// checks the lock is still held.
+    pub async fn open_to_deliver(
+        settings: &PostgresSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, PostgresError> {
+        let lock = DeliveryLock::acquire(settings).await?;
+        let mut store = Self::open_with(settings, clock).await?;
+        store.delivery_lock = Some(Arc::new(lock));
+        Ok(store)
+    }
+
     /// Connects to a database that already holds this release's schema, changing nothing
     /// (for commands that only read and repair, such as `alerts` and `status`).
     pub async fn open_existing(
@@ -102,10 +121,12 @@ impl PostgresStore {
             recycling_method: RecyclingMethod::Fast,
         };
         let manager = match tls::connector(settings.sslmode)? {
-            Some(tls) => Manager::from_config(settings.pg.clone(), tls, manager_config),
-            None => {
-                Manager::from_config(settings.pg.clone(), tokio_postgres::NoTls, manager_config)
-            }
+            Some(tls) => Manager::from_config(settings.connection_config(), tls, manager_config),
+            None => Manager::from_config(
+                settings.connection_config(),
+                tokio_postgres::NoTls,
+                manager_config,
+            ),
         };
         let pool = Pool::builder(manager)
             .max_size(settings.pool_size)
@@ -123,6 +144,7 @@ impl PostgresStore {
             pool,
             target: settings.display.clone(),
             clock,
+            delivery_lock: None,
         })
     }
 

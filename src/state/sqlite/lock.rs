@@ -47,6 +47,7 @@ impl DeliveryLock {
                 return Err(StateError::Locked {
                     location: db.display().to_string(),
                     holder: holder(&mut file),
+                    remedy: "stop it, or give this one its own `[state] path`",
                 });
             }
             Err(TryLockError::Error(e)) => return Err(failed(e)),
