@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::ConfigArg;
-use crate::runtime::{Services, daemon, shutdown};
+use crate::ingest::Services;
+use crate::runtime::{daemon, shutdown};
 use crate::state::Access;
 use crate::telemetry::logging::LogFormat;
 

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use super::output::{Output, complain};
 use crate::config;
+use crate::ingest::Services;
 use crate::ingest::launch::check_source;
-use crate::runtime::Services;
 use crate::runtime::launch::build_sink;
 use crate::state::Access;
 use crate::telemetry::logging::LogFormat;

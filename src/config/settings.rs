@@ -15,9 +15,9 @@ use super::sources::{self, SourceSettings};
 use crate::delivery::RetryPolicy;
 use crate::state::StateSettings;
 use crate::telemetry::logging::LogFormat;
+use crate::validation::{Problem, Problems, duration};
 // Transitional: the cloud sources' config files still import the toolkit from here; once they
 // sit beside their code they import `crate::validation` directly and this line goes.
-pub use crate::validation::{Problem, Problems, duration, size};
 
 #[derive(Clone, Debug)]
 pub struct Settings {

@@ -14,10 +14,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use super::Services;
 use super::launch::{SOURCE_GRACE, SinkError, spawn_deliverers};
 use super::scheduler::run_schedule;
 use crate::config::{ServerSettings, Settings, SourceSettings};
+use crate::ingest::Services;
 use crate::ingest::launch::launch_source;
 use crate::retry::Backoff;
 use crate::sources::PollMode;

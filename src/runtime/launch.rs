@@ -7,9 +7,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::Services;
 use crate::config::{Settings, SinkKind, SinkSettings};
 use crate::delivery::Deliverer;
+use crate::ingest::Services;
 use crate::sinks::pagerduty::PagerDutySink;
 use crate::sinks::slack::SlackSink;
 use crate::sinks::splunk_hec::SplunkHecSink;

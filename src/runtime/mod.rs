@@ -7,6 +7,3 @@ pub mod progress;
 pub mod scan;
 pub mod scheduler;
 pub mod shutdown;
-
-/// The process's shared parts; they live with the ingest layer that needs most of them.
-pub use crate::ingest::Services;

@@ -16,10 +16,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info};
 
-use super::Services;
 use super::launch::{SinkError, spawn_deliverers};
 use super::progress::{self, Display};
 use crate::config::Settings;
+use crate::ingest::Services;
 use crate::ingest::launch::launch_source;
 use crate::sources::{PollMode, TimeRange};
 use crate::telemetry::Health;

@@ -13,10 +13,10 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use super::Services;
 use super::progress::Display;
 use super::scan::{ScanRequest, scan_sources};
 use crate::config::{ScanSchedule, ScanTrigger, Settings};
+use crate::ingest::Services;
 use crate::sources::TimeRange;
 use crate::telemetry::metrics;
 

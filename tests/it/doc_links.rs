@@ -10,15 +10,6 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::support::root;
 
-/// Pages written by changes made in parallel with this one. A link to one of them is checked
-/// only once the file exists, so this test does not fail before they land; once all three are
-/// in, this list can go.
-const PENDING: &[&str] = &[
-    "docs/architecture.md",
-    "docs/time-axis.md",
-    "docs/configuration.md",
-];
-
 #[test]
 fn every_relative_link_reaches_a_file_and_a_heading() {
     let root = root();
@@ -53,13 +44,13 @@ fn the_readme_shows_the_demo_and_the_test_command() {
 }
 
 #[test]
-fn the_checker_finds_a_missing_file_a_missing_heading_and_skips_pending_pages() {
+fn the_checker_finds_a_missing_file_and_a_missing_heading() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("docs")).unwrap();
     std::fs::write(
         dir.path().join("README.md"),
         "# Title\n\n[ok](docs/a.md#the-a-page) [ok](#title) [web](https://example.com/x)\n\
-         [gone](docs/gone.md) [no heading](docs/a.md#nowhere) [pending](docs/time-axis.md#x)\n\
+         [gone](docs/gone.md) [no heading](docs/a.md#nowhere)\n\
          ```\n[in a fence](docs/fenced.md)\n```\n",
     )
     .unwrap();
@@ -115,9 +106,7 @@ fn broken_links(root: &Path, files: &[PathBuf]) -> Vec<String> {
                     normalize(&file.parent().unwrap().join(path))
                 };
                 if !resolved.exists() {
-                    if !PENDING.contains(&relative(root, &resolved).as_str()) {
-                        broken.push(format!("{shown}:{number}: {target}: no such file"));
-                    }
+                    broken.push(format!("{shown}:{number}: {target}: no such file"));
                     continue;
                 }
                 if anchor.is_empty() {

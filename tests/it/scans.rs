@@ -10,9 +10,10 @@ use chrono::{TimeZone, Utc};
 use nodeport_watch::alert::Router;
 use nodeport_watch::clock::{Clock, ManualClock};
 use nodeport_watch::config;
+use nodeport_watch::ingest::Services;
 use nodeport_watch::ingest::SourceDriver;
 use nodeport_watch::model::StoredCursor;
-use nodeport_watch::runtime::{Services, daemon};
+use nodeport_watch::runtime::daemon;
 use nodeport_watch::sources::PollMode;
 use nodeport_watch::state::{Access, Commit, Fence, SqliteStore, StateStore};
 

@@ -420,10 +420,9 @@ name = "external-ips-only"
 rules = ["external-ips"]
 "#,
     );
-    let services =
-        nodeport_watch::runtime::Services::open(&s, nodeport_watch::state::Access::Write)
-            .await
-            .unwrap();
+    let services = nodeport_watch::ingest::Services::open(&s, nodeport_watch::state::Access::Write)
+        .await
+        .unwrap();
     let alert = fixtures::alert("route-1"); // nodeport, high
     assert_eq!(services.router.route(&alert), ["lake"]);
     let mut critical = fixtures::alert("route-2");

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use nodeport_watch::config::SourceKind;
+use nodeport_watch::ingest::Services;
 use nodeport_watch::ingest::SourceDriver;
-use nodeport_watch::runtime::Services;
 use nodeport_watch::sources::azure_blob::AzureBlobSource;
 use nodeport_watch::sources::{BuildSource, PollMode};
 use serde_json::json;

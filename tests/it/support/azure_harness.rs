@@ -9,9 +9,9 @@ use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions}
 use chrono::{DateTime, TimeZone, Utc};
 use nodeport_watch::clock::ManualClock;
 use nodeport_watch::config::{self, Settings, SourceKind};
+use nodeport_watch::ingest::Services;
 use nodeport_watch::ingest::SourceDriver;
 use nodeport_watch::model::Alert;
-use nodeport_watch::runtime::Services;
 use nodeport_watch::sources::{PollMode, Source};
 use nodeport_watch::state::{DeliveryState, SqliteStore, StateStore};
 use serde_json::{Value, json};
