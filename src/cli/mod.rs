@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand. This is the only layer that uses `anyhow`.
 
 mod alerts;
+mod conventions;
 mod detect;
 mod explain;
 mod health;
@@ -56,6 +57,10 @@ pub enum Command {
     /// Shows the store's view of the daemon: cursors and their age, the outbox per sink, and
     /// on PostgreSQL the replicas and leases.
     Status(status::StatusArgs),
+    /// Prints a shell completion script (`completions bash > /etc/bash_completion.d/nodeport-watch`).
+    Completions(conventions::CompletionsArgs),
+    /// Prints the manual page, nodeport-watch(1), in roff (`man > nodeport-watch.1`).
+    Man(conventions::ManArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -83,6 +88,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Alerts(args) => alerts::alerts(args).await,
         Command::Health(args) => health::health(args).await,
         Command::Status(args) => status::status(args).await,
+        Command::Completions(args) => conventions::completions(args),
+        Command::Man(args) => conventions::man(args),
     })
 }
 

@@ -80,6 +80,12 @@ impl Output {
         self.after_line(result)
     }
 
+    /// Writes generated text as it is (a completion script, a manual page) and flushes it.
+    pub fn bytes(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        checked(self.out.write_all(bytes))?;
+        self.flush()
+    }
+
     pub fn flush(&mut self) -> anyhow::Result<()> {
         let result = self.out.flush();
         checked(result)

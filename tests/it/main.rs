@@ -5,6 +5,8 @@
 //!   move lands, inside `config/`), proved by reading the sources; the check finds a planted cycle
 //! - `cli`          the first hour (issue 11): the file source over gzip and binary files, closed
 //!   pipes, MITRE ids, `health --url`, `--help`, `--version`, terminals and colours
+//! - `cli_conventions` shell completions and the manual page, generated from the CLI definition:
+//!   every subcommand, valid bash that completes, a page groff renders without warnings
 //! - `cli_detect`   `detect` input: gzip by content, binary and damaged input skipped, folders,
 //!   `--explain` reasons and the audit-level warning
 //! - `config`       every problem reported with its key; shipped configs valid; env overrides
@@ -84,6 +86,7 @@ mod azure_blob_lifecycle;
 mod azure_monitor;
 mod azure_monitor_failures;
 mod cli;
+mod cli_conventions;
 mod cli_detect;
 mod config;
 mod config_errors;
