@@ -12,6 +12,7 @@ use anyhow::bail;
 use clap::ValueEnum;
 
 use super::output::Output;
+use super::table::{OutputArg, Table};
 use crate::clock::SystemClock;
 use crate::config;
 use crate::state::{
@@ -43,7 +44,10 @@ pub struct AlertsArgs {
     /// At most this many rows, newest first.
     #[arg(long, default_value_t = 100)]
     limit: usize,
-    /// One JSON object per line instead of a table.
+    /// Aligned columns (the default) or one JSON object per line.
+    #[arg(long, value_enum)]
+    output: Option<OutputArg>,
+    /// The same as `--output json`.
     #[arg(long)]
     json: bool,
     /// Move dead letters (of `--sink`, or of alert `--id`, or all) back to pending.
@@ -114,7 +118,7 @@ pub async fn alerts(args: AlertsArgs) -> anyhow::Result<ExitCode> {
     if let Some(id) = &args.id {
         rows.retain(|r| &r.alert.id == id);
     }
-    if args.json {
+    if OutputArg::chosen(args.output, args.json, OutputArg::Table) == OutputArg::Json {
         for row in &rows {
             out.json(&json_row(row))?;
         }
@@ -128,10 +132,7 @@ pub async fn alerts(args: AlertsArgs) -> anyhow::Result<ExitCode> {
         out.line("no matching deliveries")?;
     } else {
         out.line("")?;
-        out.line(TABLE_HEADER)?;
-        for row in &rows {
-            out.line(text_row(row))?;
-        }
+        table(&rows).print(&mut out)?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
@@ -164,32 +165,39 @@ fn json_row(r: &DeliveryRecord) -> serde_json::Value {
     })
 }
 
-/// The columns of [`text_row`], tab-separated like the rows.
-const TABLE_HEADER: &str =
-    "SINK\tSTATE\tATTEMPTS\tUPDATED\tSEVERITY\tRULE\tALERT ID\tCLUSTER\tSERVICE\tLAST ERROR";
-
-fn text_row(r: &DeliveryRecord) -> String {
-    let a = &r.alert;
-    let service = match (&a.namespace, &a.service) {
-        (Some(ns), Some(s)) => format!("{ns}/{s}"),
-        (None, Some(s)) => s.clone(),
-        _ => "-".to_owned(),
-    };
-    let mut line = format!(
-        "{sink}\t{state}\t{attempts}\t{updated}\t{severity}\t{rule}\t{id}\t{cluster}\t{service}",
-        sink = r.sink,
-        state = r.state.as_str(),
-        attempts = r.attempts,
-        updated = r.updated_at.format("%Y-%m-%dT%H:%M:%SZ"),
-        severity = a.severity,
-        rule = a.rule,
-        id = a.id,
-        cluster = a.cluster.as_deref().unwrap_or("-"),
-    );
-    if let Some(e) = &r.last_error {
-        line.push_str(&format!("\t{e}"));
-    } else {
-        line.push_str("\t-");
+/// One row per delivery, newest first, as people read it.
+fn table(rows: &[DeliveryRecord]) -> Table {
+    let mut table = Table::new(&[
+        "SINK",
+        "STATE",
+        "ATTEMPTS",
+        "UPDATED",
+        "SEVERITY",
+        "RULE",
+        "ALERT ID",
+        "CLUSTER",
+        "SERVICE",
+        "LAST ERROR",
+    ]);
+    for r in rows {
+        let a = &r.alert;
+        let service = match (&a.namespace, &a.service) {
+            (Some(ns), Some(s)) => format!("{ns}/{s}"),
+            (None, Some(s)) => s.clone(),
+            _ => String::new(),
+        };
+        table.row([
+            r.sink.clone(),
+            r.state.as_str().to_owned(),
+            r.attempts.to_string(),
+            r.updated_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            a.severity.to_string(),
+            a.rule.to_string(),
+            a.id.clone(),
+            a.cluster.clone().unwrap_or_default(),
+            service,
+            r.last_error.clone().unwrap_or_default(),
+        ]);
     }
-    line
+    table
 }

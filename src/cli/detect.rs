@@ -1,7 +1,8 @@
 //! `nodeport-watch detect [--format F] [--rules LIST] [FILE ...]`: offline detection.
 //!
 //! Reads exported logs (JSON Lines or pretty-printed documents, any provider shape, plain or
-//! gzipped), prints one alert JSON per line on stdout and a one-line summary on stderr. A folder
+//! gzipped), prints the alerts on stdout (JSON lines, or a table on a terminal: see
+//! `detect_report`) and a one-line summary on stderr. A folder
 //! is read as the `file` source reads it: the files in it, not hidden ones, in name order.
 //! Exit status: 0 when it ran, even if some records were skipped (and when stdout's reader
 //! went away early); 2 on usage errors or unreadable files.
@@ -22,8 +23,10 @@ use crate::normalize::{Frame, RecordContext, RecordReader, SkipReason};
 use crate::pipeline::{BatchOutcome, BatchStats, Pipeline, RecordLabel};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 
+use super::detect_report::Report;
 use super::explain;
 use super::output::Output;
+use super::table::OutputArg;
 use crate::telemetry::logging::{self, LogFormat};
 
 /// Records longer than this are skipped (and counted) rather than buffered.
@@ -54,6 +57,13 @@ pub struct DetectArgs {
     /// Say on stderr, for every event, why it did or did not alert.
     #[arg(long)]
     explain: bool,
+    /// JSON lines (the default when standard output is not a terminal) or an aligned table
+    /// (the default on a terminal).
+    #[arg(long, value_enum)]
+    output: Option<OutputArg>,
+    /// Print only the number of alerts by rule, cluster and namespace.
+    #[arg(long)]
+    summary: bool,
     /// Files or folders to read (gzip is read transparently); none or `-` reads standard input.
     files: Vec<PathBuf>,
 }
@@ -81,6 +91,13 @@ pub async fn detect(args: DetectArgs, log_format: Option<LogFormat>) -> anyhow::
     let cluster = args.cluster.clone();
     let include_raw = args.include_raw || setup.include_raw;
     let explain = args.explain;
+    let terminal = if io::stdout().is_terminal() {
+        OutputArg::Table
+    } else {
+        OutputArg::Json
+    };
+    let output = OutputArg::chosen(args.output, false, terminal);
+    let report = Report::new(output, args.summary);
     let stats = tokio::task::spawn_blocking(move || {
         let pipeline = Pipeline::new(
             "detect",
@@ -94,7 +111,7 @@ pub async fn detect(args: DetectArgs, log_format: Option<LogFormat>) -> anyhow::
             cluster: cluster.as_deref(),
             ..RecordContext::default()
         };
-        run_inputs(&pipeline, &ctx, inputs, explain)
+        run_inputs(&pipeline, &ctx, inputs, explain, report, output)
     })
     .await??;
 
@@ -203,6 +220,8 @@ fn run_inputs(
     ctx: &RecordContext<'_>,
     inputs: Vec<Input>,
     explain: bool,
+    mut report: Report,
+    output: OutputArg,
 ) -> anyhow::Result<BatchStats> {
     let mut out = Output::stdout();
     // One outcome for the whole run: its id set drops other stages of a request even when
@@ -250,7 +269,7 @@ fn run_inputs(
                 Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {name}"))),
             }
             for routed in outcome.alerts.drain(..) {
-                out.json(&routed.alert)?;
+                report.alert(&routed.alert, &mut out)?;
             }
             if let Some(explained) = &mut outcome.explained {
                 for line in explained.drain(..) {
@@ -259,6 +278,7 @@ fn run_inputs(
             }
         }
     }
+    report.finish(output == OutputArg::Json, &mut out)?;
     out.flush()?;
     Ok(outcome.stats)
 }

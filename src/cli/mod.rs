@@ -3,12 +3,14 @@
 mod alerts;
 mod conventions;
 mod detect;
+mod detect_report;
 mod explain;
 mod health;
 pub mod output;
 mod run;
 mod scan;
 mod status;
+mod table;
 mod time_arg;
 mod validate;
 

@@ -148,12 +148,42 @@ fn the_alerts_table_has_a_header() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines[0], "out: 2 delivered", "{stdout}");
     assert_eq!(lines[1], "");
+    let header: Vec<&str> = lines[2].split("  ").filter(|c| !c.is_empty()).collect();
+    let header: Vec<&str> = header.iter().map(|c| c.trim()).collect();
     assert_eq!(
-        lines[2],
-        "SINK\tSTATE\tATTEMPTS\tUPDATED\tSEVERITY\tRULE\tALERT ID\tCLUSTER\tSERVICE\tLAST ERROR"
+        header,
+        [
+            "SINK",
+            "STATE",
+            "ATTEMPTS",
+            "UPDATED",
+            "SEVERITY",
+            "RULE",
+            "ALERT ID",
+            "CLUSTER",
+            "SERVICE",
+            "LAST ERROR"
+        ]
     );
     assert_eq!(lines.len(), 5, "{stdout}");
-    assert!(lines[3].starts_with("out\tdelivered\t"), "{stdout}");
+    // Aligned: every row's cells start under their header.
+    for row in &lines[3..] {
+        assert!(row.starts_with("out "), "{stdout}");
+        let state_column = lines[2].find("STATE").unwrap();
+        assert_eq!(row.find("delivered"), Some(state_column), "{stdout}");
+    }
+    let json = run(
+        &[
+            "alerts", "--db", "state.db", "--status", "all", "--output", "json",
+        ],
+        dir.path(),
+    );
+    let rows: Vec<serde_json::Value> = text(&json.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["state"] == "delivered"));
 }
 
 #[test]

@@ -190,3 +190,73 @@ fn explain_gives_the_detectors_reason_for_every_event() {
         "{stderr}"
     );
 }
+
+/// Three alerts over two namespaces, one Service name holding a forged line and an escape.
+fn summary_input(dir: &std::path::Path) {
+    let lines = [
+        nodeport_line("sum-1", "web"),
+        nodeport_line("sum-2", "api"),
+        nodeport_line("sum-3", "evil\\nFAKE ROW\\u001b[2J").replace("\"ns\"", "\"other\""),
+    ];
+    std::fs::write(dir.join("audit.jsonl"), lines.join("\n")).unwrap();
+}
+
+#[test]
+fn detect_output_is_json_lines_in_a_pipe_and_a_table_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    summary_input(dir.path());
+    // Tests run with stdout piped: JSON lines, as before tables existed.
+    let piped = run(&["detect", "audit.jsonl"], dir.path());
+    assert_eq!(alerts_of(&piped).len(), 3);
+
+    let table = run(&["detect", "--output", "table", "audit.jsonl"], dir.path());
+    let stdout = text(&table.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "a header and one row per alert: {stdout}");
+    assert!(lines[0].starts_with("TIME") && lines[0].contains("SERVICE"));
+    let service = lines[0].find("SERVICE").unwrap();
+    assert_eq!(lines[1].get(service..service + 3), Some("web"), "{stdout}");
+    // The hostile name stays in its row, escaped.
+    assert!(stdout.contains("evil\\nFAKE ROW\\u{1b}[2J"), "{stdout}");
+    assert!(!stdout.contains('\u{1b}'));
+}
+
+#[test]
+fn detect_summary_counts_by_rule_cluster_and_namespace() {
+    let dir = tempfile::tempdir().unwrap();
+    summary_input(dir.path());
+    let out = run(
+        &[
+            "detect",
+            "--summary",
+            "--output",
+            "table",
+            "--cluster",
+            "c1",
+            "audit.jsonl",
+        ],
+        dir.path(),
+    );
+    let stdout = text(&out.stdout);
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        ["RULE", "CLUSTER", "NAMESPACE", "ALERTS"],
+        "{stdout}"
+    );
+    assert_eq!(rows[1], ["nodeport", "c1", "ns", "2"], "{stdout}");
+    assert_eq!(rows[2], ["nodeport", "c1", "other", "1"], "{stdout}");
+    assert_eq!(rows[3], ["total:", "3", "alert(s)"], "{stdout}");
+
+    let json = run(&["detect", "--summary", "audit.jsonl"], dir.path());
+    let counts: Vec<Value> = text(&json.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(counts.len(), 2);
+    assert_eq!(counts[0]["namespace"], "ns");
+    assert_eq!(counts[0]["alerts"], 2);
+}
