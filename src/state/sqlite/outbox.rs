@@ -212,9 +212,15 @@ impl OutboxAdmin for SqliteStore {
     }
 
     async fn check_writable(&self) -> Result<(), StateError> {
-        self.run(|conn| {
-            // A write that changes nothing still takes the write lock and touches the journal.
-            conn.execute_batch("BEGIN IMMEDIATE; COMMIT;")?;
+        let now = self.now_ms();
+        self.run(move |conn| {
+            // A committed change, so a page really goes to disk (and is synced): an empty
+            // transaction writes nothing and would not notice a full or read-only volume.
+            conn.execute(
+                "INSERT INTO writable_probe (id, written_at) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
+                params![now],
+            )?;
             Ok(())
         })
         .await

@@ -41,6 +41,13 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX deliveries_by_state ON deliveries (sink, state, alert_seq);
     "#,
+    // 2 (faults): a one-row table readiness writes to, proving the file takes a real write.
+    r#"
+    CREATE TABLE writable_probe (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        written_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection, path: &str) -> Result<(), StateError> {
