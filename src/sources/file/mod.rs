@@ -23,6 +23,7 @@ use tracing::{debug, warn};
 
 mod compressed;
 pub mod config;
+mod rotated;
 
 use compressed::FileContent;
 
@@ -72,6 +73,10 @@ pub struct FilePosition {
     /// For a compressed file: how many records of its decompressed text were read.
     #[serde(default)]
     pub frames: u64,
+    /// Rotated out of `paths` and found with nothing new once: forgotten if the next poll
+    /// finds nothing new either.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rotated_drained: bool,
 }
 
 pub struct FileSource {
@@ -189,7 +194,7 @@ fn poll_files(
     let first_poll = !cursor.started;
 
     for path in discover(&settings.paths) {
-        let Ok(mut file) = File::open(&path) else {
+        let Ok(file) = File::open(&path) else {
             continue; // Gone between listing and opening: it will be seen again or never.
         };
         let meta = file
@@ -198,9 +203,6 @@ fn poll_files(
         let id = identity(&meta);
         present.insert(id.clone());
         let len = meta.len();
-        let head = head_hash(&mut file)
-            .map_err(|e| SourceError::transient(format!("{}: {e}", path.display())))?;
-
         let position = cursor.files.entry(id).or_insert_with(|| FilePosition {
             path: path.clone(),
             offset: if first_poll && settings.start_at == StartAt::End {
@@ -208,66 +210,52 @@ fn poll_files(
             } else {
                 0
             },
-            head: head.clone(),
             ..FilePosition::default()
         });
-        position.path = path.clone();
-        let replaced = position.head.is_some() && head.is_some() && position.head != head;
-        if len < position.offset || replaced {
-            warn!(source, file = %path.display(), "file was truncated or replaced; reading it from the start");
-            *position = FilePosition {
-                path: path.clone(),
-                head: head.clone(),
-                ..FilePosition::default()
-            };
-        }
-        if position.head.is_none() {
-            position.head = head;
-        }
-        if position.offset >= len || budget == 0 {
-            more |= position.offset < len;
-            continue;
-        }
-        let origin = Arc::new(RecordOrigin {
-            format: settings.format,
-            provider: settings.provider(),
-            cluster: settings.cluster.clone(),
-            account: settings.account.clone(),
-            region: settings.region.clone(),
-            stream: path.display().to_string(),
-        });
-        let reader = Reader {
+        let read = follow(
             source,
-            origin: &origin,
-            max_record: settings.max_record_bytes,
-        };
-        let failed = |e: io::Error| SourceError::transient(format!("{}: {e}", path.display()));
-        if position.content == FileContent::Undecided {
-            position.content = match compressed::classify(&mut file).map_err(failed)? {
-                Content::Text => FileContent::Text,
-                Content::Gzip => FileContent::Compressed,
-                refused => {
-                    reader.refuse(position, len, refused);
-                    continue;
-                }
-            };
-        }
-        let read = match position.content {
-            FileContent::Refused => {
-                reader.refuse(position, len, Content::Binary);
-                continue;
-            }
-            FileContent::Compressed => reader
-                .read_compressed(&mut file, position, len, budget, &mut records)
-                .map_err(failed)?,
-            _ => reader
-                .read(&mut file, position, len, budget, &mut records)
-                .map_err(failed)?,
-        };
+            settings,
+            &path,
+            file,
+            len,
+            position,
+            budget,
+            &mut records,
+        )?;
         budget = budget.saturating_sub(read);
-        more |= position.offset < len && read > 0;
+        more |= position.offset < len && (read > 0 || budget == 0);
     }
-    // Files that vanished cannot be read any further; forget them.
+    // A file no longer named by `paths` was rotated to a name they do not match, or deleted:
+    // the rest of a rotated one is read before it is forgotten.
+    let vanished: Vec<String> = (cursor.files.keys())
+        .filter(|id| !present.contains(*id))
+        .cloned()
+        .collect();
+    for id in vanished {
+        let Some(position) = cursor.files.get_mut(&id) else {
+            continue;
+        };
+        let Some((path, file, len)) = rotated::find(&position.path, &id) else {
+            continue;
+        };
+        let offset_before = position.offset;
+        let read = follow(
+            source,
+            settings,
+            &path,
+            file,
+            len,
+            position,
+            budget,
+            &mut records,
+        )?;
+        budget = budget.saturating_sub(read);
+        let drained = position.offset >= len && position.offset == offset_before;
+        if rotated::keep(source, &path, position, drained) {
+            present.insert(id);
+            more |= position.offset < len;
+        }
+    }
     cursor.files.retain(|id, _| present.contains(id));
     cursor.started = true;
 
@@ -284,6 +272,74 @@ fn poll_files(
         forget_seen_before_ms: None,
         position: None,
     })
+}
+
+/// Reads what is new in one file after `position`, at most `budget` bytes; returns the bytes
+/// consumed. A file truncated or replaced in place is read again from its start.
+#[allow(clippy::too_many_arguments)] // one file's read: splitting the inputs would hide nothing
+fn follow(
+    source: &str,
+    settings: &FileSourceSettings,
+    path: &Path,
+    mut file: File,
+    len: u64,
+    position: &mut FilePosition,
+    budget: usize,
+    records: &mut Vec<Record>,
+) -> Result<usize, SourceError> {
+    let failed = |e: io::Error| SourceError::transient(format!("{}: {e}", path.display()));
+    let head = head_hash(&mut file).map_err(failed)?;
+    position.path = path.to_owned();
+    let replaced = position.head.is_some() && head.is_some() && position.head != head;
+    if len < position.offset || replaced {
+        warn!(source, file = %path.display(), "file was truncated or replaced; reading it from the start");
+        *position = FilePosition {
+            path: path.to_owned(),
+            head: head.clone(),
+            ..FilePosition::default()
+        };
+    }
+    if position.head.is_none() {
+        position.head = head;
+    }
+    if position.offset >= len || budget == 0 {
+        return Ok(0);
+    }
+    let origin = Arc::new(RecordOrigin {
+        format: settings.format,
+        provider: settings.provider(),
+        cluster: settings.cluster.clone(),
+        account: settings.account.clone(),
+        region: settings.region.clone(),
+        stream: path.display().to_string(),
+    });
+    let reader = Reader {
+        source,
+        origin: &origin,
+        max_record: settings.max_record_bytes,
+    };
+    if position.content == FileContent::Undecided {
+        position.content = match compressed::classify(&mut file).map_err(failed)? {
+            Content::Text => FileContent::Text,
+            Content::Gzip => FileContent::Compressed,
+            refused => {
+                reader.refuse(position, len, refused);
+                return Ok(0);
+            }
+        };
+    }
+    match position.content {
+        FileContent::Refused => {
+            reader.refuse(position, len, Content::Binary);
+            Ok(0)
+        }
+        FileContent::Compressed => reader
+            .read_compressed(&mut file, position, len, budget, records)
+            .map_err(failed),
+        _ => reader
+            .read(&mut file, position, len, budget, records)
+            .map_err(failed),
+    }
 }
 
 /// Reads one file's new records.
