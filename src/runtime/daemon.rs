@@ -66,6 +66,12 @@ pub async fn run(
             sources_stop.clone(),
         ));
     }
+    sources.spawn(super::retention::prune_periodically(
+        Arc::clone(&services.store) as _,
+        Arc::clone(&services.clock),
+        settings.retention,
+        sources_stop.clone(),
+    ));
     for schedule in &settings.scans {
         sources.spawn(run_schedule(
             schedule.clone(),
