@@ -5,6 +5,7 @@ mod detect;
 mod explain;
 mod health;
 pub mod output;
+mod prune;
 mod run;
 mod scan;
 mod status;
@@ -56,6 +57,9 @@ pub enum Command {
     /// Shows the store's view of the daemon: cursors and their age, the outbox per sink, and
     /// on PostgreSQL the replicas and leases.
     Status(status::StatusArgs),
+    /// Removes what the store keeps for nothing: `--orphans`, the cursors of sources that are
+    /// no longer configured.
+    Prune(prune::PruneArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -83,6 +87,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Alerts(args) => alerts::alerts(args).await,
         Command::Health(args) => health::health(args).await,
         Command::Status(args) => status::status(args).await,
+        Command::Prune(args) => prune::prune(args).await,
     })
 }
 
