@@ -187,8 +187,12 @@ fn poll_files(
     mut cursor: FileCursor,
     scan: bool,
 ) -> Result<Batch<FileCursor>, SourceError> {
-    let mut records = Vec::new();
-    let mut budget = BATCH_BYTES;
+    let mut batch = PollBatch {
+        source,
+        settings,
+        budget: BATCH_BYTES,
+        records: Vec::new(),
+    };
     let mut more = false;
     let mut present = HashSet::new();
     let first_poll = !cursor.started;
@@ -212,18 +216,8 @@ fn poll_files(
             },
             ..FilePosition::default()
         });
-        let read = follow(
-            source,
-            settings,
-            &path,
-            file,
-            len,
-            position,
-            budget,
-            &mut records,
-        )?;
-        budget = budget.saturating_sub(read);
-        more |= position.offset < len && (read > 0 || budget == 0);
+        let read = batch.follow(&path, file, len, position)?;
+        more |= position.offset < len && (read > 0 || batch.budget == 0);
     }
     // A file no longer named by `paths` was rotated to a name they do not match, or deleted:
     // the rest of a rotated one is read before it is forgotten.
@@ -239,17 +233,7 @@ fn poll_files(
             continue;
         };
         let offset_before = position.offset;
-        let read = follow(
-            source,
-            settings,
-            &path,
-            file,
-            len,
-            position,
-            budget,
-            &mut records,
-        )?;
-        budget = budget.saturating_sub(read);
+        batch.follow(&path, file, len, position)?;
         let drained = position.offset >= len && position.offset == offset_before;
         if rotated::keep(source, &path, position, drained) {
             present.insert(id);
@@ -264,6 +248,7 @@ fn poll_files(
         (false, true) => Progress::Finished,
         (false, false) => Progress::CaughtUp,
     };
+    let records = batch.records;
     debug!(source, records = records.len(), ?progress, "files polled");
     Ok(Batch {
         records,
@@ -274,10 +259,41 @@ fn poll_files(
     })
 }
 
-/// Reads what is new in one file after `position`, at most `budget` bytes; returns the bytes
-/// consumed. A file truncated or replaced in place is read again from its start.
-#[allow(clippy::too_many_arguments)] // one file's read: splitting the inputs would hide nothing
-fn follow(
+/// What one poll has read so far, and how many more bytes it may read.
+struct PollBatch<'a> {
+    source: &'a str,
+    settings: &'a FileSourceSettings,
+    budget: usize,
+    records: Vec<Record>,
+}
+
+impl PollBatch<'_> {
+    /// Reads what is new in one file after `position`, within the budget; returns the bytes
+    /// consumed. A file truncated or replaced in place is read again from its start.
+    fn follow(
+        &mut self,
+        path: &Path,
+        file: File,
+        len: u64,
+        position: &mut FilePosition,
+    ) -> Result<usize, SourceError> {
+        let read = follow_file(
+            self.source,
+            self.settings,
+            path,
+            file,
+            len,
+            position,
+            self.budget,
+            &mut self.records,
+        )?;
+        self.budget = self.budget.saturating_sub(read);
+        Ok(read)
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // the body of `PollBatch::follow`, kept flat for reading
+fn follow_file(
     source: &str,
     settings: &FileSourceSettings,
     path: &Path,
