@@ -7,6 +7,7 @@ mod detect_report;
 mod explain;
 mod health;
 pub mod output;
+mod prune;
 mod run;
 mod scan;
 mod status;
@@ -59,6 +60,9 @@ pub enum Command {
     /// Shows the store's view of the daemon: cursors and their age, the outbox per sink, and
     /// on PostgreSQL the replicas and leases.
     Status(status::StatusArgs),
+    /// Removes what the store keeps for nothing: `--orphans`, the cursors of sources that are
+    /// no longer configured.
+    Prune(prune::PruneArgs),
     /// Prints a shell completion script (`completions bash > /etc/bash_completion.d/nodeport-watch`).
     Completions(conventions::CompletionsArgs),
     /// Prints the manual page, nodeport-watch(1), in roff (`man > nodeport-watch.1`).
@@ -90,6 +94,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Alerts(args) => alerts::alerts(args).await,
         Command::Health(args) => health::health(args).await,
         Command::Status(args) => status::status(args).await,
+        Command::Prune(args) => prune::prune(args).await,
         Command::Completions(args) => conventions::completions(args),
         Command::Man(args) => conventions::man(args),
     })

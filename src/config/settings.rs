@@ -22,6 +22,8 @@ use crate::validation::{Problem, Problems, duration};
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub state: StateSettings,
+    /// `[state] retention`: how long delivered alerts are kept.
+    pub retention: std::time::Duration,
     pub log_format: LogFormat,
     pub log_level: String,
     pub detection: DetectionSettings,
@@ -39,6 +41,7 @@ impl Settings {
     pub fn from_raw(raw: RawConfig, base_dir: &Path) -> Result<Settings, Vec<Problem>> {
         let mut p = Problems::default();
         let state = StateSettings::from_raw(&raw.state, base_dir, &mut p);
+        let retention = crate::state::settings::retention(&raw.state, &mut p);
         let log_format = match raw.log.format.as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -125,6 +128,7 @@ impl Settings {
         };
         Ok(Settings {
             state,
+            retention,
             log_format,
             log_level,
             detection,

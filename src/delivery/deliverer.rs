@@ -5,7 +5,13 @@
 //! classified by the sink: retriable ones are retried with exponential backoff and jitter (at
 //! least as long as the receiver's `Retry-After`, up to `max_backoff`), rejected ones are
 //! dead-lettered at once, counted and logged, and the queue moves on.
+//!
+//! A send that succeeded is never repeated while the process lives, even when the store then
+//! refuses to record it (a read-only or full volume): the mark is kept in memory
+//! ([`Unrecorded`]) and written once the store accepts writes again. Only a restart before
+//! that re-sends it (at-least-once, with the same alert id).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,9 +64,27 @@ pub struct Deliverer {
     store: Arc<dyn OutboxDelivery>,
     wake: watch::Receiver<u64>,
     policy: RetryPolicy,
+    unrecorded: Unrecorded,
 }
 
 const BATCH: usize = 100;
+
+/// At most this many sent-but-unrecorded deliveries are held per sink. Past it the sink gets
+/// nothing new until the store takes the marks: an alert waiting in the outbox is safe, while
+/// an unbounded set would grow for as long as the store stays read-only.
+pub const MAX_UNRECORDED: usize = 1_000;
+
+/// Outbox sequence numbers the sink confirmed but the store could not mark delivered.
+#[derive(Debug, Default)]
+struct Unrecorded {
+    seqs: BTreeSet<i64>,
+}
+
+impl Unrecorded {
+    fn is_full(&self) -> bool {
+        self.seqs.len() >= MAX_UNRECORDED
+    }
+}
 
 impl Deliverer {
     pub fn new(
@@ -76,6 +100,7 @@ impl Deliverer {
             store,
             wake: signal.subscribe(),
             policy,
+            unrecorded: Unrecorded::default(),
         }
     }
 
@@ -85,12 +110,16 @@ impl Deliverer {
         let mut signal_alive = true;
         loop {
             match self.deliver_pending(&stop).await {
-                Ok(0) if stop.is_cancelled() => return,
+                Ok(0) if stop.is_cancelled() => {
+                    self.warn_unrecorded_at_stop();
+                    return;
+                }
                 Ok(0) => {}
                 Ok(_) => continue,
                 Err(e) => {
                     error!(sink = %self.name, error = %e, "cannot read the outbox");
                     if stop.is_cancelled() {
+                        self.warn_unrecorded_at_stop();
                         return;
                     }
                 }
@@ -108,29 +137,74 @@ impl Deliverer {
     /// Delivers every pending alert once, in order; returns how many left the queue
     /// (delivered or dead-lettered). Stops early when `stop` fires during a retry wait.
     pub async fn deliver_pending(&mut self, stop: &CancellationToken) -> Result<usize, StateError> {
+        self.record_unrecorded().await;
         let mut done = 0;
         loop {
-            let batch = self.store.pending(&self.name, BATCH).await?;
-            if batch.is_empty() {
+            if self.unrecorded.is_full() {
+                error!(sink = %self.name, held = self.unrecorded.seqs.len(), "the state store refuses writes and too many delivery marks are waiting; nothing more is sent to this sink until it accepts them (make the state volume writable or free space)");
                 return Ok(done);
             }
+            // Sent alerts still look pending in the store: read past them.
+            let limit = BATCH + self.unrecorded.seqs.len();
+            let batch = self.store.pending(&self.name, limit).await?;
+            let mut progressed = false;
             for unreadable in &batch.unreadable {
+                if self.unrecorded.seqs.contains(&unreadable.seq) {
+                    continue;
+                }
                 self.dead_letter_unreadable(unreadable).await?;
                 done += 1;
+                progressed = true;
             }
             for pending in batch.ready {
+                if self.unrecorded.seqs.contains(&pending.seq) {
+                    continue;
+                }
+                progressed = true;
                 match self.deliver_one(&pending, stop).await? {
                     Attempt::Delivered | Attempt::DeadLettered => done += 1,
                     Attempt::Interrupted => return Ok(done),
                 }
+                if self.unrecorded.is_full() {
+                    break;
+                }
             }
+            if !progressed {
+                return Ok(done);
+            }
+        }
+    }
+
+    /// Writes the marks the store refused earlier, oldest first; stops at the first refusal
+    /// (the store is still not writable) and keeps the rest for the next round.
+    async fn record_unrecorded(&mut self) {
+        let before = self.unrecorded.seqs.len();
+        while let Some(&seq) = self.unrecorded.seqs.first() {
+            if let Err(e) = self.store.mark_delivered(&self.name, seq).await {
+                debug!(sink = %self.name, seq, error = %e, "the state store still refuses delivery marks");
+                break;
+            }
+            self.unrecorded.seqs.remove(&seq);
+        }
+        let after = self.unrecorded.seqs.len();
+        if after != before {
+            metrics::record_unrecorded_deliveries(&self.name, after);
+            if after == 0 {
+                info!(sink = %self.name, recorded = before, "the state store accepts writes again; every delivery is recorded");
+            }
+        }
+    }
+
+    fn warn_unrecorded_at_stop(&self) {
+        if !self.unrecorded.seqs.is_empty() {
+            warn!(sink = %self.name, unrecorded = self.unrecorded.seqs.len(), "stopping with deliveries the state store never recorded; they are sent again after restart (same alert ids)");
         }
     }
 
     /// Retries one alert until it is delivered, rejected, out of attempts, or stopped. Later
     /// alerts wait behind it, which keeps each sink's order.
     async fn deliver_one(
-        &self,
+        &mut self,
         pending: &Pending,
         stop: &CancellationToken,
     ) -> Result<Attempt, StateError> {
@@ -139,7 +213,16 @@ impl Deliverer {
         loop {
             let error = match self.sink.deliver(&pending.alert).await {
                 Ok(()) => {
-                    self.store.mark_delivered(&self.name, pending.seq).await?;
+                    if let Err(e) = self.store.mark_delivered(&self.name, pending.seq).await {
+                        // The sink has it: sending it again would be the repeat the outbox
+                        // exists to avoid. Hold the mark and write it once the store recovers.
+                        self.unrecorded.seqs.insert(pending.seq);
+                        metrics::record_unrecorded_deliveries(
+                            &self.name,
+                            self.unrecorded.seqs.len(),
+                        );
+                        error!(sink = %self.name, alert = %pending.alert.id, error = %e, "delivered, but the state store cannot record it; the mark is kept in memory and retried, and the alert is not sent again (make the state volume writable or free space)");
+                    }
                     metrics::record_delivery(&self.name, "delivered");
                     if attempts > pending.attempts {
                         info!(sink = %self.name, alert = %pending.alert.id, attempts = attempts + 1, "delivered after retrying; the sink is back");
@@ -306,7 +389,7 @@ mod tests {
             max_backoff: Duration::from_secs(2),
             ..RetryPolicy::default()
         };
-        let d = deliverer(Arc::clone(&store), Arc::clone(&sink), policy);
+        let mut d = deliverer(Arc::clone(&store), Arc::clone(&sink), policy);
         let start = tokio::time::Instant::now();
         let outcome = d
             .deliver_one(&pending, &CancellationToken::new())
@@ -328,7 +411,7 @@ mod tests {
             max_attempts: Some(3),
             ..RetryPolicy::default()
         };
-        let d = deliverer(Arc::clone(&store), Arc::clone(&sink), policy);
+        let mut d = deliverer(Arc::clone(&store), Arc::clone(&sink), policy);
         let outcome = d
             .deliver_one(&pending, &CancellationToken::new())
             .await
@@ -342,7 +425,7 @@ mod tests {
         assert_eq!(dead[0].attempts, 3);
 
         let (store, sink, pending) = setup(vec![DeliveryError::rejected("HTTP 400")]).await;
-        let d = deliverer(
+        let mut d = deliverer(
             Arc::clone(&store),
             Arc::clone(&sink),
             RetryPolicy::default(),

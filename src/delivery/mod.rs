@@ -9,5 +9,5 @@
 mod deliverer;
 mod signal;
 
-pub use deliverer::{Deliverer, RetryPolicy};
+pub use deliverer::{Deliverer, MAX_UNRECORDED, RetryPolicy};
 pub use signal::OutboxSignal;

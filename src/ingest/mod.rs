@@ -14,6 +14,7 @@
 
 pub mod driver;
 pub mod launch;
+pub mod orphans;
 pub mod poll_loop;
 mod services;
 

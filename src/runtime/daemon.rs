@@ -19,6 +19,7 @@ use super::scheduler::run_schedule;
 use crate::config::{ServerSettings, Settings, SourceSettings};
 use crate::ingest::Services;
 use crate::ingest::launch::launch_source;
+use crate::ingest::orphans::warn_about_orphan_cursors;
 use crate::retry::Backoff;
 use crate::sources::PollMode;
 use crate::telemetry::exporter::{self, ExporterError};
@@ -51,6 +52,8 @@ pub async fn run(
         None => None,
     };
     warn_about_orphans(settings, services).await;
+    let source_names: Vec<&str> = settings.sources.iter().map(|s| s.name.as_str()).collect();
+    warn_about_orphan_cursors(services.store.as_ref(), &source_names).await;
     let deliverers = TaskTracker::new();
     let delivery_stop = CancellationToken::new();
     spawn_deliverers(settings, services, &deliverers, &delivery_stop)?;
@@ -66,6 +69,12 @@ pub async fn run(
             sources_stop.clone(),
         ));
     }
+    sources.spawn(super::retention::prune_periodically(
+        Arc::clone(&services.store) as _,
+        Arc::clone(&services.clock),
+        settings.retention,
+        sources_stop.clone(),
+    ));
     for schedule in &settings.scans {
         sources.spawn(run_schedule(
             schedule.clone(),

@@ -4,6 +4,7 @@
 pub mod daemon;
 pub mod launch;
 pub mod progress;
+pub mod retention;
 pub mod scan;
 pub mod scheduler;
 pub mod shutdown;

@@ -14,6 +14,7 @@
 use std::collections::HashSet;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use super::{
     AlertCount, Commit, CommitReport, CursorStatus, DeliveryRecord, DeliveryState, Fence, Fleet,
@@ -81,6 +82,16 @@ pub trait OutboxAdmin: Send + Sync {
     async fn alert_counts(&self) -> Result<Vec<AlertCount>, StateError> {
         Ok(Vec::new())
     }
+
+    /// Retention: removes up to `batch` delivered deliveries last changed before `cutoff`, and
+    /// up to `batch` alerts written before it that no delivery refers to any more (delivered
+    /// everywhere, or routed to no sink). Pending and dead deliveries, and their alerts, stay.
+    /// Returns how many rows went; callers repeat while it is not zero.
+    async fn prune_delivered(
+        &self,
+        cutoff: DateTime<Utc>,
+        batch: usize,
+    ) -> Result<usize, StateError>;
 
     /// Proves the store accepts writes (for readiness).
     async fn check_writable(&self) -> Result<(), StateError>;

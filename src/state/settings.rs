@@ -33,6 +33,26 @@ pub struct RawState {
     pub connect_timeout: Option<String>,
     /// Allows `sslmode = disable`/`prefer` to a host that is not this machine.
     pub allow_plaintext: Option<bool>,
+    /// How long delivered alerts are kept (`30d` by default), on either backend.
+    pub retention: Option<String>,
+}
+
+/// Delivered alerts older than this are pruned unless `[state] retention` says otherwise.
+pub const DEFAULT_RETENTION: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+/// `[state] retention`, checked: at least a day, since an alert id pruned is an alert that a
+/// re-read (a scan, a late overlap) would queue and send again.
+pub fn retention(raw: &RawState, p: &mut Problems) -> std::time::Duration {
+    let Some(retention) = duration(p, "state.retention", raw.retention.as_deref()) else {
+        return DEFAULT_RETENTION;
+    };
+    if retention < std::time::Duration::from_secs(24 * 3600) {
+        p.push(
+            "state.retention",
+            "must be at least `1d`: alert ids are what keeps a re-read event from being sent again",
+        );
+    }
+    retention
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -34,6 +34,7 @@ pub const OUTBOX_DELIVERIES: &str = "nodeport_watch_outbox_deliveries";
 pub const SCAN_RUNS: &str = "nodeport_watch_scan_runs_total";
 pub const AUDIT_ID_REUSE: &str = "nodeport_watch_audit_id_reuse_total";
 pub const EXCEPTION_MATCHES: &str = "nodeport_watch_exception_matches_total";
+pub const UNRECORDED_DELIVERIES: &str = "nodeport_watch_deliveries_unrecorded";
 
 /// Every metric with its type and help text, for the exporter's `# HELP` lines and the README.
 pub const CATALOG: &[(&str, MetricType, &str)] = &[
@@ -101,6 +102,11 @@ pub const CATALOG: &[(&str, MetricType, &str)] = &[
         DEAD_LETTERS,
         MetricType::Counter,
         "Alerts dead-lettered (rejected by the receiver or out of attempts), by sink.",
+    ),
+    (
+        UNRECORDED_DELIVERIES,
+        MetricType::Gauge,
+        "Alerts a sink confirmed that the state store could not yet mark delivered (held in memory and retried), by sink.",
     ),
     (
         OUTBOX_DELIVERIES,
@@ -201,6 +207,10 @@ pub fn record_delivery_retry(sink: &str) {
 
 pub fn record_dead_letter(sink: &str) {
     counter!(DEAD_LETTERS, "sink" => sink.to_owned()).increment(1);
+}
+
+pub fn record_unrecorded_deliveries(sink: &str, held: usize) {
+    gauge!(UNRECORDED_DELIVERIES, "sink" => sink.to_owned()).set(held as f64);
 }
 
 pub fn record_scan_run(scan: &str, outcome: &'static str) {

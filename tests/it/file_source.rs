@@ -22,7 +22,7 @@ use crate::support::ingest;
 use crate::support::shapes::ServiceEvent;
 
 /// One audit Event line creating NodePort Service `name` at `time`.
-fn nodeport_line(name: &str, time: &str) -> String {
+pub(crate) fn nodeport_line(name: &str, time: &str) -> String {
     ServiceEvent::new(&format!("file-{name}"), name)
         .at_text(time)
         .build()
@@ -36,7 +36,7 @@ fn noise_line(i: usize) -> String {
     ) + "\n"
 }
 
-fn append(path: &Path, text: &str) {
+pub(crate) fn append(path: &Path, text: &str) {
     let mut f = OpenOptions::new()
         .create(true)
         .append(true)
@@ -45,14 +45,14 @@ fn append(path: &Path, text: &str) {
     f.write_all(text.as_bytes()).unwrap();
 }
 
-struct Harness {
+pub(crate) struct Harness {
     dir: tempfile::TempDir,
     store: Arc<SqliteStore>,
-    settings: FileSourceSettings,
+    pub(crate) settings: FileSourceSettings,
 }
 
 impl Harness {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(&dir.path().join("state.db")).unwrap());
         let logs = dir.path().join("logs");
@@ -73,11 +73,11 @@ impl Harness {
         }
     }
 
-    fn log(&self, name: &str) -> PathBuf {
+    pub(crate) fn log(&self, name: &str) -> PathBuf {
         self.dir.path().join("logs").join(name)
     }
 
-    async fn driver(&self, mode: PollMode) -> SourceDriver<FileSource> {
+    pub(crate) async fn driver(&self, mode: PollMode) -> SourceDriver<FileSource> {
         let clock = Arc::new(ManualClock::new(fixed_now()));
         let services = ingest::services(
             self.store.clone(),
@@ -91,7 +91,7 @@ impl Harness {
     }
 
     /// Alerted Service names still waiting for delivery, in outbox order.
-    async fn alerted(&self) -> Vec<String> {
+    pub(crate) async fn alerted(&self) -> Vec<String> {
         self.store
             .pending("out", 1000)
             .await
@@ -104,7 +104,7 @@ impl Harness {
 }
 
 /// Steps until the source has nothing more to read now; returns the reports.
-async fn drain(driver: &mut SourceDriver<FileSource>) -> Vec<StepReport> {
+pub(crate) async fn drain(driver: &mut SourceDriver<FileSource>) -> Vec<StepReport> {
     ingest::drain(driver, 100).await
 }
 

@@ -53,6 +53,11 @@
 //! - `delivery`     a sink down (refused, 503, 429 + Retry-After) then back: each alert once, in
 //!   order; a 400 dead-lettered, listed and re-queued with `alerts`
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
+//! - `faults_files` a log rotated to a name `paths` does not match: its tail is read first
+//! - `faults_memory` a Cloud Logging page of large entries is cut at `max_batch_size` mid-page
+//! - `faults_orphans` cursors of sources no longer configured: named at start, `prune --orphans`
+//! - `faults_store` a SQLite store that fills up, turns read-only or is damaged: a sent alert is
+//!   never sent again, its mark is written once the volume recovers, readiness notices
 //! - `crash`        kill -9 of the real daemon while polling, after the outbox write and during
 //!   delivery, then restart: no alert missing, repeats carry the same id
 //! - `errors`       cloud failures through the binary: missing AWS credentials, unreachable
@@ -101,6 +106,10 @@ mod errors;
 mod evasion;
 mod external_corpus;
 mod fake_log_analytics;
+mod faults_files;
+mod faults_memory;
+mod faults_orphans;
+mod faults_store;
 mod file_source;
 mod gcp_fake;
 mod gcp_logging;

@@ -23,6 +23,7 @@ use tracing::{debug, warn};
 
 mod compressed;
 pub mod config;
+mod rotated;
 
 use compressed::FileContent;
 
@@ -72,6 +73,10 @@ pub struct FilePosition {
     /// For a compressed file: how many records of its decompressed text were read.
     #[serde(default)]
     pub frames: u64,
+    /// Rotated out of `paths` and found with nothing new once: forgotten if the next poll
+    /// finds nothing new either.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rotated_drained: bool,
 }
 
 pub struct FileSource {
@@ -182,14 +187,18 @@ fn poll_files(
     mut cursor: FileCursor,
     scan: bool,
 ) -> Result<Batch<FileCursor>, SourceError> {
-    let mut records = Vec::new();
-    let mut budget = BATCH_BYTES;
+    let mut batch = PollBatch {
+        source,
+        settings,
+        budget: BATCH_BYTES,
+        records: Vec::new(),
+    };
     let mut more = false;
     let mut present = HashSet::new();
     let first_poll = !cursor.started;
 
     for path in discover(&settings.paths) {
-        let Ok(mut file) = File::open(&path) else {
+        let Ok(file) = File::open(&path) else {
             continue; // Gone between listing and opening: it will be seen again or never.
         };
         let meta = file
@@ -198,9 +207,6 @@ fn poll_files(
         let id = identity(&meta);
         present.insert(id.clone());
         let len = meta.len();
-        let head = head_hash(&mut file)
-            .map_err(|e| SourceError::transient(format!("{}: {e}", path.display())))?;
-
         let position = cursor.files.entry(id).or_insert_with(|| FilePosition {
             path: path.clone(),
             offset: if first_poll && settings.start_at == StartAt::End {
@@ -208,66 +214,32 @@ fn poll_files(
             } else {
                 0
             },
-            head: head.clone(),
             ..FilePosition::default()
         });
-        position.path = path.clone();
-        let replaced = position.head.is_some() && head.is_some() && position.head != head;
-        if len < position.offset || replaced {
-            warn!(source, file = %path.display(), "file was truncated or replaced; reading it from the start");
-            *position = FilePosition {
-                path: path.clone(),
-                head: head.clone(),
-                ..FilePosition::default()
-            };
-        }
-        if position.head.is_none() {
-            position.head = head;
-        }
-        if position.offset >= len || budget == 0 {
-            more |= position.offset < len;
-            continue;
-        }
-        let origin = Arc::new(RecordOrigin {
-            format: settings.format,
-            provider: settings.provider(),
-            cluster: settings.cluster.clone(),
-            account: settings.account.clone(),
-            region: settings.region.clone(),
-            stream: path.display().to_string(),
-        });
-        let reader = Reader {
-            source,
-            origin: &origin,
-            max_record: settings.max_record_bytes,
-        };
-        let failed = |e: io::Error| SourceError::transient(format!("{}: {e}", path.display()));
-        if position.content == FileContent::Undecided {
-            position.content = match compressed::classify(&mut file).map_err(failed)? {
-                Content::Text => FileContent::Text,
-                Content::Gzip => FileContent::Compressed,
-                refused => {
-                    reader.refuse(position, len, refused);
-                    continue;
-                }
-            };
-        }
-        let read = match position.content {
-            FileContent::Refused => {
-                reader.refuse(position, len, Content::Binary);
-                continue;
-            }
-            FileContent::Compressed => reader
-                .read_compressed(&mut file, position, len, budget, &mut records)
-                .map_err(failed)?,
-            _ => reader
-                .read(&mut file, position, len, budget, &mut records)
-                .map_err(failed)?,
-        };
-        budget = budget.saturating_sub(read);
-        more |= position.offset < len && read > 0;
+        let read = batch.follow(&path, file, len, position)?;
+        more |= position.offset < len && (read > 0 || batch.budget == 0);
     }
-    // Files that vanished cannot be read any further; forget them.
+    // A file no longer named by `paths` was rotated to a name they do not match, or deleted:
+    // the rest of a rotated one is read before it is forgotten.
+    let vanished: Vec<String> = (cursor.files.keys())
+        .filter(|id| !present.contains(*id))
+        .cloned()
+        .collect();
+    for id in vanished {
+        let Some(position) = cursor.files.get_mut(&id) else {
+            continue;
+        };
+        let Some((path, file, len)) = rotated::find(&position.path, &id) else {
+            continue;
+        };
+        let offset_before = position.offset;
+        batch.follow(&path, file, len, position)?;
+        let drained = position.offset >= len && position.offset == offset_before;
+        if rotated::keep(source, &path, position, drained) {
+            present.insert(id);
+            more |= position.offset < len;
+        }
+    }
     cursor.files.retain(|id, _| present.contains(id));
     cursor.started = true;
 
@@ -276,6 +248,7 @@ fn poll_files(
         (false, true) => Progress::Finished,
         (false, false) => Progress::CaughtUp,
     };
+    let records = batch.records;
     debug!(source, records = records.len(), ?progress, "files polled");
     Ok(Batch {
         records,
@@ -284,6 +257,105 @@ fn poll_files(
         forget_seen_before_ms: None,
         position: None,
     })
+}
+
+/// What one poll has read so far, and how many more bytes it may read.
+struct PollBatch<'a> {
+    source: &'a str,
+    settings: &'a FileSourceSettings,
+    budget: usize,
+    records: Vec<Record>,
+}
+
+impl PollBatch<'_> {
+    /// Reads what is new in one file after `position`, within the budget; returns the bytes
+    /// consumed. A file truncated or replaced in place is read again from its start.
+    fn follow(
+        &mut self,
+        path: &Path,
+        file: File,
+        len: u64,
+        position: &mut FilePosition,
+    ) -> Result<usize, SourceError> {
+        let read = follow_file(
+            self.source,
+            self.settings,
+            path,
+            file,
+            len,
+            position,
+            self.budget,
+            &mut self.records,
+        )?;
+        self.budget = self.budget.saturating_sub(read);
+        Ok(read)
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // the body of `PollBatch::follow`, kept flat for reading
+fn follow_file(
+    source: &str,
+    settings: &FileSourceSettings,
+    path: &Path,
+    mut file: File,
+    len: u64,
+    position: &mut FilePosition,
+    budget: usize,
+    records: &mut Vec<Record>,
+) -> Result<usize, SourceError> {
+    let failed = |e: io::Error| SourceError::transient(format!("{}: {e}", path.display()));
+    let head = head_hash(&mut file).map_err(failed)?;
+    position.path = path.to_owned();
+    let replaced = position.head.is_some() && head.is_some() && position.head != head;
+    if len < position.offset || replaced {
+        warn!(source, file = %path.display(), "file was truncated or replaced; reading it from the start");
+        *position = FilePosition {
+            path: path.to_owned(),
+            head: head.clone(),
+            ..FilePosition::default()
+        };
+    }
+    if position.head.is_none() {
+        position.head = head;
+    }
+    if position.offset >= len || budget == 0 {
+        return Ok(0);
+    }
+    let origin = Arc::new(RecordOrigin {
+        format: settings.format,
+        provider: settings.provider(),
+        cluster: settings.cluster.clone(),
+        account: settings.account.clone(),
+        region: settings.region.clone(),
+        stream: path.display().to_string(),
+    });
+    let reader = Reader {
+        source,
+        origin: &origin,
+        max_record: settings.max_record_bytes,
+    };
+    if position.content == FileContent::Undecided {
+        position.content = match compressed::classify(&mut file).map_err(failed)? {
+            Content::Text => FileContent::Text,
+            Content::Gzip => FileContent::Compressed,
+            refused => {
+                reader.refuse(position, len, refused);
+                return Ok(0);
+            }
+        };
+    }
+    match position.content {
+        FileContent::Refused => {
+            reader.refuse(position, len, Content::Binary);
+            Ok(0)
+        }
+        FileContent::Compressed => reader
+            .read_compressed(&mut file, position, len, budget, records)
+            .map_err(failed),
+        _ => reader
+            .read(&mut file, position, len, budget, records)
+            .map_err(failed),
+    }
 }
 
 /// Reads one file's new records.

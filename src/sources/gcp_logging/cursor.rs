@@ -42,6 +42,14 @@ pub struct Resume {
     /// kept, whose tokens are tried once (a refused one restarts the window).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issued_ms: Option<i64>,
+    /// Entries of the page `page_token` serves that were already read (a batch filled up in
+    /// the middle of the page).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skip: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Resume {
@@ -57,6 +65,7 @@ impl Resume {
             end_ms: window.end_ms,
             page_token,
             issued_ms: Some(now.timestamp_millis()),
+            skip: 0,
         }
     }
 
@@ -155,6 +164,7 @@ mod tests {
             end_ms: 2_000,
             page_token: "opaque".into(),
             issued_ms: Some(1_000),
+            skip: 7,
         });
         let stored = StoredCursor::encode(&c).unwrap();
         assert_eq!(stored.kind, "gcp_logging");
@@ -170,6 +180,7 @@ mod tests {
             end_ms: 2_000,
             page_token: "t".into(),
             issued_ms: None,
+            skip: 0,
         });
         let now = names(&["a", "c"]);
         c.align(&now, std::slice::from_ref(&now), 9_000);

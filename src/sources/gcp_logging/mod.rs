@@ -71,13 +71,21 @@ struct Step {
     window: Window,
     /// Empty for the window's first page.
     page_token: String,
+    /// Entries of that page already committed (a batch filled up in the middle of it).
+    skip: usize,
+    /// When `page_token` was issued, if it was stored.
+    issued_ms: Option<i64>,
 }
 
 /// How a run of pages ended.
 enum PagesEnd {
     WindowDone,
-    /// The batch is full; the rest of the window waits for the next poll.
-    Cut(String),
+    /// The batch is full; the rest of the window waits for the next poll: the page of `token`
+    /// from its entry `skip` on.
+    Cut {
+        token: String,
+        skip: usize,
+    },
     /// A page failed after `token`; what came before it is kept.
     Failed {
         token: String,
@@ -169,10 +177,14 @@ impl GcpLoggingSource {
                 .iter()
                 .position(|g| g.projects == resume.projects)
         {
+            // An expired token restarts the window from its first page, all of it.
+            let token = resume.usable_token(now);
             return Some(Step {
                 group,
                 window: resume.window(),
-                page_token: resume.usable_token(now).unwrap_or_default().to_owned(),
+                page_token: token.unwrap_or_default().to_owned(),
+                skip: if token.is_some() { resume.skip } else { 0 },
+                issued_ms: resume.issued_ms,
             });
         }
         self.groups
@@ -188,6 +200,8 @@ impl GcpLoggingSource {
                 group,
                 window,
                 page_token: String::new(),
+                skip: 0,
+                issued_ms: None,
             })
     }
 
@@ -207,11 +221,14 @@ impl GcpLoggingSource {
         }
     }
 
-    /// Reads pages of `step` until the window ends, the batch is full or a page fails.
+    /// Reads pages of `step` until the window ends, the batch is full or a page fails. A batch
+    /// fills up at an entry, not at a page's end: a page of large entries (up to 1,000 of up to
+    /// 512 KiB) must not take a batch far past `max_batch_size`.
     async fn read_pages(&self, step: &Step, records: &mut Vec<Record>) -> PagesEnd {
         let group = &self.groups[step.group];
         let filter = group.filter(step.window);
         let mut token = step.page_token.clone();
+        let mut skip = step.skip;
         let mut bytes = 0usize;
         loop {
             self.quota.acquire(&group.projects).await;
@@ -238,7 +255,12 @@ impl GcpLoggingSource {
             };
             let has_more = !page.next_page_token.is_empty();
             self.stats.page(page.entries.len(), has_more);
-            for entry in &page.entries {
+            let full = |records: &Vec<Record>, bytes: usize| {
+                records.len() >= self.settings.max_batch_entries
+                    || bytes >= self.settings.max_batch_bytes
+            };
+            let already_read = std::mem::take(&mut skip);
+            for (i, entry) in page.entries.iter().enumerate().skip(already_read) {
                 match record::to_record(entry, &self.origins, step.window.start_ms) {
                     Ok(r) => {
                         bytes += r.text.len();
@@ -250,15 +272,18 @@ impl GcpLoggingSource {
                         warn!(source = %self.name, insert_id = %entry.insert_id, error = %e, "entry could not be serialized; skipped");
                     }
                 }
+                if full(records, bytes) && i + 1 < page.entries.len() {
+                    // The same token serves the same page again; the overlap and the seen ids
+                    // cover an entry that turned up in it late, as between any two pages.
+                    return PagesEnd::Cut { token, skip: i + 1 };
+                }
             }
             if !has_more {
                 return PagesEnd::WindowDone;
             }
             token = page.next_page_token;
-            if records.len() >= self.settings.max_batch_entries
-                || bytes >= self.settings.max_batch_bytes
-            {
-                return PagesEnd::Cut(token);
+            if full(records, bytes) {
+                return PagesEnd::Cut { token, skip: 0 };
             }
         }
     }
@@ -341,8 +366,15 @@ impl Source for GcpLoggingSource {
                 self.stats.window();
                 cursor.complete(&projects, step.window.end_ms);
             }
-            PagesEnd::Cut(token) => {
-                cursor.resume = Some(Resume::new(projects, step.window, token, now));
+            PagesEnd::Cut { token, skip } => {
+                let same_page = skip > 0 && token == step.page_token;
+                let mut resume = Resume::new(projects, step.window, token, now);
+                resume.skip = skip;
+                if same_page {
+                    // The token is as old as when it was first handed out.
+                    resume.issued_ms = step.issued_ms.or(resume.issued_ms);
+                }
+                cursor.resume = Some(resume);
             }
             PagesEnd::Failed { error, .. } if records.is_empty() => {
                 if client::is_invalid_argument(&error) && !step.page_token.is_empty() {

@@ -117,6 +117,14 @@ impl OutboxAdmin for PostgresStore {
         Ok(PostgresStore::alert_counts(self).await?)
     }
 
+    async fn prune_delivered(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+        batch: usize,
+    ) -> Result<usize, StateError> {
+        Ok(PostgresStore::prune_delivered(self, cutoff, batch).await?)
+    }
+
     async fn check_writable(&self) -> Result<(), StateError> {
         Ok(PostgresStore::check_writable(self).await?)
     }

@@ -74,6 +74,29 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (schedule, due_at)
     );
     "#,
+    // 2 (faults): alert totals kept by a trigger (no scan per scrape), retention indexes.
+    r#"
+    CREATE TABLE alert_totals (
+        rule   TEXT NOT NULL,
+        source TEXT NOT NULL,
+        count  BIGINT NOT NULL,
+        PRIMARY KEY (rule, source)
+    );
+    INSERT INTO alert_totals (rule, source, count)
+        SELECT rule, source, COUNT(*) FROM alerts GROUP BY 1, 2;
+    CREATE FUNCTION npw_count_alert() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO alert_totals (rule, source, count) VALUES (NEW.rule, NEW.source, 1)
+            ON CONFLICT (rule, source) DO UPDATE SET count = alert_totals.count + 1;
+        RETURN NULL;
+    END
+    $$;
+    CREATE TRIGGER alert_totals_count AFTER INSERT ON alerts
+        FOR EACH ROW EXECUTE FUNCTION npw_count_alert();
+    CREATE INDEX deliveries_by_age ON deliveries (state, updated_at);
+    CREATE INDEX deliveries_by_alert ON deliveries (alert_seq);
+    CREATE INDEX alerts_by_age ON alerts (created_at);
+    "#,
 ];
 
 pub(super) fn supported() -> i64 {

@@ -54,7 +54,7 @@ impl SqliteStore {
         let display = path.display().to_string();
         let open_err = |source: rusqlite::Error| StateError::Open {
             location: display.clone(),
-            source: Box::new(source),
+            source: error::open_failure(source),
         };
         if access == Access::Inspect && !path.exists() {
             return Err(StateError::NotFound { location: display });

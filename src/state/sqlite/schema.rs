@@ -41,6 +41,30 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX deliveries_by_state ON deliveries (sink, state, alert_seq);
     "#,
+    // 2 (faults): a readiness probe row, alert totals kept by a trigger, retention indexes.
+    r#"
+    CREATE TABLE writable_probe (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        written_at INTEGER NOT NULL
+    );
+    CREATE TABLE alert_totals (
+        rule   TEXT NOT NULL,
+        source TEXT NOT NULL,
+        count  INTEGER NOT NULL,
+        PRIMARY KEY (rule, source)
+    ) WITHOUT ROWID;
+    INSERT INTO alert_totals (rule, source, count)
+        SELECT rule, COALESCE(json_extract(body, '$.source'), ''), COUNT(*) FROM alerts
+        GROUP BY 1, 2;
+    CREATE TRIGGER alert_totals_count AFTER INSERT ON alerts BEGIN
+        INSERT INTO alert_totals (rule, source, count)
+            VALUES (NEW.rule, COALESCE(json_extract(NEW.body, '$.source'), ''), 1)
+            ON CONFLICT (rule, source) DO UPDATE SET count = count + 1;
+    END;
+    CREATE INDEX deliveries_by_age ON deliveries (state, updated_at);
+    CREATE INDEX deliveries_by_alert ON deliveries (alert_seq);
+    CREATE INDEX alerts_by_age ON alerts (created_at);
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection, path: &str) -> Result<(), StateError> {

@@ -196,6 +196,13 @@ impl OutboxAdmin for SwitchableStore {
     async fn delivery_counts(&self) -> Result<Vec<(String, DeliveryState, u64)>, StateError> {
         self.inner.delivery_counts().await
     }
+    async fn prune_delivered(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+        batch: usize,
+    ) -> Result<usize, StateError> {
+        self.inner.prune_delivered(cutoff, batch).await
+    }
     async fn check_writable(&self) -> Result<(), StateError> {
         if self.broken.load(Ordering::SeqCst) {
             return Err(StateError::Worker("disk is read-only (simulated)".into()));

@@ -26,6 +26,7 @@ pub mod receiver;
 pub mod shapes;
 pub mod sinks;
 pub mod store;
+pub mod volume;
 pub mod wait;
 
 use std::path::{Path, PathBuf};
