@@ -37,6 +37,7 @@ pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod detect;
+pub mod exposure;
 pub mod ingest;
 pub mod model;
 pub mod normalize;

@@ -11,7 +11,8 @@ pub use router::{Router, SinkRoute};
 
 use crate::detect::{Detection, ServiceChange};
 use crate::model::{
-    ALERT_SCHEMA_V1, Alert, AlertUser, AuditEvent, ImpersonatedUser, RuleId, UserInfo,
+    ALERT_SCHEMA_V1, Alert, AlertStatus, AlertUser, AuditEvent, ImpersonatedUser, RuleId, Severity,
+    UserInfo,
 };
 
 /// What the alert needs besides the event and the detection.
@@ -60,11 +61,64 @@ pub fn build(
         degraded: event.degraded.clone(),
         mitre: catalog::mitre(detection.rule),
         runbook: catalog::runbook(detection.rule).to_owned(),
+        status: AlertStatus::Open,
+        exposure_id: None,
+        reminder: false,
         raw: ctx
             .include_raw
             .then(|| serde_json::to_value(event).ok())
             .flatten(),
     }
+}
+
+/// The part of an exposure's resolution that the closing write tells: who, when, which
+/// request, from where. The store completes it with the exposure it closes
+/// ([`crate::exposure::resolve`]).
+pub fn resolution_template(event: &AuditEvent, ctx: &AlertContext<'_>) -> Alert {
+    Alert {
+        schema: ALERT_SCHEMA_V1.to_owned(),
+        id: String::new(),
+        rule: RuleId::NodePort,
+        severity: Severity::default(),
+        title: String::new(),
+        provider: event.provider,
+        source: ctx.source.to_owned(),
+        cluster: event.origin.cluster.clone(),
+        account: event.origin.account.clone(),
+        region: event.origin.region.clone(),
+        namespace: event.object.namespace.clone(),
+        service: None,
+        verb: event.verb.clone().unwrap_or_default(),
+        user: alert_user(&event.user),
+        source_ips: event.source_ips.clone(),
+        user_agent: event.user_agent.clone(),
+        service_type: None,
+        ports: Vec::new(),
+        external_ips: Vec::new(),
+        risk_factors: Vec::new(),
+        response_code: event.outcome.http_code,
+        event_time: event.event_time,
+        detected_at: ctx.detected_at,
+        audit_id: event.audit_id.clone(),
+        record_id: event.record_id.clone(),
+        degraded: event.degraded.clone(),
+        mitre: Vec::new(),
+        runbook: String::new(),
+        status: AlertStatus::Closed,
+        exposure_id: None,
+        reminder: false,
+        raw: None,
+    }
+}
+
+/// The ATT&CK techniques of a rule's alerts.
+pub fn mitre(rule: RuleId) -> Vec<crate::model::MitreTechnique> {
+    catalog::mitre(rule)
+}
+
+/// The triage runbook of a rule's alerts.
+pub fn runbook(rule: RuleId) -> &'static str {
+    catalog::runbook(rule)
 }
 
 fn alert_user(user: &UserInfo) -> AlertUser {
