@@ -36,6 +36,8 @@
 //!   a damaged row is dead-lettered by the deliverer, never blocks its sink
 //! - `state_contract` what every state backend must do (commit, outbox, dead letters, seen ids,
 //!   cursors, clock, ownership token, late marks), run on SQLite file and memory and PostgreSQL
+//! - `state_contract_exposures` the exposure cases of the contract: open and close in the
+//!   commit, alerts tied to exposures, resolutions, older writes, namespaces, counts, reminders
 //! - `state_lock`   one delivering process per SQLite file: a second daemon is refused, `scan`
 //!   beside a daemon only queues, `alerts` works without sink secrets
 //! - `state_lock_postgres` the same on PostgreSQL (an advisory lock): a second daemon refused
@@ -113,6 +115,7 @@ mod sinks;
 mod state;
 mod state_cli;
 mod state_contract;
+mod state_contract_exposures;
 mod state_lock;
 mod state_lock_postgres;
 mod support;
