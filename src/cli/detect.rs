@@ -1,7 +1,9 @@
-//! `nodeport-watch detect [--format F] [--rules LIST] [FILE ...]`: offline detection.
+//! `nodeport-watch detect [--format F] [--rules LIST] [--exposures] [FILE ...]`: offline
+//! detection.
 //!
 //! Reads exported logs (JSON Lines or pretty-printed documents, any provider shape, plain or
-//! gzipped), prints one alert JSON per line on stdout and a one-line summary on stderr. A folder
+//! gzipped), prints one alert JSON per line (or, with `--exposures`, the exposures still open
+//! at the end) on stdout and a one-line summary on stderr. A folder
 //! is read as the `file` source reads it: the files in it, not hidden ones, in name order.
 //! Exit status: 0 when it ran, even if some records were skipped (and when stdout's reader
 //! went away early); 2 on usage errors or unreadable files.
@@ -23,7 +25,9 @@ use crate::pipeline::{BatchOutcome, BatchStats, Pipeline, RecordLabel};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 
 use super::explain;
+use super::exposures::ExposureView;
 use super::output::Output;
+use crate::exposure::Inventory;
 use crate::telemetry::logging::{self, LogFormat};
 
 /// Records longer than this are skipped (and counted) rather than buffered.
@@ -54,6 +58,10 @@ pub struct DetectArgs {
     /// Say on stderr, for every event, why it did or did not alert.
     #[arg(long)]
     explain: bool,
+    /// Print the exposures still open at the end of the input (one JSON per line, in the order
+    /// they were opened) instead of the alerts.
+    #[arg(long)]
+    exposures: bool,
     /// Files or folders to read (gzip is read transparently); none or `-` reads standard input.
     files: Vec<PathBuf>,
 }
@@ -81,6 +89,7 @@ pub async fn detect(args: DetectArgs, log_format: Option<LogFormat>) -> anyhow::
     let cluster = args.cluster.clone();
     let include_raw = args.include_raw || setup.include_raw;
     let explain = args.explain;
+    let exposures = args.exposures;
     let stats = tokio::task::spawn_blocking(move || {
         let pipeline = Pipeline::new(
             "detect",
@@ -94,7 +103,7 @@ pub async fn detect(args: DetectArgs, log_format: Option<LogFormat>) -> anyhow::
             cluster: cluster.as_deref(),
             ..RecordContext::default()
         };
-        run_inputs(&pipeline, &ctx, inputs, explain)
+        run_inputs(&pipeline, &ctx, inputs, explain, exposures)
     })
     .await??;
 
@@ -203,8 +212,10 @@ fn run_inputs(
     ctx: &RecordContext<'_>,
     inputs: Vec<Input>,
     explain: bool,
+    exposures: bool,
 ) -> anyhow::Result<BatchStats> {
     let mut out = Output::stdout();
+    let mut inventory = Inventory::default();
     // One outcome for the whole run: its id set drops other stages of a request even when
     // they sit in different files.
     let mut outcome = if explain {
@@ -249,14 +260,24 @@ fn run_inputs(
                 }
                 Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {name}"))),
             }
+            for observation in outcome.exposures.drain(..) {
+                inventory.apply(&observation);
+            }
             for routed in outcome.alerts.drain(..) {
-                out.json(&routed.alert)?;
+                if !exposures {
+                    out.json(&routed.alert)?;
+                }
             }
             if let Some(explained) = &mut outcome.explained {
                 for line in explained.drain(..) {
                     eprintln!("{}", explain::line(&line));
                 }
             }
+        }
+    }
+    if exposures {
+        for open in inventory.open() {
+            out.json(&ExposureView::of(open))?;
         }
     }
     out.flush()?;

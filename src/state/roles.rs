@@ -110,7 +110,9 @@ pub trait ExposureInventory: Send + Sync {
         limit: usize,
     ) -> Result<Vec<Exposure>, StateError>;
 
-    /// Open exposures per cluster and rule, with the oldest opening (read through an index).
+    /// Open exposures per cluster and rule, with the oldest opening (read through the status
+    /// index), for every cluster and rule that has open or closed exposures: a group whose
+    /// last exposure closed reports 0.
     async fn open_counts(&self) -> Result<Vec<OpenCount>, StateError>;
 
     /// Open exposures opened before `before_ms` whose episode has sent no reminder yet, with

@@ -110,8 +110,9 @@ impl PostgresStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT cluster, rule, COUNT(*)::BIGINT, MIN(opened_at) FROM exposures
-                 WHERE status = 'open' GROUP BY cluster, rule ORDER BY cluster, rule",
+                "SELECT cluster, rule, COUNT(*) FILTER (WHERE status = 'open')::BIGINT,
+                     MIN(opened_at) FILTER (WHERE status = 'open') FROM exposures
+                 WHERE status IN ('open', 'closed') GROUP BY cluster, rule ORDER BY cluster, rule",
                 &[],
             )
             .await?;

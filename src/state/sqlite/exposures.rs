@@ -88,8 +88,9 @@ impl ExposureInventory for SqliteStore {
     async fn open_counts(&self) -> Result<Vec<OpenCount>, StateError> {
         self.run(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT cluster, rule, COUNT(*), MIN(opened_at) FROM exposures
-                 WHERE status = 'open' GROUP BY cluster, rule ORDER BY cluster, rule",
+                "SELECT cluster, rule, SUM(status = 'open'),
+                     MIN(CASE WHEN status = 'open' THEN opened_at END) FROM exposures
+                 WHERE status IN ('open', 'closed') GROUP BY cluster, rule ORDER BY cluster, rule",
             )?;
             let rows = stmt.query_map([], |r| {
                 Ok(OpenCount {
