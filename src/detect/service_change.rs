@@ -208,8 +208,13 @@ impl Spec {
         if let Some(ports) = s.get("ports").and_then(elements) {
             self.ports = ports.into_iter().filter_map(port).collect();
         }
-        if let Some(ips) = s.get("externalIPs") {
-            // `null` or `[]` in a merge patch empties the list.
+        // `null` (which `get` reads as absent) or `[]` in a merge patch empties the list.
+        let ips = s
+            .iter()
+            .filter(|(k, _)| *k == "externalIPs")
+            .map(|(_, v)| v)
+            .last();
+        if let Some(ips) = ips {
             self.external_ips = elements(ips).map(|v| strings(&v)).unwrap_or_default();
             self.external_ips_touched = true;
         }

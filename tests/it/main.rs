@@ -32,6 +32,11 @@
 //! - `azure_monitor_failures` throttling, partial results, tokens, scans, config (same fake)
 //! - `azure_blob`   storage archives: appends, split lines, clusters, restart (against Azurite)
 //! - `azure_blob_lifecycle` settled hours, scans, healthchecks, refused keys, max_catchup
+//! - `exposures`    the exposure lifecycle in every provider shape (library) and `detect
+//!   --exposures`: delete, ClusterIP, JSON patch, externalIPs, node ports, reopen, namespace,
+//!   stages, out of order, dry-run and forbidden deletes
+//! - `exposures_daemon` the lifecycle through the daemon: resolve to PagerDuty, Slack and
+//!   webhook, restart between open and close, `exposures` table and JSON, `scan --inventory-only`
 //! - `state`        the outbox survives crashes: re-delivers what was not delivered, never twice;
 //!   a damaged row is dead-lettered by the deliverer, never blocks its sink
 //! - `state_contract` what every state backend must do (commit, outbox, dead letters, seen ids,
@@ -98,6 +103,8 @@ mod detection;
 mod doc_links;
 mod errors;
 mod evasion;
+mod exposures;
+mod exposures_daemon;
 mod external_corpus;
 mod fake_log_analytics;
 mod file_source;
