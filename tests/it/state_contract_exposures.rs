@@ -142,12 +142,12 @@ pub async fn older_writes_and_replays_change_nothing(store: Arc<dyn StateStore>)
     let open = event("a", 1, "create", "services", "shop/web", NODE_PORT);
     let delete = event("b", 5, "delete", "services", "shop/web", "");
     let report = store
-        .commit(batch(&[delete.clone()], 1), &Fence::Sole)
+        .commit(batch(std::slice::from_ref(&delete), 1), &Fence::Sole)
         .await
         .unwrap();
     assert_eq!((report.opened, report.closed), (0, 0));
     let report = store
-        .commit(batch(&[open.clone()], 2), &Fence::Sole)
+        .commit(batch(std::slice::from_ref(&open), 2), &Fence::Sole)
         .await
         .unwrap();
     assert_eq!((report.opened, report.closed), (0, 0));
