@@ -31,43 +31,22 @@ pub fn build(
     detection: &Detection,
     ctx: &AlertContext<'_>,
 ) -> Alert {
-    let service_type = change.effective_type().map(str::to_owned);
     Alert {
-        schema: ALERT_SCHEMA_V1.to_owned(),
         id: fingerprint(detection.rule, event),
         rule: detection.rule,
         severity: detection.severity,
         title: title(detection.rule, event, change),
-        provider: event.provider,
-        source: ctx.source.to_owned(),
-        cluster: event.origin.cluster.clone(),
-        account: event.origin.account.clone(),
-        region: event.origin.region.clone(),
-        namespace: event.object.namespace.clone(),
-        service: event.object.name.clone(),
-        verb: event.verb.clone().unwrap_or_default(),
-        user: alert_user(&event.user),
-        source_ips: event.source_ips.clone(),
-        user_agent: event.user_agent.clone(),
-        service_type,
+        service_type: change.effective_type().map(str::to_owned),
         ports: change.ports.clone(),
         external_ips: change.external_ips.clone(),
         risk_factors: detection.risk_factors.clone(),
-        response_code: event.outcome.http_code,
-        event_time: event.event_time,
-        detected_at: ctx.detected_at,
-        audit_id: event.audit_id.clone(),
-        record_id: event.record_id.clone(),
-        degraded: event.degraded.clone(),
         mitre: catalog::mitre(detection.rule),
         runbook: catalog::runbook(detection.rule).to_owned(),
-        status: AlertStatus::Open,
-        exposure_id: None,
-        reminder: false,
         raw: ctx
             .include_raw
             .then(|| serde_json::to_value(event).ok())
             .flatten(),
+        ..from_event(event, ctx)
     }
 }
 
@@ -75,6 +54,14 @@ pub fn build(
 /// request, from where. The store completes it with the exposure it closes
 /// ([`crate::exposure::resolve`]).
 pub fn resolution_template(event: &AuditEvent, ctx: &AlertContext<'_>) -> Alert {
+    Alert {
+        status: AlertStatus::Closed,
+        ..from_event(event, ctx)
+    }
+}
+
+/// What any document about a write says of the write itself; the rest is left empty.
+fn from_event(event: &AuditEvent, ctx: &AlertContext<'_>) -> Alert {
     Alert {
         schema: ALERT_SCHEMA_V1.to_owned(),
         id: String::new(),
@@ -87,7 +74,7 @@ pub fn resolution_template(event: &AuditEvent, ctx: &AlertContext<'_>) -> Alert 
         account: event.origin.account.clone(),
         region: event.origin.region.clone(),
         namespace: event.object.namespace.clone(),
-        service: None,
+        service: event.object.name.clone(),
         verb: event.verb.clone().unwrap_or_default(),
         user: alert_user(&event.user),
         source_ips: event.source_ips.clone(),
@@ -104,7 +91,7 @@ pub fn resolution_template(event: &AuditEvent, ctx: &AlertContext<'_>) -> Alert 
         degraded: event.degraded.clone(),
         mitre: Vec::new(),
         runbook: String::new(),
-        status: AlertStatus::Closed,
+        status: AlertStatus::Open,
         exposure_id: None,
         reminder: false,
         raw: None,

@@ -8,6 +8,7 @@
 //! Exit status: 0 when it ran, even if some records were skipped (and when stdout's reader
 //! went away early); 2 on usage errors or unreadable files.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -260,10 +261,13 @@ fn run_inputs(
                 }
                 Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {name}"))),
             }
+            // Alerts carry the exposure they opened or updated, as the daemon's do.
+            let mut exposure_of_alert = HashMap::new();
             for observation in outcome.exposures.drain(..) {
-                inventory.apply(&observation);
+                exposure_of_alert.extend(inventory.apply(&observation).alert_exposures);
             }
-            for routed in outcome.alerts.drain(..) {
+            for mut routed in outcome.alerts.drain(..) {
+                routed.alert.exposure_id = exposure_of_alert.remove(&routed.alert.id);
                 if !exposures {
                     out.json(&routed.alert)?;
                 }

@@ -52,8 +52,8 @@ pub struct Alert {
     #[serde(default)]
     pub status: AlertStatus,
     /// The exposure this alert opened, updated or resolved, shared by all of them; null when
-    /// the alert is about no exposure (a denied attempt) or none was followed (`detect`
-    /// without a store, an older write read after a later one).
+    /// the alert is about no exposure (a denied attempt) or none was followed (an older write
+    /// read after a later one).
     #[serde(default)]
     pub exposure_id: Option<String>,
     /// A still-open reminder of an exposure alerted earlier (`remind_after`).

@@ -377,7 +377,7 @@ fn detect_prints_the_exposures_still_open_in_input_order() {
 
     // Without the flag, the same input prints alerts, as before.
     let mut child = Command::new(binary())
-        .arg("detect")
+        .args(["detect", "--cluster", "prod"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -396,4 +396,6 @@ fn detect_prints_the_exposures_still_open_in_input_order() {
         .collect();
     assert_eq!(alerts.len(), 3);
     assert!(alerts.iter().all(|a| a["status"] == "open"));
+    let zeta = alerts.iter().find(|a| a["service"] == "zeta").unwrap();
+    assert_eq!(zeta["exposure_id"], rows[0]["exposure_id"]);
 }
