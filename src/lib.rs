@@ -13,8 +13,10 @@
 //!              │      pipeline = normalize (every provider shape → AuditEvent)
 //!              │               → detect    (rules, exceptions, risk factors)
 //!              │               → alert     (fingerprint, document, routing)
+//!              │               → exposure  (what each write opens, updates or closes)
 //!              ▼
-//!           state (one transaction: the batch's alerts into the outbox + the source's cursor)
+//!           state (one transaction: the batch's exposures and alerts into the outbox + the
+//!              │   source's cursor)
 //!              │
 //!              ▼
 //!           delivery ─► sinks (stdout, file, webhook, …), marked delivered per sink
@@ -37,6 +39,7 @@ pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod detect;
+pub mod exposure;
 pub mod ingest;
 pub mod model;
 pub mod normalize;

@@ -13,7 +13,8 @@ use tracing::{debug, info, warn};
 
 use crate::alert::{self, AlertContext, Router};
 use crate::clock::Clock;
-use crate::detect::{Detector, Quiet};
+use crate::detect::{Detector, Quiet, ServiceChange, Verdict};
+use crate::exposure::{self, Observation, Opening, Resolution};
 use crate::model::{AuditEvent, Record, RuleId, TimeRange};
 use crate::normalize::{Normalized, RecordContext, SkipReason, normalize};
 use crate::state::RoutedAlert;
@@ -67,6 +68,8 @@ pub struct BatchOutcome {
     audit_ids: audit_id_reuse::AuditIdReuse,
     /// Collected only when asked for (`detect --explain`).
     pub explained: Option<Vec<Explained>>,
+    /// What the batch's writes did to exposures, in batch order (committed with the alerts).
+    pub exposures: Vec<Observation>,
 }
 
 impl BatchOutcome {
@@ -261,16 +264,25 @@ impl Pipeline {
                 out.explain(label, Some(&event), Reason::RulesOff(rules));
             }
         }
-        let Some(change) = verdict.change.as_ref() else {
-            return;
-        };
         let ctx = AlertContext {
             source: &self.source,
             detected_at: now,
             include_raw: self.include_raw,
         };
+        let Some(change) = verdict.change.as_ref() else {
+            self.observe(&event, &verdict, &ctx, Vec::new(), out);
+            return;
+        };
+        let mut openings = Vec::new();
         for detection in &verdict.detections {
             let alert = alert::build(&event, change, detection, &ctx);
+            let sinks = self.router.route(&alert);
+            openings.push(Opening {
+                rule: detection.rule,
+                alert_id: alert.id.clone(),
+                severity: alert.severity,
+                sinks: sinks.clone(),
+            });
             if !out.ids.insert(alert.id.clone()) {
                 out.stats.duplicate_stages += 1;
                 out.explain(label, Some(&event), Reason::DuplicateStage(detection.rule));
@@ -278,8 +290,39 @@ impl Pipeline {
             }
             out.stats.alerts += 1;
             out.explain(label, Some(&event), Reason::Alert(detection.rule));
-            let sinks = self.router.route(&alert);
             out.alerts.push(RoutedAlert { alert, sinks });
         }
+        self.observe(&event, &verdict, &ctx, openings, out);
+    }
+
+    /// Adds what the event does to exposures, with the resolution a close would send.
+    fn observe(
+        &self,
+        event: &AuditEvent,
+        verdict: &Verdict,
+        ctx: &AlertContext<'_>,
+        openings: Vec<Opening>,
+        out: &mut BatchOutcome,
+    ) {
+        let deleted;
+        let change = match &verdict.change {
+            Some(change) => Some(change),
+            // A delete's stored object still tells its resourceVersion.
+            None if event.verb.as_deref() == Some("delete") => {
+                deleted = ServiceChange::of(event);
+                Some(&deleted)
+            }
+            None => None,
+        };
+        let Some(mut observation) = exposure::observe(event, change, &openings) else {
+            return;
+        };
+        if observation.ends_something() {
+            observation.resolution = Some(Resolution {
+                template: alert::resolution_template(event, ctx),
+                notify: self.router.notify_closed(),
+            });
+        }
+        out.exposures.push(observation);
     }
 }

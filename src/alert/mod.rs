@@ -11,7 +11,8 @@ pub use router::{Router, SinkRoute};
 
 use crate::detect::{Detection, ServiceChange};
 use crate::model::{
-    ALERT_SCHEMA_V1, Alert, AlertUser, AuditEvent, ImpersonatedUser, RuleId, UserInfo,
+    ALERT_SCHEMA_V1, Alert, AlertStatus, AlertUser, AuditEvent, ImpersonatedUser, RuleId, Severity,
+    UserInfo,
 };
 
 /// What the alert needs besides the event and the detection.
@@ -30,13 +31,43 @@ pub fn build(
     detection: &Detection,
     ctx: &AlertContext<'_>,
 ) -> Alert {
-    let service_type = change.effective_type().map(str::to_owned);
     Alert {
-        schema: ALERT_SCHEMA_V1.to_owned(),
         id: fingerprint(detection.rule, event),
         rule: detection.rule,
         severity: detection.severity,
         title: title(detection.rule, event, change),
+        service_type: change.effective_type().map(str::to_owned),
+        ports: change.ports.clone(),
+        external_ips: change.external_ips.clone(),
+        risk_factors: detection.risk_factors.clone(),
+        mitre: catalog::mitre(detection.rule),
+        runbook: catalog::runbook(detection.rule).to_owned(),
+        raw: ctx
+            .include_raw
+            .then(|| serde_json::to_value(event).ok())
+            .flatten(),
+        ..from_event(event, ctx)
+    }
+}
+
+/// The part of an exposure's resolution that the closing write tells: who, when, which
+/// request, from where. The store completes it with the exposure it closes
+/// ([`crate::exposure::resolve`]).
+pub fn resolution_template(event: &AuditEvent, ctx: &AlertContext<'_>) -> Alert {
+    Alert {
+        status: AlertStatus::Closed,
+        ..from_event(event, ctx)
+    }
+}
+
+/// What any document about a write says of the write itself; the rest is left empty.
+fn from_event(event: &AuditEvent, ctx: &AlertContext<'_>) -> Alert {
+    Alert {
+        schema: ALERT_SCHEMA_V1.to_owned(),
+        id: String::new(),
+        rule: RuleId::NodePort,
+        severity: Severity::default(),
+        title: String::new(),
         provider: event.provider,
         source: ctx.source.to_owned(),
         cluster: event.origin.cluster.clone(),
@@ -48,23 +79,33 @@ pub fn build(
         user: alert_user(&event.user),
         source_ips: event.source_ips.clone(),
         user_agent: event.user_agent.clone(),
-        service_type,
-        ports: change.ports.clone(),
-        external_ips: change.external_ips.clone(),
-        risk_factors: detection.risk_factors.clone(),
+        service_type: None,
+        ports: Vec::new(),
+        external_ips: Vec::new(),
+        risk_factors: Vec::new(),
         response_code: event.outcome.http_code,
         event_time: event.event_time,
         detected_at: ctx.detected_at,
         audit_id: event.audit_id.clone(),
         record_id: event.record_id.clone(),
         degraded: event.degraded.clone(),
-        mitre: catalog::mitre(detection.rule),
-        runbook: catalog::runbook(detection.rule).to_owned(),
-        raw: ctx
-            .include_raw
-            .then(|| serde_json::to_value(event).ok())
-            .flatten(),
+        mitre: Vec::new(),
+        runbook: String::new(),
+        status: AlertStatus::Open,
+        exposure_id: None,
+        reminder: false,
+        raw: None,
     }
+}
+
+/// The ATT&CK techniques of a rule's alerts.
+pub fn mitre(rule: RuleId) -> Vec<crate::model::MitreTechnique> {
+    catalog::mitre(rule)
+}
+
+/// The triage runbook of a rule's alerts.
+pub fn runbook(rule: RuleId) -> &'static str {
+    catalog::runbook(rule)
 }
 
 fn alert_user(user: &UserInfo) -> AlertUser {

@@ -10,6 +10,7 @@
 //! alert itself still says `medium` and `degraded`.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use crate::detect::rules::full_severity;
 use crate::model::{Alert, RuleId, Severity};
@@ -33,6 +34,10 @@ pub struct SinkRoute {
     /// `None` accepts every rule.
     pub rules: Option<BTreeSet<RuleId>>,
     pub min_severity: Severity,
+    /// Receives the resolution of an exposure it was alerted about.
+    pub notify_closed: bool,
+    /// Receives a still-open exposure again, once, after this long.
+    pub remind_after: Option<Duration>,
 }
 
 impl SinkRoute {
@@ -61,9 +66,32 @@ impl Router {
                     sink,
                     rules: None,
                     min_severity: Severity::Info,
+                    notify_closed: true,
+                    remind_after: None,
                 })
                 .collect(),
         )
+    }
+
+    pub fn routes(&self) -> &[SinkRoute] {
+        &self.routes
+    }
+
+    /// The sinks that want resolutions (`notify_closed`).
+    pub fn notify_closed(&self) -> Vec<String> {
+        self.routes
+            .iter()
+            .filter(|r| r.notify_closed)
+            .map(|r| r.sink.clone())
+            .collect()
+    }
+
+    /// The sinks that want still-open reminders, and after how long.
+    pub fn reminders(&self) -> Vec<(String, Duration)> {
+        self.routes
+            .iter()
+            .filter_map(|r| r.remind_after.map(|after| (r.sink.clone(), after)))
+            .collect()
     }
 
     pub fn route(&self, alert: &Alert) -> Vec<String> {
@@ -110,6 +138,8 @@ mod tests {
             sink: sink.into(),
             rules: rules.map(|r| r.iter().copied().collect()),
             min_severity,
+            notify_closed: true,
+            remind_after: None,
         }
     }
 

@@ -1,12 +1,15 @@
-//! `nodeport-watch detect [--format F] [--rules LIST] [FILE ...]`: offline detection.
+//! `nodeport-watch detect [--format F] [--rules LIST] [--exposures] [FILE ...]`: offline
+//! detection.
 //!
 //! Reads exported logs (JSON Lines or pretty-printed documents, any provider shape, plain or
 //! gzipped), prints the alerts on stdout (JSON lines, or a table on a terminal: see
-//! `detect_report`) and a one-line summary on stderr. A folder
+//! `detect_report`) and a one-line summary on stderr; with `--exposures`, the exposures still
+//! open at the end of the input instead of the alerts. A folder
 //! is read as the `file` source reads it: the files in it, not hidden ones, in name order.
 //! Exit status: 0 when it ran, even if some records were skipped (and when stdout's reader
 //! went away early); 2 on usage errors or unreadable files.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -25,8 +28,10 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 
 use super::detect_report::Report;
 use super::explain;
+use super::exposures::ExposureView;
 use super::output::Output;
 use super::table::OutputArg;
+use crate::exposure::Inventory;
 use crate::telemetry::logging::{self, LogFormat};
 
 /// Records longer than this are skipped (and counted) rather than buffered.
@@ -64,6 +69,10 @@ pub struct DetectArgs {
     /// Print only the number of alerts by rule, cluster and namespace.
     #[arg(long)]
     summary: bool,
+    /// Print the exposures still open at the end of the input (one JSON per line, in the order
+    /// they were opened) instead of the alerts.
+    #[arg(long)]
+    exposures: bool,
     /// Files or folders to read (gzip is read transparently); none or `-` reads standard input.
     files: Vec<PathBuf>,
 }
@@ -98,6 +107,7 @@ pub async fn detect(args: DetectArgs, log_format: Option<LogFormat>) -> anyhow::
     };
     let output = OutputArg::chosen(args.output, false, terminal);
     let report = Report::new(output, args.summary);
+    let exposures = args.exposures;
     let stats = tokio::task::spawn_blocking(move || {
         let pipeline = Pipeline::new(
             "detect",
@@ -111,7 +121,7 @@ pub async fn detect(args: DetectArgs, log_format: Option<LogFormat>) -> anyhow::
             cluster: cluster.as_deref(),
             ..RecordContext::default()
         };
-        run_inputs(&pipeline, &ctx, inputs, explain, report, output)
+        run_inputs(&pipeline, &ctx, inputs, explain, report, output, exposures)
     })
     .await??;
 
@@ -222,8 +232,10 @@ fn run_inputs(
     explain: bool,
     mut report: Report,
     output: OutputArg,
+    exposures: bool,
 ) -> anyhow::Result<BatchStats> {
     let mut out = Output::stdout();
+    let mut inventory = Inventory::default();
     // One outcome for the whole run: its id set drops other stages of a request even when
     // they sit in different files.
     let mut outcome = if explain {
@@ -268,8 +280,16 @@ fn run_inputs(
                 }
                 Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {name}"))),
             }
-            for routed in outcome.alerts.drain(..) {
-                report.alert(&routed.alert, &mut out)?;
+            // Alerts carry the exposure they opened or updated, as the daemon's do.
+            let mut exposure_of_alert = HashMap::new();
+            for observation in outcome.exposures.drain(..) {
+                exposure_of_alert.extend(inventory.apply(&observation).alert_exposures);
+            }
+            for mut routed in outcome.alerts.drain(..) {
+                routed.alert.exposure_id = exposure_of_alert.remove(&routed.alert.id);
+                if !exposures {
+                    report.alert(&routed.alert, &mut out)?;
+                }
             }
             if let Some(explained) = &mut outcome.explained {
                 for line in explained.drain(..) {
@@ -278,7 +298,13 @@ fn run_inputs(
             }
         }
     }
-    report.finish(output == OutputArg::Json, &mut out)?;
+    if exposures {
+        for open in inventory.open() {
+            out.json(&ExposureView::of(open))?;
+        }
+    } else {
+        report.finish(output == OutputArg::Json, &mut out)?;
+    }
     out.flush()?;
     Ok(outcome.stats)
 }

@@ -5,6 +5,7 @@ mod conventions;
 mod detect;
 mod detect_report;
 mod explain;
+mod exposures;
 mod health;
 pub mod output;
 mod prune;
@@ -55,6 +56,8 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Lists pending and dead-lettered alerts; re-queues dead letters.
     Alerts(alerts::AlertsArgs),
+    /// Lists the exposures the daemon follows: open now (default), closed, or all.
+    Exposures(exposures::ExposuresArgs),
     /// Asks a running daemon's `/healthz` (or `/readyz`): exit 0 when it answers 200.
     Health(health::HealthArgs),
     /// Shows the store's view of the daemon: cursors and their age, the outbox per sink, and
@@ -92,6 +95,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan(args) => scan::scan(args, log_format).await,
         Command::Validate(args) => validate::validate(args, log_format).await,
         Command::Alerts(args) => alerts::alerts(args).await,
+        Command::Exposures(args) => exposures::exposures(args).await,
         Command::Health(args) => health::health(args).await,
         Command::Status(args) => status::status(args).await,
         Command::Prune(args) => prune::prune(args).await,

@@ -1,6 +1,8 @@
-//! `nodeport-watch scan --config FILE --since TIME [--until TIME] [--source NAME]`
+//! `nodeport-watch scan --config FILE --since TIME [--until TIME] [--source NAME]
+//! [--inventory-only]`
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chrono::Utc;
@@ -9,6 +11,7 @@ use tracing::{info, warn};
 
 use super::ConfigArg;
 use super::time_arg::parse_time;
+use crate::alert::Router;
 use crate::config::Settings;
 use crate::ingest::Services;
 use crate::runtime::{scan, shutdown};
@@ -29,6 +32,10 @@ pub struct ScanArgs {
     /// Scan only this source (repeatable); default: every source.
     #[arg(long = "source")]
     sources: Vec<String>,
+    /// Seed the exposure inventory only: exposures open and close as the records say, but no
+    /// alert is routed to any sink and nothing is delivered (backfill before the first run).
+    #[arg(long)]
+    inventory_only: bool,
 }
 
 pub async fn scan(args: ScanArgs, log_format: Option<LogFormat>) -> anyhow::Result<ExitCode> {
@@ -46,7 +53,13 @@ pub async fn scan(args: ScanArgs, log_format: Option<LogFormat>) -> anyhow::Resu
         bail!("--since ({since}) must be before --until ({until})");
     }
     let settings = args.config.load(log_format)?;
-    let (services, deliver) = open_store(&settings).await?;
+    let (mut services, mut deliver) = open_store(&settings).await?;
+    if args.inventory_only {
+        // Routed nowhere: the alerts are recorded (so a later read of the same records does
+        // not send them either) with no delivery, and the exposures they open notify no sink.
+        services.router = Arc::new(Router::default());
+        deliver = false;
+    }
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
     tokio::spawn(async move {
@@ -63,10 +76,17 @@ pub async fn scan(args: ScanArgs, log_format: Option<LogFormat>) -> anyhow::Resu
         cancel,
     )
     .await?;
-    eprintln!(
-        "scan: records={} alerts found={} newly queued={} already in the outbox (queued or delivered before)={}",
-        totals.records, totals.alerts_found, totals.alerts_queued, totals.alerts_known
-    );
+    if args.inventory_only {
+        eprintln!(
+            "scan --inventory-only: records={} alerts found={} (none queued for any sink); `nodeport-watch exposures` lists the inventory",
+            totals.records, totals.alerts_found
+        );
+    } else {
+        eprintln!(
+            "scan: records={} alerts found={} newly queued={} already in the outbox (queued or delivered before)={}",
+            totals.records, totals.alerts_found, totals.alerts_queued, totals.alerts_known
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

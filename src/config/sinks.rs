@@ -22,7 +22,7 @@ use super::decode;
 use super::detection::rule_set;
 use crate::alert::SinkRoute;
 use crate::model::Severity;
-use crate::validation::Problems;
+use crate::validation::{self, Problems};
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -42,6 +42,8 @@ pub enum RawSink {
 pub struct SinkFilter<'a> {
     pub rules: Option<&'a [String]>,
     pub min_severity: Option<&'a str>,
+    pub notify_closed: Option<bool>,
+    pub remind_after: Option<&'a str>,
 }
 
 impl RawSink {
@@ -81,17 +83,19 @@ impl RawSink {
     }
 
     pub fn filter(&self) -> SinkFilter<'_> {
-        let (rules, min_severity) = match self {
-            RawSink::Stdout(s) => (&s.rules, &s.min_severity),
-            RawSink::File(s) => (&s.rules, &s.min_severity),
-            RawSink::Webhook(s) => (&s.rules, &s.min_severity),
-            RawSink::Slack(s) => (&s.rules, &s.min_severity),
-            RawSink::SplunkHec(s) => (&s.rules, &s.min_severity),
-            RawSink::PagerDuty(s) => (&s.rules, &s.min_severity),
+        let (rules, min_severity, notify_closed, remind_after) = match self {
+            RawSink::Stdout(s) => (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after),
+            RawSink::File(s) => (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after),
+            RawSink::Webhook(s) => (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after),
+            RawSink::Slack(s) => (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after),
+            RawSink::SplunkHec(s) => (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after),
+            RawSink::PagerDuty(s) => (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after),
         };
         SinkFilter {
             rules: rules.as_deref(),
             min_severity: min_severity.as_deref(),
+            notify_closed,
+            remind_after: remind_after.as_deref(),
         }
     }
 }
@@ -102,6 +106,10 @@ pub struct RawStdoutSink {
     pub name: String,
     pub rules: Option<Vec<String>>,
     pub min_severity: Option<String>,
+    /// Send a resolution when an exposure this sink was alerted about closes (default on).
+    pub notify_closed: Option<bool>,
+    /// Send a still-open exposure again, once, after this long (`7d`); off when absent.
+    pub remind_after: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -181,9 +189,13 @@ fn route(p: &mut Problems, key: &str, name: &str, filter: SinkFilter<'_>) -> Sin
         }
         set
     });
+    let remind_after =
+        validation::values::duration(p, &format!("{key}.remind_after"), filter.remind_after);
     SinkRoute {
         sink: name.to_owned(),
         rules,
         min_severity,
+        notify_closed: filter.notify_closed.unwrap_or(true),
+        remind_after,
     }
 }

@@ -360,6 +360,7 @@ mod tests {
                         sinks: vec!["s".into()],
                     }],
                     seen: Default::default(),
+                    exposures: Vec::new(),
                 },
                 &Fence::Sole,
             )

@@ -42,6 +42,12 @@ pub struct ServiceChange {
     /// absent rather than left unchanged as in a patch.
     pub request_is_full_object: bool,
     pub external_ips: Vec<String>,
+    /// The write says what `externalIPs` is afterwards (the stored object, a full object, or a
+    /// patch that sets, empties or removes it), so an empty `external_ips` means "none".
+    pub external_ips_known: bool,
+    /// `metadata.resourceVersion` of the stored object, when logged and numeric (etcd's
+    /// revision): it orders two writes of one Service logged at the same instant.
+    pub resource_version: Option<u64>,
     /// The request explicitly sets `spec.ports[*].nodePort`.
     pub sets_node_port: bool,
     /// `Some(false)` for a full object without selector; `None` when the body does not tell.
@@ -102,12 +108,16 @@ impl ServiceChange {
                 change.effective_type = Some((t, TypeSource::Response));
                 change.ports = stored.ports;
                 change.external_ips = stored.external_ips;
+                change.external_ips_known = complete;
+                change.resource_version = stored.resource_version;
                 change.has_selector = stored.has_selector.filter(|_| complete);
                 change.labels = stored.labels;
             }
             None => {
                 change.ports = requested.ports;
                 change.external_ips = requested.external_ips;
+                change.external_ips_known =
+                    requested.external_ips_touched || change.request_is_full_object;
                 change.has_selector = requested.has_selector.filter(|_| complete);
                 change.labels = requested.labels;
             }
@@ -158,17 +168,26 @@ struct Spec {
     service_type: Option<String>,
     ports: Vec<ServicePort>,
     external_ips: Vec<String>,
+    /// The body sets, empties or removes `externalIPs`.
+    external_ips_touched: bool,
     has_selector: Option<bool>,
     labels: BTreeMap<String, String>,
+    resource_version: Option<u64>,
 }
 
 impl Spec {
     fn of_object(object: &Fields<'_>) -> Spec {
+        let metadata = nested(object, "metadata");
         let mut spec = Spec {
-            labels: nested(object, "metadata")
-                .and_then(|m| nested(&m, "labels"))
+            labels: metadata
+                .as_ref()
+                .and_then(|m| nested(m, "labels"))
                 .map(|labels| string_map(&labels))
                 .unwrap_or_default(),
+            resource_version: metadata
+                .as_ref()
+                .and_then(|m| string(m, "resourceVersion"))
+                .and_then(|v| v.parse().ok()),
             ..Spec::default()
         };
         if let Some(s) = nested(object, "spec") {
@@ -189,16 +208,36 @@ impl Spec {
         if let Some(ports) = s.get("ports").and_then(elements) {
             self.ports = ports.into_iter().filter_map(port).collect();
         }
-        if let Some(ips) = s.get("externalIPs").and_then(elements) {
-            self.external_ips = strings(&ips);
+        // `null` (which `get` reads as absent) or `[]` in a merge patch empties the list.
+        let ips = s
+            .iter()
+            .filter(|(k, _)| *k == "externalIPs")
+            .map(|(_, v)| v)
+            .last();
+        if let Some(ips) = ips {
+            self.external_ips = elements(ips).map(|v| strings(&v)).unwrap_or_default();
+            self.external_ips_touched = true;
         }
     }
 
-    /// RFC 6902 operations on the Service; only `add` and `replace` can set a value.
+    /// RFC 6902 operations on the Service; only `add` and `replace` can set a value, and a
+    /// `remove` of the type or of the external IPs puts back the API default (ClusterIP, none).
     fn of_json_patch(ops: &[&RawValue]) -> Spec {
         let mut spec = Spec::default();
         for op in ops.iter().filter_map(|op| Fields::of(op)) {
-            if !matches!(string(&op, "op").as_deref(), Some("add" | "replace")) {
+            let kind = string(&op, "op");
+            if kind.as_deref() == Some("remove") {
+                match string(&op, "path").as_deref() {
+                    Some("/spec/type") => spec.service_type = Some(DEFAULT_TYPE.to_owned()),
+                    Some("/spec/externalIPs") => {
+                        spec.external_ips.clear();
+                        spec.external_ips_touched = true;
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            if !matches!(kind.as_deref(), Some("add" | "replace")) {
                 continue;
             }
             let (Some(path), Some(value)) = (string(&op, "path"), op.get("value")) else {
@@ -229,8 +268,12 @@ impl Spec {
                 }),
                 ["spec", "externalIPs"] => {
                     spec.external_ips = elements(value).map(|v| strings(&v)).unwrap_or_default();
+                    spec.external_ips_touched = true;
                 }
-                ["spec", "externalIPs", _] => spec.external_ips.extend(string_value(value)),
+                ["spec", "externalIPs", _] => {
+                    spec.external_ips.extend(string_value(value));
+                    spec.external_ips_touched = true;
+                }
                 _ => {}
             }
         }
@@ -402,5 +445,37 @@ mod tests {
             None,
         ));
         assert_eq!(c.external_ips, ["198.51.100.1"]);
+    }
+
+    #[test]
+    fn removals_restore_the_defaults() {
+        let c = ServiceChange::of(&event(
+            "patch",
+            Some(
+                r#"[{"op":"remove","path":"/spec/type"},{"op":"remove","path":"/spec/externalIPs"}]"#,
+            ),
+            None,
+        ));
+        assert_eq!(c.effective_type(), Some("ClusterIP"));
+        assert!(c.external_ips.is_empty() && c.external_ips_known);
+        let c = ServiceChange::of(&event(
+            "patch",
+            Some(r#"{"spec":{"externalIPs":null}}"#),
+            None,
+        ));
+        assert!(c.external_ips.is_empty() && c.external_ips_known);
+        let c = ServiceChange::of(&event("patch", Some(r#"{"spec":{"ports":[]}}"#), None));
+        assert!(!c.external_ips_known);
+    }
+
+    #[test]
+    fn the_stored_resource_version_is_read() {
+        let c = ServiceChange::of(&event(
+            "patch",
+            None,
+            Some(r#"{"kind":"Service","metadata":{"resourceVersion":"4711"},"spec":{}}"#),
+        ));
+        assert_eq!(c.resource_version, Some(4711));
+        assert!(c.external_ips_known);
     }
 }

@@ -159,6 +159,7 @@ impl<S: Source> SourceDriver<S> {
                 add: seen_keys,
                 forget_before_ms: batch.forget_seen_before_ms,
             },
+            exposures: outcome.exposures,
         };
         let report = self.store.commit(commit, &self.fence).await?;
         self.cursor = batch.cursor;

@@ -47,9 +47,39 @@ pub struct Alert {
     pub degraded: Vec<Degradation>,
     pub mitre: Vec<MitreTechnique>,
     pub runbook: String,
+    /// `open` for an alert of a write (and a still-open reminder), `closed` for the resolution
+    /// of an exposure. Absent from alerts written before it was added: those were `open`.
+    #[serde(default)]
+    pub status: AlertStatus,
+    /// The exposure this alert opened, updated or resolved, shared by all of them; null when
+    /// the alert is about no exposure (a denied attempt) or none was followed (an older write
+    /// read after a later one).
+    #[serde(default)]
+    pub exposure_id: Option<String>,
+    /// A still-open reminder of an exposure alerted earlier (`remind_after`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reminder: bool,
     /// The normalized event, when `detection.include_raw` is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw: Option<serde_json::Value>,
+}
+
+/// Whether an alert reports an exposure (`open`) or its end (`closed`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    #[default]
+    Open,
+    Closed,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Open => "open",
+            AlertStatus::Closed => "closed",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

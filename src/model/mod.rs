@@ -12,8 +12,8 @@ mod skip_reason;
 mod time_range;
 
 pub use alert::{
-    ALERT_SCHEMA_V1, Alert, AlertUser, ImpersonatedUser, MitreTechnique, RiskFactor, RuleId,
-    ServicePort, Severity,
+    ALERT_SCHEMA_V1, Alert, AlertStatus, AlertUser, ImpersonatedUser, MitreTechnique, RiskFactor,
+    RuleId, ServicePort, Severity,
 };
 pub use audit_event::{
     AuditEvent, Decision, Degradation, OMITTED_BODY_MARKER, ObjectRef, Origin, Outcome, Payload,

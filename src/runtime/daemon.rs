@@ -83,6 +83,11 @@ pub async fn run(
             sources_stop.clone(),
         ));
     }
+    sources.spawn(super::reminders::run(
+        super::reminders::wanted(&settings.sinks),
+        services.clone(),
+        sources_stop.clone(),
+    ));
     sources.close();
     info!(
         sources = settings.sources.len(),

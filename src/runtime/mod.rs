@@ -1,10 +1,11 @@
 //! Running the daemon: supervision of sources and deliverers, shutdown, catch-up scans (on
-//! demand and scheduled) and their progress display.
+//! demand and scheduled), their progress display, and still-open exposure reminders.
 
 pub mod daemon;
 pub mod launch;
 pub mod progress;
 pub mod retention;
+pub mod reminders;
 pub mod scan;
 pub mod scheduler;
 pub mod shutdown;

@@ -1,4 +1,5 @@
-//! Durable state: source checkpoints, recently seen record ids, and the alert outbox.
+//! Durable state: source checkpoints, recently seen record ids, the alert outbox, and the
+//! exposures the alerts opened (kept by the same commit).
 //!
 //! The guarantee everything else relies on: a batch's alerts and the cursor that moves past the
 //! batch are written in **one transaction** ([`Checkpoints::commit`]). Sinks are then fed from
@@ -12,6 +13,7 @@
 //! same contract tests (`tests/it/state_contract.rs`).
 
 mod error;
+mod exposure_rows;
 mod fence;
 pub mod postgres;
 mod records;
@@ -30,7 +32,9 @@ pub use records::{
     AlertCount, Commit, CommitReport, DeliveryRecord, DeliveryState, Pending, PendingBatch,
     RoutedAlert, SeenUpdate, Unreadable,
 };
-pub use roles::{Checkpoints, OutboxAdmin, OutboxDelivery, StateStore, StoreStatus};
+pub use roles::{
+    Checkpoints, ExposureInventory, OutboxAdmin, OutboxDelivery, StateStore, StoreStatus,
+};
 pub use settings::{RawState, StatePath, StateSettings};
 pub use sqlite::SqliteStore;
 pub use status::{CursorStatus, Fleet, LeaseStatus, ReplicaStatus};

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::exposure::Observation;
 use crate::model::{Alert, SeenKey, StoredCursor};
 
 /// An alert and the sinks it must reach (already filtered by each sink's rules and severity).
@@ -28,6 +29,9 @@ pub struct Commit {
     pub cursor: StoredCursor,
     pub alerts: Vec<RoutedAlert>,
     pub seen: SeenUpdate,
+    /// What the batch's writes did to exposures, in batch order: applied in the same
+    /// transaction, before the alerts (which learn their `exposure_id` from them).
+    pub exposures: Vec<Observation>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -36,6 +40,9 @@ pub struct CommitReport {
     pub inserted: usize,
     /// Alerts whose id was already there (another stage, a re-read, a scan).
     pub duplicates: usize,
+    /// Exposures the batch opened and closed.
+    pub opened: usize,
+    pub closed: usize,
 }
 
 /// An alert waiting for one sink.

@@ -6,6 +6,8 @@
 //! - [`OutboxAdmin`]: operators and telemetry (listing, re-queueing, counts, readiness).
 //!
 //! - [`StoreStatus`]: what `nodeport-watch status` shows (cursors, replicas, leases).
+//! - [`ExposureInventory`]: the exposures the commits keep (`nodeport-watch exposures`,
+//!   metrics, reminders).
 //!
 //! A shared backend adds a `Leases` role (acquire, renew, release) next to these once the
 //! daemon keeps leases; the epoch it hands out is what [`Checkpoints::commit`] receives as its
@@ -20,7 +22,8 @@ use super::{
     AlertCount, Commit, CommitReport, CursorStatus, DeliveryRecord, DeliveryState, Fence, Fleet,
     PendingBatch, StateError,
 };
-use crate::model::StoredCursor;
+use crate::exposure::{Exposure, ExposureFilter, ExposureKey, OpenCount};
+use crate::model::{Alert, StoredCursor};
 
 #[async_trait]
 pub trait Checkpoints: Send + Sync {
@@ -109,8 +112,47 @@ pub trait StoreStatus: Send + Sync {
     }
 }
 
+#[async_trait]
+pub trait ExposureInventory: Send + Sync {
+    /// Exposures the filter accepts, the most recently opened first.
+    async fn exposures(
+        &self,
+        filter: &ExposureFilter,
+        limit: usize,
+    ) -> Result<Vec<Exposure>, StateError>;
+
+    /// Open exposures per cluster and rule, with the oldest opening (read through the status
+    /// index), for every cluster and rule that has open or closed exposures: a group whose
+    /// last exposure closed reports 0.
+    async fn open_counts(&self) -> Result<Vec<OpenCount>, StateError>;
+
+    /// Open exposures opened before `before_ms` whose episode has sent no reminder yet, with
+    /// the alert that opened each, when the outbox still holds it.
+    async fn due_reminders(
+        &self,
+        before_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(Exposure, Option<Alert>)>, StateError>;
+
+    /// Queues `reminder` for `sinks` and marks the exposure reminded, in one transaction; an
+    /// exposure that closed or reopened meanwhile (another episode) is left alone.
+    async fn queue_reminder(
+        &self,
+        key: &ExposureKey,
+        episode: &str,
+        reminder: Alert,
+        sinks: Vec<String>,
+    ) -> Result<bool, StateError>;
+}
+
 /// A complete backend: every role. Processes hold one `Arc<dyn StateStore>` and hand each part
 /// the role it needs (`Arc<dyn StateStore>` upcasts to `Arc<dyn OutboxDelivery>` and so on).
-pub trait StateStore: Checkpoints + OutboxDelivery + OutboxAdmin + StoreStatus + 'static {}
+pub trait StateStore:
+    Checkpoints + OutboxDelivery + OutboxAdmin + StoreStatus + ExposureInventory + 'static
+{
+}
 
-impl<T: Checkpoints + OutboxDelivery + OutboxAdmin + StoreStatus + 'static> StateStore for T {}
+impl<T> StateStore for T where
+    T: Checkpoints + OutboxDelivery + OutboxAdmin + StoreStatus + ExposureInventory + 'static
+{
+}

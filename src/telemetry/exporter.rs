@@ -74,6 +74,16 @@ pub async fn render(
         .map(|a| (a.rule, a.source, a.count))
         .collect();
     m::record_outbox(&alerts, &deliveries);
+    match store.open_counts().await {
+        Ok(groups) => {
+            let groups: Vec<_> = groups
+                .into_iter()
+                .map(|g| (g.cluster, g.rule, g.count, g.oldest_opened_ms))
+                .collect();
+            m::record_exposures(&groups, now);
+        }
+        Err(e) => warn!(error = %e, "cannot count open exposures for /metrics"),
+    }
     handle.run_upkeep();
     handle.render()
 }

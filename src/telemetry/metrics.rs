@@ -35,6 +35,8 @@ pub const SCAN_RUNS: &str = "nodeport_watch_scan_runs_total";
 pub const AUDIT_ID_REUSE: &str = "nodeport_watch_audit_id_reuse_total";
 pub const EXCEPTION_MATCHES: &str = "nodeport_watch_exception_matches_total";
 pub const UNRECORDED_DELIVERIES: &str = "nodeport_watch_deliveries_unrecorded";
+pub const OPEN_EXPOSURES: &str = "nodeport_watch_exposures_open";
+pub const OLDEST_OPEN_EXPOSURE: &str = "nodeport_watch_exposure_oldest_open_age_seconds";
 
 /// Every metric with its type and help text, for the exporter's `# HELP` lines and the README.
 pub const CATALOG: &[(&str, MetricType, &str)] = &[
@@ -143,6 +145,16 @@ pub const CATALOG: &[(&str, MetricType, &str)] = &[
         MetricType::Counter,
         "Detections silenced, by source and exception (its index in detection.exceptions).",
     ),
+    (
+        OPEN_EXPOSURES,
+        MetricType::Gauge,
+        "Services exposed now, by cluster and rule (from the exposures table).",
+    ),
+    (
+        OLDEST_OPEN_EXPOSURE,
+        MetricType::Gauge,
+        "Age of the oldest open exposure, by cluster and rule (0 when none is open).",
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -231,6 +243,20 @@ pub fn record_source_health(
             .set(at.timestamp_millis() as f64 / 1000.0);
     }
     gauge!(SOURCE_FAILURES, "source" => source.to_owned()).set(health.consecutive_failures);
+}
+
+/// Exposures, from the state store at scrape time: `(cluster, rule, open now, oldest opening
+/// in ms)` for every cluster and rule that ever had one, so a gauge falls to 0 when the last
+/// exposure of its group closes.
+pub fn record_exposures(groups: &[(String, String, u64, Option<i64>)], now: DateTime<Utc>) {
+    for (cluster, rule, open, oldest_ms) in groups {
+        let labels = [("cluster", cluster.clone()), ("rule", rule.clone())];
+        gauge!(OPEN_EXPOSURES, &labels).set(*open as f64);
+        let age = oldest_ms
+            .map(|ms| (now.timestamp_millis() - ms).max(0) as f64 / 1000.0)
+            .unwrap_or(0.0);
+        gauge!(OLDEST_OPEN_EXPOSURE, &labels).set(age);
+    }
 }
 
 /// Outbox totals, from the state store at scrape time: `(rule, source, alerts ever written)`

@@ -306,6 +306,7 @@ async fn aws_a_checkpoint_older_than_max_catchup_jumps_forward_on_restart() {
                 cursor: StoredCursor::encode(&old).unwrap(),
                 alerts: Vec::new(),
                 seen: SeenUpdate::default(),
+                exposures: Vec::new(),
             },
             &Fence::Sole,
         )

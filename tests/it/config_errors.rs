@@ -144,7 +144,7 @@ colour = \"blue\"
          DIR/config.toml:7: sources[0].pahts: unknown key `pahts`; did you mean `paths`?\n  \
          DIR/config.toml:11: sinks[0].type: unknown type `webhok`; did you mean `webhook`?\n  \
          DIR/config.toml:16: sinks[1].colour: unknown key `colour` (known keys: name, rules, \
-         min_severity)\n"
+         min_severity, notify_closed, remind_after)\n"
     );
 }
 

@@ -59,6 +59,7 @@ async fn enqueue(store: &SqliteStore, ids: &[String]) {
                 },
                 alerts,
                 seen: Default::default(),
+                exposures: Vec::new(),
             },
             &Fence::Sole,
         )

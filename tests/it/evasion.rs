@@ -236,6 +236,8 @@ fn a_degraded_exposure_reaches_a_high_severity_sink() {
         sink: "slack".into(),
         rules: None,
         min_severity: Severity::High,
+        notify_closed: true,
+        remind_after: None,
     }]);
     assert_eq!(router.route(alert), ["slack"]);
 }

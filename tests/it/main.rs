@@ -34,10 +34,17 @@
 //! - `azure_monitor_failures` throttling, partial results, tokens, scans, config (same fake)
 //! - `azure_blob`   storage archives: appends, split lines, clusters, restart (against Azurite)
 //! - `azure_blob_lifecycle` settled hours, scans, healthchecks, refused keys, max_catchup
+//! - `exposures`    the exposure lifecycle in every provider shape (library) and `detect
+//!   --exposures`: delete, ClusterIP, JSON patch, externalIPs, node ports, reopen, namespace,
+//!   stages, out of order, dry-run and forbidden deletes
+//! - `exposures_daemon` the lifecycle through the daemon: resolve to PagerDuty, Slack and
+//!   webhook, restart between open and close, `exposures` table and JSON, `scan --inventory-only`
 //! - `state`        the outbox survives crashes: re-delivers what was not delivered, never twice;
 //!   a damaged row is dead-lettered by the deliverer, never blocks its sink
 //! - `state_contract` what every state backend must do (commit, outbox, dead letters, seen ids,
 //!   cursors, clock, ownership token, late marks), run on SQLite file and memory and PostgreSQL
+//! - `state_contract_exposures` the exposure cases of the contract: open and close in the
+//!   commit, alerts tied to exposures, resolutions, older writes, namespaces, counts, reminders
 //! - `state_lock`   one delivering process per SQLite file: a second daemon is refused, `scan`
 //!   beside a daemon only queues, `alerts` works without sink secrets
 //! - `state_lock_postgres` the same on PostgreSQL (an advisory lock): a second daemon refused
@@ -104,6 +111,8 @@ mod detection;
 mod doc_links;
 mod errors;
 mod evasion;
+mod exposures;
+mod exposures_daemon;
 mod external_corpus;
 mod fake_log_analytics;
 mod faults_files;
@@ -125,6 +134,7 @@ mod sinks;
 mod state;
 mod state_cli;
 mod state_contract;
+mod state_contract_exposures;
 mod state_lock;
 mod state_lock_postgres;
 mod support;

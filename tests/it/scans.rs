@@ -169,6 +169,7 @@ async fn open_with_checkpoint(
                 .unwrap(),
                 alerts: vec![],
                 seen: Default::default(),
+                exposures: Vec::new(),
             },
             &Fence::Sole,
         )

@@ -6,6 +6,8 @@
 //! PostgreSQL on a fresh database of the shared throwaway server, all opened through the one
 //! factory (`state::open`) the daemon uses.
 //!
+//! The exposure cases (issue 14) live in `state_contract_exposures` and run here too.
+//!
 //! What only one backend can show (SQLite's rollback of a commit whose cursor write fails, a
 //! damaged row in the file) stays in `state`.
 
@@ -19,6 +21,10 @@ use nodeport_watch::state::{
     DeliveryState, Fence, LeaseToken, SeenKey, SeenUpdate, StateError, StateStore,
 };
 
+pub use crate::state_contract_exposures::{
+    a_namespace_delete_closes_its_exposures_and_counts_follow, a_reminder_is_queued_once,
+    an_exposure_opens_and_closes_in_the_commit, older_writes_and_replays_change_nothing,
+};
 use crate::support::store::{alerts, alerts_tagged, commit, cursor};
 
 /// A store under test and whatever must live as long as it (a temporary directory, a server).
@@ -518,6 +524,10 @@ macro_rules! state_contract {
                 seen_ids_are_kept_per_scope_then_forgotten,
                 cursors_round_trip_with_their_version,
                 counts_and_writability,
+                an_exposure_opens_and_closes_in_the_commit,
+                older_writes_and_replays_change_nothing,
+                a_namespace_delete_closes_its_exposures_and_counts_follow,
+                a_reminder_is_queued_once,
             );
 
             #[tokio::test]

@@ -1,5 +1,7 @@
-//! `pagerduty`: an Events API v2 `trigger` per alert, `dedup_key` = alert id, so a re-sent
-//! alert updates the same PagerDuty alert instead of paging twice.
+//! `pagerduty`: an Events API v2 `trigger` per alert, `dedup_key` = the alert's `exposure_id`
+//! (its id when it has none), so a re-sent alert, or a later write to the same exposure, updates
+//! the same PagerDuty alert instead of paging twice; the exposure's resolution sends `resolve`
+//! with that same `dedup_key`, which closes it.
 //!
 //! Severity maps critical → `critical`, high → `error`, medium → `warning`, low and info →
 //! `info`; `summary` is the alert title (cut to the API's 1024 characters) and the whole alert
@@ -15,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::http::{JsonPoster, Redactor};
 use super::{DeliveryError, Sink};
-use crate::model::{Alert, Severity};
+use crate::model::{Alert, AlertStatus, Severity};
 use crate::validation::Secret;
 
 const SUMMARY_MAX: usize = 1024;
@@ -51,6 +53,23 @@ impl PagerDutySink {
     }
 }
 
+/// The key PagerDuty groups events under: one incident per exposure.
+fn dedup_key(alert: &Alert) -> &str {
+    alert.exposure_id.as_deref().unwrap_or(&alert.id)
+}
+
+/// The event for an alert: `resolve` for an exposure's resolution, else `trigger`.
+pub fn event(alert: &Alert, routing_key: &str) -> Value {
+    match alert.status {
+        AlertStatus::Closed => json!({
+            "routing_key": routing_key,
+            "event_action": "resolve",
+            "dedup_key": dedup_key(alert),
+        }),
+        AlertStatus::Open => trigger(alert, routing_key),
+    }
+}
+
 /// The trigger event; `routing_key` is the only secret in it.
 pub fn trigger(alert: &Alert, routing_key: &str) -> Value {
     let summary: String = alert.title.chars().take(SUMMARY_MAX).collect();
@@ -80,7 +99,7 @@ pub fn trigger(alert: &Alert, routing_key: &str) -> Value {
     json!({
         "routing_key": routing_key,
         "event_action": "trigger",
-        "dedup_key": alert.id,
+        "dedup_key": dedup_key(alert),
         "client": "nodeport-watch",
         "payload": payload,
     })
@@ -89,7 +108,7 @@ pub fn trigger(alert: &Alert, routing_key: &str) -> Value {
 #[async_trait]
 impl Sink for PagerDutySink {
     async fn deliver(&self, alert: &Alert) -> Result<(), DeliveryError> {
-        let body = serde_json::to_vec(&trigger(alert, self.routing_key.expose()))
+        let body = serde_json::to_vec(&event(alert, self.routing_key.expose()))
             .map_err(|e| DeliveryError::rejected(format!("event not serializable: {e}")))?;
         self.poster.post(HeaderMap::new(), body).await
     }

@@ -5,8 +5,10 @@
 //! for Slack's mrkdwn (`&`, `<`, `>`), so a crafted name cannot turn into a mention or a link.
 //! Texts are cut to Block Kit's limits (header 150, field 2000, section 3000 characters).
 
+mod closed;
 pub mod config;
 
+pub use closed::closed_message;
 pub use config::{RawSlackSink, SlackSettings};
 
 use async_trait::async_trait;
@@ -16,11 +18,11 @@ use url::Url;
 
 use super::http::{JsonPoster, Redactor};
 use super::{DeliveryError, Sink};
-use crate::model::{Alert, ServicePort};
+use crate::model::{Alert, AlertStatus, ServicePort};
 
 const HEADER_MAX: usize = 150;
 const FIELD_MAX: usize = 2000;
-const SECTION_MAX: usize = 3000;
+pub(super) const SECTION_MAX: usize = 3000;
 
 #[derive(Debug)]
 pub struct SlackSink {
@@ -42,7 +44,11 @@ impl SlackSink {
 #[async_trait]
 impl Sink for SlackSink {
     async fn deliver(&self, alert: &Alert) -> Result<(), DeliveryError> {
-        let body = serde_json::to_vec(&message(alert))
+        let payload = match alert.status {
+            AlertStatus::Closed => closed_message(alert),
+            AlertStatus::Open => message(alert),
+        };
+        let body = serde_json::to_vec(&payload)
             .map_err(|e| DeliveryError::rejected(format!("message not serializable: {e}")))?;
         self.poster.post(HeaderMap::new(), body).await
     }
@@ -59,7 +65,7 @@ pub fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn cut(text: &str, max: usize) -> String {
+pub(super) fn cut(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
     }
@@ -68,7 +74,7 @@ fn cut(text: &str, max: usize) -> String {
     out
 }
 
-fn or_unknown(value: Option<&str>) -> String {
+pub(super) fn or_unknown(value: Option<&str>) -> String {
     value.map_or_else(|| "_unknown_".to_owned(), escape)
 }
 

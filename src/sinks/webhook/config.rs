@@ -40,6 +40,10 @@ pub struct RawWebhookSink {
     pub timeout: Option<String>,
     pub rules: Option<Vec<String>>,
     pub min_severity: Option<String>,
+    /// Send a resolution when an exposure this sink was alerted about closes (default on).
+    pub notify_closed: Option<bool>,
+    /// Send a still-open exposure again, once, after this long (`7d`); off when absent.
+    pub remind_after: Option<String>,
 }
 
 #[derive(Clone, Debug)]

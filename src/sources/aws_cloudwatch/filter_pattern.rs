@@ -20,10 +20,11 @@
 use serde_json::Value;
 use thiserror::Error;
 
-/// Service writes, the only events any rule looks at. It does not test `spec.type`: a JSON patch
-/// has no `spec` at all and the stored type is in `responseObject`, so the type is decided here,
-/// client-side, never by the server.
-pub const DEFAULT_PATTERN: &str = r#"{ $.objectRef.resource = "services" && ($.verb = "create" || $.verb = "update" || $.verb = "patch") }"#;
+/// Service writes, the only events any rule looks at, and the deletes (of a Service or of its
+/// namespace) that end an exposure. It does not test `spec.type`: a JSON patch has no `spec` at
+/// all and the stored type is in `responseObject`, so the type is decided here, client-side,
+/// never by the server.
+pub const DEFAULT_PATTERN: &str = r#"{ ($.objectRef.resource = "services" && ($.verb = "create" || $.verb = "update" || $.verb = "patch" || $.verb = "delete")) || ($.objectRef.resource = "namespaces" && $.verb = "delete") }"#;
 
 /// The longest `filterPattern` FilterLogEvents accepts.
 pub const MAX_PATTERN_CHARS: usize = 1024;

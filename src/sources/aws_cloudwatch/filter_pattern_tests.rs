@@ -15,19 +15,15 @@ fn the_default_pattern_selects_service_writes_only() {
     let p = default();
     assert_eq!(p.text(), DEFAULT_PATTERN);
     assert_eq!(FilterPattern::default_pattern(), p);
-    for verb in ["create", "update", "patch"] {
+    for verb in ["create", "update", "patch", "delete"] {
         assert!(p.matches(&event(verb, "services")), "{verb} services");
     }
-    for verb in [
-        "get",
-        "list",
-        "watch",
-        "delete",
-        "deletecollection",
-        "Create",
-    ] {
+    for verb in ["get", "list", "watch", "deletecollection", "Create"] {
         assert!(!p.matches(&event(verb, "services")), "{verb} services");
     }
+    // A namespace delete ends every exposure in it; other namespace requests do not matter.
+    assert!(p.matches(&event("delete", "namespaces")));
+    assert!(!p.matches(&event("create", "namespaces")));
     for resource in ["pods", "endpoints", "servicesx", "Services"] {
         assert!(!p.matches(&event("create", resource)), "create {resource}");
     }

@@ -143,19 +143,21 @@ impl WindowQuery<'_> {
     }
 }
 
-/// Service writes in the resource-specific tables. `ObjectRef` is `dynamic`; going through
-/// `tostring` and `parse_json` reads it whether it holds an object or a JSON-encoded string.
-const SERVICE_WRITES_TYPED: &str = "\n| where Verb in (\"create\", \"update\", \"patch\")\
-\n| where tostring(parse_json(tostring(ObjectRef)).resource) == \"services\"";
+/// Service writes in the resource-specific tables, and the deletes that end an exposure (of a
+/// Service or a namespace; namespace writes that end nothing are dropped by detection).
+/// `ObjectRef` is `dynamic`; going through `tostring` and `parse_json` reads it whether it
+/// holds an object or a JSON-encoded string.
+const SERVICE_WRITES_TYPED: &str = "\n| where Verb in (\"create\", \"update\", \"patch\", \"delete\")\
+\n| where tostring(parse_json(tostring(ObjectRef)).resource) in (\"services\", \"namespaces\")";
 
 /// Service writes in `AzureDiagnostics`, matched in the text of `log_s`: a `log_s` trimmed at
 /// 32,766 bytes is not valid JSON, and `parse_json` would lose it, while `objectRef` and `verb`
 /// come early in the Event and survive the cut. `AuditId` and `Stage` are read the same way
 /// for deduplication.
 const SERVICE_WRITES_LOG_S: &str = "\n| extend log_s = tostring(column_ifexists(\"log_s\", \"\"))\
-\n| where log_s has \"services\"\
-\n| where log_s matches regex @'\"resource\"\\s*:\\s*\"services\"'\
-\n| where log_s matches regex @'\"verb\"\\s*:\\s*\"(create|update|patch)\"'\
+\n| where log_s has_any (\"services\", \"namespaces\")\
+\n| where log_s matches regex @'\"resource\"\\s*:\\s*\"(services|namespaces)\"'\
+\n| where log_s matches regex @'\"verb\"\\s*:\\s*\"(create|update|patch|delete)\"'\
 \n| extend AuditId = extract(@'\"auditID\"\\s*:\\s*\"([^\"]+)\"', 1, log_s), Stage = extract(@'\"stage\"\\s*:\\s*\"([^\"]+)\"', 1, log_s)";
 
 /// `_ResourceId` matching any configured cluster (KQL `in~` and `endswith` ignore case, as
@@ -218,8 +220,8 @@ mod tests {
             "AKSAuditAdmin\n\
              | where ingestion_time() >= datetime(2024-01-01T00:00:00.000Z) and ingestion_time() < datetime(2024-01-01T00:05:00.000Z)\n\
              | where TimeGenerated >= datetime(2023-12-30T00:00:00.000Z) and TimeGenerated < datetime(2024-01-02T00:05:00.000Z)\n\
-             | where Verb in (\"create\", \"update\", \"patch\")\n\
-             | where tostring(parse_json(tostring(ObjectRef)).resource) == \"services\"\n\
+             | where Verb in (\"create\", \"update\", \"patch\", \"delete\")\n\
+             | where tostring(parse_json(tostring(ObjectRef)).resource) in (\"services\", \"namespaces\")\n\
              | extend IngestionTime = ingestion_time()\n\
              | take 1000"
         );
@@ -235,9 +237,9 @@ mod tests {
              | where TimeGenerated >= datetime(2023-12-30T00:00:00.000Z) and TimeGenerated < datetime(2024-01-02T00:05:00.000Z)\n\
              | where Category in (\"kube-audit\", \"kube-audit-admin\")\n\
              | extend log_s = tostring(column_ifexists(\"log_s\", \"\"))\n\
-             | where log_s has \"services\"\n\
-             | where log_s matches regex @'\"resource\"\\s*:\\s*\"services\"'\n\
-             | where log_s matches regex @'\"verb\"\\s*:\\s*\"(create|update|patch)\"'\n\
+             | where log_s has_any (\"services\", \"namespaces\")\n\
+             | where log_s matches regex @'\"resource\"\\s*:\\s*\"(services|namespaces)\"'\n\
+             | where log_s matches regex @'\"verb\"\\s*:\\s*\"(create|update|patch|delete)\"'\n\
              | extend AuditId = extract(@'\"auditID\"\\s*:\\s*\"([^\"]+)\"', 1, log_s), Stage = extract(@'\"stage\"\\s*:\\s*\"([^\"]+)\"', 1, log_s)\n\
              | extend IngestionTime = ingestion_time()\n\
              | project TimeGenerated, IngestionTime, Category, _ResourceId, AuditId, Stage, log_s\n\

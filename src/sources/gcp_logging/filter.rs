@@ -1,7 +1,7 @@
 //! The server-side query: which requests a source makes and what each one asks for.
 //!
 //! Cloud Logging charges the quota per request, whatever it returns, so the filter asks only
-//! for Service writes (`resource.type`, `logName`, `protoPayload.methodName`, optional cluster
+//! for Service writes and the deletes that end an exposure (`resource.type`, `logName`, `protoPayload.methodName`, optional cluster
 //! and location labels, and the time window), and one request carries as many projects as the
 //! API allows: up to 100 `resourceNames`, within the 20,000-character filter limit.
 
@@ -10,11 +10,14 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use super::config::GcpLoggingSettings;
 use crate::sources::time_axis::Window;
 
-/// The three verbs that can make or keep a Service a NodePort.
-pub const SERVICE_WRITES: [&str; 3] = [
+/// The methods that can make or keep a Service a NodePort, and the deletes that end an
+/// exposure (of the Service, or of its namespace).
+pub const SERVICE_WRITES: [&str; 5] = [
     "io.k8s.core.v1.services.create",
     "io.k8s.core.v1.services.update",
     "io.k8s.core.v1.services.patch",
+    "io.k8s.core.v1.services.delete",
+    "io.k8s.core.v1.namespaces.delete",
 ];
 /// Admin Activity audit log (always on in GKE); the id is URL-encoded in `logName`.
 pub const ACTIVITY_LOG: &str = "cloudaudit.googleapis.com%2Factivity";
@@ -157,7 +160,8 @@ mod tests {
              logName=(\"projects/project-0000/logs/cloudaudit.googleapis.com%2Factivity\" OR \
              \"projects/project-0001/logs/cloudaudit.googleapis.com%2Factivity\") AND \
              protoPayload.methodName=(\"io.k8s.core.v1.services.create\" OR \
-             \"io.k8s.core.v1.services.update\" OR \"io.k8s.core.v1.services.patch\") AND \
+             \"io.k8s.core.v1.services.update\" OR \"io.k8s.core.v1.services.patch\" OR \
+             \"io.k8s.core.v1.services.delete\" OR \"io.k8s.core.v1.namespaces.delete\") AND \
              resource.labels.cluster_name=\"web\" AND \
              resource.labels.location=(\"europe-west1\" OR \"us-central1-a\") AND \
              timestamp>=\"2024-01-01T00:00:00.000Z\" AND timestamp<\"2024-01-01T00:05:00.250Z\""

@@ -8,9 +8,10 @@ use deadpool_postgres::Transaction;
 use super::error::PostgresError;
 use chrono::{DateTime, Utc};
 
+use super::exposures;
 use super::{PostgresStore, lease};
 use crate::model::StoredCursor;
-use crate::state::{Commit, CommitReport, Fence};
+use crate::state::{Commit, CommitReport, Fence, RoutedAlert};
 
 impl PostgresStore {
     pub async fn load_cursor(&self, key: &str) -> Result<Option<StoredCursor>, PostgresError> {
@@ -44,7 +45,10 @@ impl PostgresStore {
         if let Fence::Lease(token) = fence {
             lease::check_fence(&tx, token).await?;
         }
-        let report = insert_alerts(&tx, commit, now).await?;
+        let applied = exposures::apply(&tx, commit).await?;
+        let mut report = insert_alerts(&tx, &applied.alerts(&commit.alerts), now).await?;
+        report.opened = applied.opened;
+        report.closed = applied.closed;
         update_seen(&tx, commit).await?;
         let upsert = tx
             .prepare_cached(
@@ -99,9 +103,9 @@ impl PostgresStore {
     }
 }
 
-async fn insert_alerts(
+pub(super) async fn insert_alerts(
     tx: &Transaction<'_>,
-    commit: &Commit,
+    alerts: &[RoutedAlert],
     now: DateTime<Utc>,
 ) -> Result<CommitReport, PostgresError> {
     let mut report = CommitReport::default();
@@ -120,7 +124,7 @@ async fn insert_alerts(
              SELECT sink, $1, 'pending', $3 FROM unnest($2::TEXT[]) AS sink ON CONFLICT DO NOTHING",
         )
         .await?;
-    for routed in &commit.alerts {
+    for routed in alerts {
         let alert = &routed.alert;
         let body = serde_json::to_string(alert).map_err(PostgresError::Corrupt)?;
         let row = tx

@@ -31,6 +31,7 @@ mod checkpoints;
 pub mod config;
 mod delivery_lock;
 mod error;
+mod exposures;
 mod lease;
 mod outbox;
 mod roles;

@@ -11,10 +11,11 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 
 use super::{PostgresError, PostgresStore};
-use crate::model::StoredCursor;
+use crate::exposure::{Exposure, ExposureFilter, ExposureKey, OpenCount};
+use crate::model::{Alert, StoredCursor};
 use crate::state::{
-    AlertCount, Checkpoints, Commit, CommitReport, DeliveryRecord, DeliveryState, Fence,
-    OutboxAdmin, OutboxDelivery, PendingBatch, StateError,
+    AlertCount, Checkpoints, Commit, CommitReport, DeliveryRecord, DeliveryState,
+    ExposureInventory, Fence, OutboxAdmin, OutboxDelivery, PendingBatch, StateError,
 };
 
 impl From<PostgresError> for StateError {
@@ -127,6 +128,39 @@ impl OutboxAdmin for PostgresStore {
 
     async fn check_writable(&self) -> Result<(), StateError> {
         Ok(PostgresStore::check_writable(self).await?)
+    }
+}
+
+#[async_trait]
+impl ExposureInventory for PostgresStore {
+    async fn exposures(
+        &self,
+        filter: &ExposureFilter,
+        limit: usize,
+    ) -> Result<Vec<Exposure>, StateError> {
+        Ok(PostgresStore::exposures(self, filter, limit).await?)
+    }
+
+    async fn open_counts(&self) -> Result<Vec<OpenCount>, StateError> {
+        Ok(PostgresStore::open_counts(self).await?)
+    }
+
+    async fn due_reminders(
+        &self,
+        before_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(Exposure, Option<Alert>)>, StateError> {
+        Ok(PostgresStore::due_reminders(self, before_ms, limit).await?)
+    }
+
+    async fn queue_reminder(
+        &self,
+        key: &ExposureKey,
+        episode: &str,
+        reminder: Alert,
+        sinks: Vec<String>,
+    ) -> Result<bool, StateError> {
+        Ok(PostgresStore::queue_reminder(self, key, episode, reminder, sinks).await?)
     }
 }
 

@@ -97,6 +97,21 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX deliveries_by_alert ON deliveries (alert_seq);
     CREATE INDEX alerts_by_age ON alerts (created_at);
     "#,
+    // 3 (lifecycle): exposures, one row per Service and rule (the whole row as JSON in `body`).
+    r#"
+    CREATE TABLE exposures (
+        cluster   TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        service   TEXT NOT NULL,
+        rule      TEXT NOT NULL,
+        status    TEXT NOT NULL CHECK (status IN ('open', 'closed', 'unexposed')),
+        opened_at BIGINT,
+        reminded  BOOLEAN NOT NULL DEFAULT false,
+        body      TEXT NOT NULL,
+        PRIMARY KEY (cluster, namespace, service, rule)
+    );
+    CREATE INDEX exposures_by_status ON exposures (status, cluster, rule, opened_at);
+    "#,
 ];
 
 pub(super) fn supported() -> i64 {

@@ -6,12 +6,13 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::SqliteStore;
+use super::exposures;
 use crate::model::StoredCursor;
-use crate::state::{Checkpoints, Commit, CommitReport, Fence, StateError};
+use crate::state::{Checkpoints, Commit, CommitReport, Fence, RoutedAlert, StateError};
 
-fn insert_alerts(
+pub(super) fn insert_alerts(
     tx: &Transaction<'_>,
-    commit: &Commit,
+    alerts: &[RoutedAlert],
     now: i64,
 ) -> Result<CommitReport, StateError> {
     let mut report = CommitReport::default();
@@ -23,7 +24,7 @@ fn insert_alerts(
         "INSERT INTO deliveries (sink, alert_seq, state, updated_at) VALUES (?1, ?2, 'pending', ?3)
          ON CONFLICT DO NOTHING",
     )?;
-    for routed in &commit.alerts {
+    for routed in alerts {
         let alert = &routed.alert;
         let body = serde_json::to_string(alert).map_err(StateError::Corrupt)?;
         let inserted = insert.execute(params![
@@ -93,7 +94,10 @@ impl Checkpoints for SqliteStore {
         let now = self.now_ms();
         self.run(move |conn| {
             let tx = conn.transaction()?;
-            let report = insert_alerts(&tx, &commit, now)?;
+            let applied = exposures::apply(&tx, &commit)?;
+            let mut report = insert_alerts(&tx, &applied.alerts(&commit.alerts), now)?;
+            report.opened = applied.opened;
+            report.closed = applied.closed;
             update_seen(&tx, &commit)?;
             tx.execute(
                 "INSERT INTO cursors (key, kind, version, value, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)

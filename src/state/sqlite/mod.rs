@@ -6,6 +6,7 @@
 
 mod checkpoints;
 mod error;
+mod exposures;
 mod lock;
 mod outbox;
 mod schema;

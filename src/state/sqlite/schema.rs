@@ -65,6 +65,21 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX deliveries_by_alert ON deliveries (alert_seq);
     CREATE INDEX alerts_by_age ON alerts (created_at);
     "#,
+    // 3 (lifecycle): exposures, one row per Service and rule (the whole row as JSON in `body`).
+    r#"
+    CREATE TABLE exposures (
+        cluster   TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        service   TEXT NOT NULL,
+        rule      TEXT NOT NULL,
+        status    TEXT NOT NULL CHECK (status IN ('open', 'closed', 'unexposed')),
+        opened_at INTEGER,
+        reminded  INTEGER NOT NULL DEFAULT 0,
+        body      TEXT NOT NULL,
+        PRIMARY KEY (cluster, namespace, service, rule)
+    ) WITHOUT ROWID;
+    CREATE INDEX exposures_by_status ON exposures (status, cluster, rule, opened_at);
+    "#,
 ];
 
 pub(super) fn migrate(conn: &mut Connection, path: &str) -> Result<(), StateError> {

@@ -9,14 +9,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use nodeport_watch::clock::Clock;
+use nodeport_watch::exposure::{Exposure, ExposureFilter, ExposureKey, OpenCount};
 use nodeport_watch::model::{Alert, Cursor, StoredCursor};
 use nodeport_watch::sources::{
     Batch, PollMode, Progress, Record, RecordOrigin, Source, SourceError, TimeRange,
 };
 use nodeport_watch::state::{
     AlertCount, Checkpoints, Commit, CommitReport, CursorStatus, DeliveryRecord, DeliveryState,
-    Fence, OutboxAdmin, OutboxDelivery, PendingBatch, SqliteStore, StateError, StateStore,
-    StoreStatus,
+    ExposureInventory, Fence, OutboxAdmin, OutboxDelivery, PendingBatch, SqliteStore, StateError,
+    StateStore, StoreStatus,
 };
 use serde::{Deserialize, Serialize};
 
@@ -231,4 +232,39 @@ pub async fn outbox_alerts(store: &dyn StateStore) -> Vec<Alert> {
         .into_iter()
         .map(|r| r.alert)
         .collect()
+}
+
+#[async_trait]
+impl ExposureInventory for SwitchableStore {
+    async fn exposures(
+        &self,
+        filter: &ExposureFilter,
+        limit: usize,
+    ) -> Result<Vec<Exposure>, StateError> {
+        self.inner.exposures(filter, limit).await
+    }
+
+    async fn open_counts(&self) -> Result<Vec<OpenCount>, StateError> {
+        self.inner.open_counts().await
+    }
+
+    async fn due_reminders(
+        &self,
+        before_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(Exposure, Option<Alert>)>, StateError> {
+        self.inner.due_reminders(before_ms, limit).await
+    }
+
+    async fn queue_reminder(
+        &self,
+        key: &ExposureKey,
+        episode: &str,
+        reminder: Alert,
+        sinks: Vec<String>,
+    ) -> Result<bool, StateError> {
+        self.inner
+            .queue_reminder(key, episode, reminder, sinks)
+            .await
+    }
 }

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use nodeport_watch::model::{
-    ALERT_SCHEMA_V1, Alert, AlertUser, ImpersonatedUser, MitreTechnique, Provider, RiskFactor,
-    RuleId, ServicePort, Severity,
+    ALERT_SCHEMA_V1, Alert, AlertStatus, AlertUser, ImpersonatedUser, MitreTechnique, Provider,
+    RiskFactor, RuleId, ServicePort, Severity,
 };
 
 /// An alert with every field set, some of them to strings Slack must escape.
@@ -60,6 +60,9 @@ pub fn alert(id: &str) -> Alert {
             technique: "Exploit Public-Facing Application".to_owned(),
         }],
         runbook: "1. Check <the> owner & port.".to_owned(),
+        status: AlertStatus::Open,
+        exposure_id: None,
+        reminder: false,
         raw: None,
     }
 }

@@ -154,15 +154,20 @@ fn gke_entry(e: &Value) -> Value {
     let object = &e["objectRef"];
     let verb = e["verb"].as_str().unwrap_or_default();
     let sub = object["subresource"].as_str();
+    let kind = object["resource"].as_str().unwrap_or("services");
     let method = match sub {
-        Some(sub) => format!("io.k8s.core.v1.services.{sub}.{verb}"),
-        None => format!("io.k8s.core.v1.services.{verb}"),
+        Some(sub) => format!("io.k8s.core.v1.{kind}.{sub}.{verb}"),
+        None => format!("io.k8s.core.v1.{kind}.{verb}"),
     };
-    let mut resource = format!(
-        "core/v1/namespaces/{}/services/{}",
-        object["namespace"].as_str().unwrap_or_default(),
-        object["name"].as_str().unwrap_or_default()
-    );
+    let name = object["name"].as_str().unwrap_or_default();
+    let mut resource = match kind {
+        // A namespace is cluster-scoped: its own name is the last segment.
+        "namespaces" => format!("core/v1/namespaces/{name}"),
+        _ => format!(
+            "core/v1/namespaces/{}/{kind}/{name}",
+            object["namespace"].as_str().unwrap_or_default()
+        ),
+    };
     if let Some(sub) = sub {
         resource.push('/');
         resource.push_str(sub);
@@ -211,9 +216,18 @@ fn gke_entry(e: &Value) -> Value {
         payload["response"] = response;
     }
     let id = e["auditID"].as_str().unwrap_or("entry");
+    let mut labels =
+        json!({"authorization.k8s.io/decision": decision, "authorization.k8s.io/reason": ""});
+    // GKE has no request URI: a dry run is told by a label.
+    if e["requestURI"]
+        .as_str()
+        .is_some_and(|u| u.contains("dryRun="))
+    {
+        labels["command.gke.io/dryRun"] = json!("All");
+    }
     json!({
         "insertId": id,
-        "labels": {"authorization.k8s.io/decision": decision, "authorization.k8s.io/reason": ""},
+        "labels": labels,
         "logName": "projects/fixture/logs/cloudaudit.googleapis.com%2Factivity",
         "operation": {"first": true, "id": id, "last": true, "producer": "k8s.io"},
         "protoPayload": payload,

@@ -46,5 +46,6 @@ pub fn commit(key: &str, position: u64, alerts: &[Alert], sinks: &[&str]) -> Com
             })
             .collect(),
         seen: SeenUpdate::default(),
+        exposures: Vec::new(),
     }
 }

@@ -15,7 +15,8 @@ pub struct Query {
     pub ingestion: Option<Bounds>,
     pub generated: Option<Bounds>,
     pub clusters: Vec<ClusterTerm>,
-    /// Only Service writes (`create`, `update`, `patch` on `services`).
+    /// Only Service writes and deletes, and namespace writes (`create`, `update`, `patch`,
+    /// `delete` on `services` or `namespaces`).
     pub services_only: bool,
     pub take: Option<usize>,
     pub count: bool,
@@ -30,11 +31,11 @@ pub fn parse(s: &str) -> Option<DateTime<Utc>> {
 /// Stages accepted as written: they change no row the fake returns, or the filter they stand
 /// for is applied as `services_only`.
 const SERVICE_STAGES: &[&str] = &[
-    r#"where Verb in ("create", "update", "patch")"#,
-    r#"where tostring(parse_json(tostring(ObjectRef)).resource) == "services""#,
-    r#"where log_s has "services""#,
-    r#"where log_s matches regex @'"resource"\s*:\s*"services"'"#,
-    r#"where log_s matches regex @'"verb"\s*:\s*"(create|update|patch)"'"#,
+    r#"where Verb in ("create", "update", "patch", "delete")"#,
+    r#"where tostring(parse_json(tostring(ObjectRef)).resource) in ("services", "namespaces")"#,
+    r#"where log_s has_any ("services", "namespaces")"#,
+    r#"where log_s matches regex @'"resource"\s*:\s*"(services|namespaces)"'"#,
+    r#"where log_s matches regex @'"verb"\s*:\s*"(create|update|patch|delete)"'"#,
 ];
 const NEUTRAL_STAGES: &[&str] = &[
     r#"where Category in ("kube-audit", "kube-audit-admin")"#,

@@ -22,8 +22,10 @@ pub fn is_service_write(r: &FakeRow) -> bool {
             .and_then(Value::as_str)
             .unwrap_or_default();
         return category.starts_with("kube-audit")
-            && compact.contains("\"resource\":\"services\"")
-            && ["create", "update", "patch"]
+            && RESOURCES
+                .iter()
+                .any(|r| compact.contains(&format!("\"resource\":\"{r}\"")))
+            && VERBS
                 .iter()
                 .any(|v| compact.contains(&format!("\"verb\":\"{v}\"")));
     }
@@ -37,8 +39,12 @@ pub fn is_service_write(r: &FakeRow) -> bool {
         .get("ObjectRef")
         .and_then(|o| o.get("resource"))
         .and_then(Value::as_str);
-    ["create", "update", "patch"].contains(&verb) && resource == Some("services")
+    VERBS.contains(&verb) && resource.is_some_and(|r| RESOURCES.contains(&r))
 }
+
+/// What the source's query selects: Service writes and deletes, and namespace writes.
+const VERBS: [&str; 4] = ["create", "update", "patch", "delete"];
+const RESOURCES: [&str; 2] = ["services", "namespaces"];
 
 const AKS_COLUMNS: [(&str, &str); 22] = [
     ("Annotations", "dynamic"),
