@@ -69,6 +69,9 @@
 //!   README shows the demo, install and test commands
 //! - `measure`      (ignored; run explicitly) detection latency p50/p99 and RSS with 100 sources
 //! - `aws_measure`  (ignored; run explicitly) one simulated cluster-day with and without pushdown
+//! - `measure_fleet` (ignored; run explicitly) one daemon over 1,000 clusters (file, GKE on the
+//!   fake): memory, idle CPU, threads, visible -> alert p99, requests per minute per project
+//! - `measure_store` (ignored; run explicitly) commits and alerts per second, SQLite and PostgreSQL
 //!
 //! Shared helpers live in `support`.
 
@@ -103,6 +106,8 @@ mod gcp_fake;
 mod gcp_logging;
 mod gcp_resilience;
 mod measure;
+mod measure_fleet;
+mod measure_store;
 mod operations;
 mod postgres_leases;
 mod postgres_store;
