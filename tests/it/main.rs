@@ -63,8 +63,9 @@
 //!   time axis (CloudWatch on moto, the fake Cloud Logging, the fake Log Analytics, Azurite)
 //! - `scans`        a scheduled scan finds an alert behind the live checkpoint and re-sends
 //!   nothing; checkpoints resume, and one older than max_catchup is skipped forward loudly
-//! - `deployment`   Kubernetes manifests parse and fit together; the ConfigMap validates; the
-//!   Dockerfile runs the daemon non-root with a HEALTHCHECK
+//! - `deployment`   Kubernetes manifests (one replica, and `ha/`: three on PostgreSQL) parse and
+//!   fit together; the ConfigMaps validate; the Dockerfile runs the daemon non-root with a HEALTHCHECK
+//! - `thread_bound` 300 file sources polling at once hold a bounded number of threads
 //! - `doc_links`    every relative link in README.md and docs/ reaches a file and a heading; the
 //!   README shows the demo, install and test commands
 //! - `measure`      (ignored; run explicitly) detection latency p50/p99 and RSS with 100 sources
@@ -121,3 +122,4 @@ mod state_contract;
 mod state_lock;
 mod state_lock_postgres;
 mod support;
+mod thread_bound;
