@@ -20,7 +20,7 @@ use crate::model::{BatchStats, CursorError, Record, SeenKey, StoredCursor};
 use crate::pipeline::Pipeline;
 use crate::retry::{Backoff, ErrorKind};
 use crate::sources::{PollMode, Progress, Source, SourceError};
-use crate::state::{Commit, Fence, SeenUpdate, StateError, StateStore};
+use crate::state::{Commit, CommitReport, Fence, SeenUpdate, StateError, StateStore};
 use crate::telemetry::health::BatchTotals;
 use crate::telemetry::{Health, metrics};
 
@@ -72,6 +72,8 @@ pub struct SourceDriver<S: Source> {
     health: Arc<Health>,
     /// The writer's claim on the checkpoint, checked by the store at every commit.
     fence: Fence,
+    /// The cursor as the store last saw it, so an idle poll writes nothing (see [`Self::idle`]).
+    committed: Option<StoredCursor>,
     /// For scans: give up after this many failures in a row instead of retrying forever.
     max_failures: Option<u32>,
     failures: u32,
@@ -96,7 +98,8 @@ impl<S: Source> SourceDriver<S> {
         let store = Arc::clone(&services.store);
         let clock = services.clock.as_ref();
         let cursor_key = cursor_key(name, &mode);
-        let cursor = match store.load_cursor(&cursor_key).await? {
+        let stored = store.load_cursor(&cursor_key).await?;
+        let cursor = match &stored {
             Some(stored) => {
                 let mut cursor = stored.decode::<S::Cursor>()?;
                 info!(source = name, checkpoint = %cursor_key, "resuming from checkpoint");
@@ -129,6 +132,7 @@ impl<S: Source> SourceDriver<S> {
             outbox: services.outbox.clone(),
             health: Arc::clone(&services.health),
             fence: Fence::Sole,
+            committed: stored,
             max_failures,
             failures: 0,
             throttled: false,
@@ -151,17 +155,24 @@ impl<S: Source> SourceDriver<S> {
         let already_seen = total - records.len();
 
         let outcome = self.pipeline.process(&records);
-        let commit = Commit {
-            cursor_key: self.cursor_key.clone(),
-            cursor: StoredCursor::encode(&batch.cursor)?,
-            alerts: outcome.alerts,
-            seen: SeenUpdate {
-                add: seen_keys,
-                forget_before_ms: batch.forget_seen_before_ms,
-            },
-            exposures: outcome.exposures,
+        let cursor = StoredCursor::encode(&batch.cursor)?;
+        let report = if self.idle(total, &cursor, batch.forget_seen_before_ms) {
+            CommitReport::default()
+        } else {
+            let commit = Commit {
+                cursor_key: self.cursor_key.clone(),
+                cursor: cursor.clone(),
+                alerts: outcome.alerts,
+                seen: SeenUpdate {
+                    add: seen_keys,
+                    forget_before_ms: batch.forget_seen_before_ms,
+                },
+                exposures: outcome.exposures,
+            };
+            let report = self.store.commit(commit, &self.fence).await?;
+            self.committed = Some(cursor);
+            report
         };
-        let report = self.store.commit(commit, &self.fence).await?;
         self.cursor = batch.cursor;
         if report.inserted > 0 {
             self.outbox.notify();
@@ -195,6 +206,13 @@ impl<S: Source> SourceDriver<S> {
             inserted: report.inserted,
             duplicates: report.duplicates,
         })
+    }
+
+    /// Whether a poll found nothing and left the cursor where the store has it: then there is
+    /// nothing to write. A thousand idle sources would otherwise commit (and `fsync`) the same
+    /// row hundreds of times a second. Skipping writes nothing, so it cannot weaken fencing.
+    fn idle(&self, records: usize, cursor: &StoredCursor, forget_before_ms: Option<i64>) -> bool {
+        records == 0 && forget_before_ms.is_none() && self.committed.as_ref() == Some(cursor)
     }
 
     /// Splits off records an earlier window already read; returns the rest and their ids.

@@ -1,7 +1,9 @@
 //! The container image and Kubernetes manifests, checked as far as this machine allows (no
 //! Docker, no cluster): every manifest parses, they reference each other consistently, the
 //! probes hit the endpoints the ConfigMap's `[server]` serves, the pod runs non-root on a
-//! read-only root filesystem, and the ConfigMap's configuration passes `validate`.
+//! read-only root filesystem, and the ConfigMap's configuration passes `validate`. Both
+//! variants are checked: one replica on a volume (`config/kubernetes/`) and three replicas on
+//! PostgreSQL (`config/kubernetes/ha/`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,8 +11,9 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::support::{binary, root};
 
-fn manifests() -> BTreeMap<String, Yaml> {
-    let dir = root().join("config/kubernetes");
+/// Every manifest of `config/kubernetes/<variant>`, by kind.
+fn manifests(variant: &str) -> BTreeMap<String, Yaml> {
+    let dir = root().join("config/kubernetes").join(variant);
     let mut out = BTreeMap::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -24,7 +27,8 @@ fn manifests() -> BTreeMap<String, Yaml> {
         let doc = docs.into_iter().next().unwrap();
         let kind = doc["kind"]
             .as_str()
-            .unwrap_or_else(|| panic!("{}: no kind", path.display()));
+            .unwrap_or_else(|| panic!("{}: no kind", path.display()))
+            .to_owned();
         assert!(
             doc["apiVersion"].as_str().is_some(),
             "{}: no apiVersion",
@@ -37,7 +41,8 @@ fn manifests() -> BTreeMap<String, Yaml> {
                 path.display()
             );
         }
-        out.insert(kind.to_owned(), doc);
+        let previous = out.insert(kind.clone(), doc);
+        assert!(previous.is_none(), "{variant}: two {kind} manifests");
     }
     out
 }
@@ -47,24 +52,49 @@ fn s(y: &Yaml) -> &str {
         .unwrap_or_else(|| panic!("expected a string, got {y:?}"))
 }
 
-#[test]
-fn kubernetes_manifests_fit_together() {
-    let m = manifests();
+fn pod(m: &BTreeMap<String, Yaml>) -> &Yaml {
+    &m["Deployment"]["spec"]["template"]["spec"]
+}
+
+fn container(m: &BTreeMap<String, Yaml>) -> &Yaml {
+    &pod(m)["containers"][0]
+}
+
+/// The pod's volumes by mount path.
+fn mounted(m: &BTreeMap<String, Yaml>) -> BTreeMap<&str, &Yaml> {
+    let volumes: BTreeMap<&str, &Yaml> = pod(m)["volumes"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|v| (s(&v["name"]), v))
+        .collect();
+    container(m)["volumeMounts"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|v| (s(&v["mountPath"]), volumes[s(&v["name"])]))
+        .collect()
+}
+
+/// What both variants share: the command, non-root on a read-only root filesystem, probes on
+/// the server's port, the config from the ConfigMap, the cloud identities, every secret from
+/// the example Secret, kustomize applying all but that Secret, and a configuration that
+/// `validate` accepts in the environment the Deployment gives it. Returns the configuration.
+fn check_variant(variant: &str, m: &BTreeMap<String, Yaml>) -> String {
     for kind in [
         "Namespace",
         "ServiceAccount",
         "ConfigMap",
-        "PersistentVolumeClaim",
         "Deployment",
         "Service",
         "Secret",
         "Kustomization",
     ] {
-        assert!(m.contains_key(kind), "no {kind} manifest");
+        assert!(m.contains_key(kind), "{variant}: no {kind} manifest");
     }
     let deploy = &m["Deployment"];
-    let pod = &deploy["spec"]["template"]["spec"];
-    let container = &pod["containers"][0];
+    let pod = pod(m);
+    let container = container(m);
 
     // The image's command, non-root, read-only root filesystem.
     let args: Vec<&str> = container["args"].as_vec().unwrap().iter().map(s).collect();
@@ -79,8 +109,19 @@ fn kubernetes_manifests_fit_together() {
         container["securityContext"]["allowPrivilegeEscalation"].as_bool(),
         Some(false)
     );
-    assert_eq!(s(&deploy["spec"]["strategy"]["type"]), "Recreate");
-    assert_eq!(deploy["spec"]["replicas"].as_i64(), Some(1));
+    for resource in ["cpu", "memory"] {
+        assert!(
+            container["resources"]["requests"][resource]
+                .as_str()
+                .is_some(),
+            "{variant}: no {resource} request"
+        );
+    }
+    assert!(
+        container["resources"]["limits"]["memory"]
+            .as_str()
+            .is_some()
+    );
 
     // Probes on the server's port.
     let port_name = s(&container["ports"][0]["name"]);
@@ -99,7 +140,7 @@ fn kubernetes_manifests_fit_together() {
     let config_text = s(&m["ConfigMap"]["data"]["config.toml"]).to_owned();
     assert!(
         config_text.contains(&format!("listen = \"0.0.0.0:{port}\"")),
-        "the ConfigMap's [server] listen must match containerPort {port}"
+        "{variant}: the ConfigMap's [server] listen must match containerPort {port}"
     );
     assert_eq!(
         m["Service"]["spec"]["ports"][0]["targetPort"].as_str(),
@@ -107,30 +148,13 @@ fn kubernetes_manifests_fit_together() {
     );
     assert_eq!(s(&m["Service"]["spec"]["type"]), "ClusterIP");
 
-    // Volumes: config from the ConfigMap, state on the claim, a writable /tmp.
-    let mounts: BTreeMap<&str, &str> = container["volumeMounts"]
-        .as_vec()
-        .unwrap()
-        .iter()
-        .map(|v| (s(&v["mountPath"]), s(&v["name"])))
-        .collect();
-    let volumes: BTreeMap<&str, &Yaml> = pod["volumes"]
-        .as_vec()
-        .unwrap()
-        .iter()
-        .map(|v| (s(&v["name"]), v))
-        .collect();
-    let config_volume = volumes[mounts["/etc/nodeport-watch"]];
+    // Volumes: config from the ConfigMap, a writable /tmp.
+    let mounts = mounted(m);
     assert_eq!(
-        s(&config_volume["configMap"]["name"]),
+        s(&mounts["/etc/nodeport-watch"]["configMap"]["name"]),
         s(&m["ConfigMap"]["metadata"]["name"])
     );
-    let state_volume = volumes[mounts["/var/lib/nodeport-watch"]];
-    assert_eq!(
-        s(&state_volume["persistentVolumeClaim"]["claimName"]),
-        s(&m["PersistentVolumeClaim"]["metadata"]["name"])
-    );
-    assert!(volumes[mounts["/tmp"]]["emptyDir"].as_hash().is_some());
+    assert!(mounts["/tmp"]["emptyDir"].as_hash().is_some());
 
     // Identity: the ServiceAccount carries IRSA, GKE and AKS workload identity annotations.
     assert_eq!(
@@ -150,23 +174,26 @@ fn kubernetes_manifests_fit_together() {
         Some("true")
     );
 
-    // Every secret the pod reads exists in the example Secret.
-    let secret_keys: BTreeSet<&str> = m["Secret"]["stringData"]
-        .as_hash()
-        .unwrap()
-        .keys()
-        .map(s)
-        .collect();
+    // Every secret the pod reads exists in the example Secret; the pod's environment, with
+    // the example values, is what `validate` runs with below.
+    let secret = &m["Secret"]["stringData"];
     let mut env = Vec::new();
     for var in container["env"].as_vec().unwrap() {
-        let r = &var["valueFrom"]["secretKeyRef"];
-        assert_eq!(s(&r["name"]), s(&m["Secret"]["metadata"]["name"]));
-        assert!(
-            secret_keys.contains(s(&r["key"])),
-            "missing key {:?}",
-            r["key"]
-        );
-        env.push(s(&var["name"]).to_owned());
+        let name = s(&var["name"]).to_owned();
+        let from = &var["valueFrom"];
+        let value = if let Some(field) = from["fieldRef"]["fieldPath"].as_str() {
+            assert_eq!(field, "metadata.name", "{variant}: {name}");
+            "nodeport-watch-7d9f8b6c5-x2x4q".to_owned()
+        } else {
+            let r = &from["secretKeyRef"];
+            assert_eq!(s(&r["name"]), s(&m["Secret"]["metadata"]["name"]));
+            let key = s(&r["key"]);
+            secret[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("{variant}: the example Secret has no {key}"))
+                .to_owned()
+        };
+        env.push((name, value));
     }
 
     // Kustomize applies every manifest but the example Secret.
@@ -177,24 +204,127 @@ fn kubernetes_manifests_fit_together() {
         .map(s)
         .collect();
     assert!(!listed.contains("secret.example.yaml"));
-    assert_eq!(listed.len(), 6);
+    assert_eq!(listed.len(), m.len() - 2, "{variant}: {listed:?}");
 
     // The ConfigMap's configuration is valid, given the environment the Deployment provides.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.toml");
     std::fs::write(&path, &config_text).unwrap();
-    let mut cmd = std::process::Command::new(binary());
-    cmd.args(["validate", "--config"]).arg(&path);
-    for name in &env {
-        cmd.env(name, "https://receiver.example.com/some-token");
-    }
-    let out = cmd.output().unwrap();
+    let out = std::process::Command::new(binary())
+        .args(["validate", "--config"])
+        .arg(&path)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
-        "{}{}",
+        "{variant}: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    config_text
+}
+
+#[test]
+fn kubernetes_manifests_fit_together() {
+    let m = manifests("");
+    check_variant("single replica", &m);
+    let deploy = &m["Deployment"];
+    // One writer per state database: never two pods on the volume, not even during a rollout.
+    assert_eq!(s(&deploy["spec"]["strategy"]["type"]), "Recreate");
+    assert_eq!(deploy["spec"]["replicas"].as_i64(), Some(1));
+    assert_eq!(
+        s(&mounted(&m)["/var/lib/nodeport-watch"]["persistentVolumeClaim"]["claimName"]),
+        s(&m["PersistentVolumeClaim"]["metadata"]["name"])
+    );
+}
+
+#[test]
+fn ha_manifests_run_three_replicas_on_postgresql() {
+    let m = manifests("ha");
+    let config = check_variant("ha", &m);
+    let spec = &m["Deployment"]["spec"];
+    let labels = &spec["template"]["metadata"]["labels"];
+    let selects_the_pods = |selector: &Yaml| {
+        for (key, value) in selector["matchLabels"].as_hash().unwrap() {
+            assert_eq!(&labels[s(key)], value, "selector {key:?}");
+        }
+    };
+
+    // Three replicas, replaced one at a time, at most one down for a disruption.
+    assert_eq!(spec["replicas"].as_i64(), Some(3));
+    assert_eq!(s(&spec["strategy"]["type"]), "RollingUpdate");
+    assert_eq!(
+        spec["strategy"]["rollingUpdate"]["maxUnavailable"].as_i64(),
+        Some(1)
+    );
+    assert_eq!(
+        spec["strategy"]["rollingUpdate"]["maxSurge"].as_i64(),
+        Some(1)
+    );
+    let pdb = &m["PodDisruptionBudget"];
+    assert_eq!(pdb["spec"]["minAvailable"].as_i64(), Some(2));
+    selects_the_pods(&pdb["spec"]["selector"]);
+    selects_the_pods(&spec["selector"]);
+
+    // Spread: preferably one pod per node, and evenly over zones.
+    let pod = pod(&m);
+    let preferred =
+        &pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0];
+    assert_eq!(
+        s(&preferred["podAffinityTerm"]["topologyKey"]),
+        "kubernetes.io/hostname"
+    );
+    selects_the_pods(&preferred["podAffinityTerm"]["labelSelector"]);
+    assert!(
+        pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+            .is_badvalue(),
+        "a hard anti-affinity would block a rollout on a small cluster"
+    );
+    let spread = &pod["topologySpreadConstraints"][0];
+    assert_eq!(s(&spread["topologyKey"]), "topology.kubernetes.io/zone");
+    assert_eq!(spread["maxSkew"].as_i64(), Some(1));
+    selects_the_pods(&spread["labelSelector"]);
+
+    // Nothing on disk: no claim, no state volume; the state is PostgreSQL, reached through
+    // secrets from the Secret, with the certificate checked.
+    assert!(!m.contains_key("PersistentVolumeClaim"));
+    for volume in pod["volumes"].as_vec().unwrap() {
+        assert!(volume["persistentVolumeClaim"].is_badvalue(), "{volume:?}");
+    }
+    let state: toml::Table = toml::from_str::<toml::Table>(&config).unwrap()["state"]
+        .as_table()
+        .unwrap()
+        .clone();
+    assert!(state.get("path").is_none());
+    assert_eq!(state["sslmode"].as_str(), Some("verify-full"));
+    let env = container(&m)["env"].as_vec().unwrap();
+    for key in ["url", "password"] {
+        let var = state[key]["env"]
+            .as_str()
+            .unwrap_or_else(|| panic!("[state] {key} must come from the environment"));
+        let given = env
+            .iter()
+            .find(|e| s(&e["name"]) == var)
+            .unwrap_or_else(|| panic!("the Deployment does not set {var}"));
+        assert!(given["valueFrom"]["secretKeyRef"]["key"].as_str().is_some());
+    }
+
+    // Each replica knows its pod's name.
+    let pod_name = env.iter().find(|e| s(&e["name"]) == "POD_NAME").unwrap();
+    assert_eq!(
+        s(&pod_name["valueFrom"]["fieldRef"]["fieldPath"]),
+        "metadata.name"
+    );
+
+    // What is not about replicas is the same as for one replica.
+    let single = manifests("");
+    for kind in ["Namespace", "ServiceAccount", "Service"] {
+        assert_eq!(
+            m[kind], single[kind],
+            "ha/ and the single-replica {kind} differ"
+        );
+    }
 }
 
 #[test]

@@ -15,7 +15,7 @@ use nodeport_watch::ingest::{SourceDriver, StepReport};
 use nodeport_watch::model::Format;
 use nodeport_watch::sources::file::FileSource;
 use nodeport_watch::sources::{BuildSource, PollMode, Progress, TimeRange};
-use nodeport_watch::state::{Checkpoints, OutboxDelivery, SqliteStore};
+use nodeport_watch::state::{Checkpoints, OutboxDelivery, SqliteStore, StoreStatus};
 
 use crate::support::detect::fixed_now;
 use crate::support::ingest;
@@ -282,4 +282,51 @@ async fn a_broken_first_line_does_not_hide_the_rest_of_the_file() {
     // Service) and the next one.
     assert_eq!(reports.iter().map(|r| r.stats.records).sum::<u64>(), 2);
     assert_eq!(h.alerted().await, ["next"]);
+}
+
+/// An idle poll leaves the checkpoint row alone (its `updated_at` says when it last moved), also
+/// after a restart; the next line is committed as usual.
+#[tokio::test]
+async fn an_idle_poll_writes_nothing_to_the_store() {
+    let h = Harness::new();
+    let clock = Arc::new(ManualClock::new(fixed_now()));
+    let store = Arc::new(SqliteStore::in_memory_with(clock.clone()).unwrap());
+    let driver = || async {
+        let services = ingest::services(
+            store.clone(),
+            clock.clone(),
+            Router::to_all(["out".to_owned()]),
+        );
+        let source = FileSource::build(services.source_context("files"), &h.settings)
+            .await
+            .unwrap();
+        ingest::open(&services, "files", source, PollMode::Live, None).await
+    };
+    let moved = || async {
+        let cursors = store.cursors().await.unwrap();
+        assert_eq!(cursors.len(), 1, "{cursors:?}");
+        cursors[0].updated_at
+    };
+    let log = h.log("audit.log");
+    append(&log, &nodeport_line("a", "2026-06-01T10:00:00Z"));
+    let mut live = driver().await;
+    drain(&mut live).await;
+    let first = moved().await;
+
+    clock.advance(chrono::Duration::hours(1));
+    drain(&mut live).await;
+    assert_eq!(moved().await, first, "an idle poll committed");
+    drain(&mut driver().await).await;
+    assert_eq!(
+        moved().await,
+        first,
+        "an idle poll after a restart committed"
+    );
+
+    append(&log, &nodeport_line("b", "2026-06-01T10:00:01Z"));
+    drain(&mut live).await;
+    assert_eq!(moved().await, first + chrono::Duration::hours(1));
+    let pending = store.pending("out", 10).await.unwrap().ready;
+    let services: Vec<_> = pending.iter().map(|p| p.alert.service.clone()).collect();
+    assert_eq!(services, [Some("a".to_owned()), Some("b".to_owned())]);
 }

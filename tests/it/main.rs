@@ -77,12 +77,16 @@
 //!   time axis (CloudWatch on moto, the fake Cloud Logging, the fake Log Analytics, Azurite)
 //! - `scans`        a scheduled scan finds an alert behind the live checkpoint and re-sends
 //!   nothing; checkpoints resume, and one older than max_catchup is skipped forward loudly
-//! - `deployment`   Kubernetes manifests parse and fit together; the ConfigMap validates; the
-//!   Dockerfile runs the daemon non-root with a HEALTHCHECK
+//! - `deployment`   Kubernetes manifests (one replica, and `ha/`: three on PostgreSQL) parse and
+//!   fit together; the ConfigMaps validate; the Dockerfile runs the daemon non-root with a HEALTHCHECK
+//! - `thread_bound` 300 file sources polling at once hold a bounded number of threads
 //! - `doc_links`    every relative link in README.md and docs/ reaches a file and a heading; the
 //!   README shows the demo, install and test commands
 //! - `measure`      (ignored; run explicitly) detection latency p50/p99 and RSS with 100 sources
 //! - `aws_measure`  (ignored; run explicitly) one simulated cluster-day with and without pushdown
+//! - `measure_fleet` (ignored; run explicitly) one daemon over 1,000 clusters (file, GKE on the
+//!   fake): memory, idle CPU, threads, visible -> alert p99, requests per minute per project
+//! - `measure_store` (ignored; run explicitly) commits and alerts per second, SQLite and PostgreSQL
 //!
 //! Shared helpers live in `support`.
 
@@ -124,6 +128,8 @@ mod gcp_fake;
 mod gcp_logging;
 mod gcp_resilience;
 mod measure;
+mod measure_fleet;
+mod measure_store;
 mod operations;
 mod postgres_leases;
 mod postgres_store;
@@ -138,3 +144,4 @@ mod state_contract_exposures;
 mod state_lock;
 mod state_lock_postgres;
 mod support;
+mod thread_bound;

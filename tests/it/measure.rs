@@ -17,14 +17,10 @@ use chrono::Utc;
 
 use crate::support::daemon::{Daemon, free_port};
 use crate::support::fixtures::nodeport_line;
+use crate::support::process::{percentile, status_field};
 use crate::support::receiver::Receiver;
 
 const ALERTS: usize = 300;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
 
 async fn latency(interval: &str) -> (Duration, Duration, Duration) {
     let dir = tempfile::tempdir().unwrap();
@@ -83,15 +79,6 @@ async fn measure_detection_latency() {
     }
 }
 
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    text.lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
-
 fn write_sources(dir: &Path, n: usize) -> String {
     let mut config = String::new();
     for i in 0..n {
@@ -136,8 +123,8 @@ async fn measure_memory_with_100_sources() {
         let _ = client.get(&ready).send().await;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let rss = status_kib(daemon.pid(), "VmRSS:");
-    let hwm = status_kib(daemon.pid(), "VmHWM:");
+    let rss = status_field(daemon.pid(), "VmRSS:");
+    let hwm = status_field(daemon.pid(), "VmHWM:");
     println!(
         "memory (100 file sources, 500 alerts delivered): RSS {:.1} MiB, peak {:.1} MiB",
         rss as f64 / 1024.0,

@@ -15,14 +15,15 @@ impl Daemon {
         Daemon::start_with_env(config, log, &[])
     }
 
-    /// [`Daemon::start`] with extra environment variables for the child only.
+    /// [`Daemon::start`] with extra environment variables for the child only (they win over
+    /// the default `RUST_LOG`).
     pub fn start_with_env(config: &Path, log: &Path, env: &[(&str, &str)]) -> Daemon {
         let stderr = File::options().create(true).append(true).open(log).unwrap();
         let child = Command::new(super::binary())
             .args(["run", "--config"])
             .arg(config)
-            .envs(env.iter().copied())
             .env("RUST_LOG", "nodeport_watch=debug")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)

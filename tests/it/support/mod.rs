@@ -21,6 +21,7 @@ pub mod ingest;
 pub mod installer;
 pub mod moto;
 pub mod postgres;
+pub mod process;
 pub mod prom;
 pub mod receiver;
 pub mod shapes;

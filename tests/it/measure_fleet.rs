@@ -1,0 +1,178 @@
+//! Measurements of one daemon watching 1,000 clusters, run explicitly (never part of the
+//! default suite; the numbers are in docs/performance.md):
+//!
+//! ```text
+//! cargo test --release --test it measure_fleet -- --ignored --nocapture --test-threads 1
+//! ```
+//!
+//! - 1,000 `file` sources (one exported audit log per cluster, `interval = "2s"`);
+//! - 1,000 GKE clusters: 100 projects of 10 clusters, one `gcp_logging` source per project,
+//!   against the fake Cloud Logging API (`interval = "10s"`, `lag = "5s"`).
+//!
+//! For each: resident memory, CPU while idle (a share of one core over 30 s, every source
+//! polling and finding nothing), the most threads seen, the time from an event becoming
+//! visible (appended to a file, or stored in the fake) to its alert reaching the webhook
+//! (p50/p99/max), and for GKE the requests per minute per project (the quota key).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use crate::support::daemon::{Daemon, free_port};
+use crate::support::fake_logging::FakeLogging;
+use crate::support::fixtures::nodeport_line;
+use crate::support::gcp::nodeport_create;
+use crate::support::process::{cpu_share_and_threads, percentile, status_field};
+use crate::support::receiver::Receiver;
+
+const CLUSTERS: usize = 1000;
+const GKE_PROJECTS: usize = 100;
+const IDLE_SPAN: Duration = Duration::from_secs(30);
+
+/// Starts the daemon on `sources` with a webhook to `rx` and `[server]` on a free port, at the
+/// log level an operator would run (`warn`), and waits until every source has polled once.
+async fn start(dir: &Path, sources: &str, rx: &Receiver) -> Daemon {
+    let port = free_port();
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[state]\npath = \"state.db\"\n[log]\nlevel = \"warn\"\n\
+             [server]\nlisten = \"127.0.0.1:{port}\"\n{sources}\
+             [[sinks]]\ntype = \"webhook\"\nname = \"hook\"\nurl = \"{}\"\n",
+            rx.url("/hook")
+        ),
+    )
+    .unwrap();
+    let daemon = Daemon::start_with_env(&config, &dir.join("daemon.log"), &[("RUST_LOG", "warn")]);
+    let client = reqwest::Client::new();
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    let started = Instant::now();
+    loop {
+        let answer = client.get(&ready).send().await;
+        if answer.is_ok_and(|a| a.status().is_success()) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "not ready after 3 minutes: {}",
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    println!("  every source polled once after {:?}", started.elapsed());
+    daemon
+}
+
+/// Resident memory, idle CPU and threads of an idle daemon, as one printed line.
+async fn idle_sample(daemon: &Daemon) -> String {
+    // Let start-up work (first polls, migrations) settle first.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let (cpu, threads) = cpu_share_and_threads(daemon.pid(), IDLE_SPAN).await;
+    let rss = status_field(daemon.pid(), "VmRSS:") as f64 / 1024.0;
+    let peak = status_field(daemon.pid(), "VmHWM:") as f64 / 1024.0;
+    format!(
+        "RSS {rss:.1} MiB (peak {peak:.1} MiB), idle CPU {:.1}% of a core over {IDLE_SPAN:?}, \
+         at most {threads} threads",
+        cpu * 100.0
+    )
+}
+
+/// p50, p99 and max of the delays from `visible[service]` to the alert naming that service.
+async fn latencies(rx: &Receiver, visible: &HashMap<String, Instant>) -> String {
+    let got = rx.wait_for(visible.len(), Duration::from_secs(300)).await;
+    let mut delays: Vec<Duration> = got
+        .iter()
+        .map(|r| {
+            let service = r.json()["service"].as_str().unwrap().to_owned();
+            r.at.into_std().saturating_duration_since(visible[&service])
+        })
+        .collect();
+    delays.sort();
+    format!(
+        "visible -> alert over {} alerts: p50 {:?}, p99 {:?}, max {:?}",
+        delays.len(),
+        percentile(&delays, 50.0),
+        percentile(&delays, 99.0),
+        delays.last().unwrap()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: run explicitly, see the module doc"]
+async fn measure_fleet_of_1000_file_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sources = String::new();
+    for i in 0..CLUSTERS {
+        let logs = dir.path().join(format!("logs-{i}"));
+        std::fs::create_dir(&logs).unwrap();
+        std::fs::write(logs.join("audit.log"), "").unwrap();
+        sources.push_str(&format!(
+            "[[sources]]\ntype = \"file\"\nname = \"cluster-{i}\"\npaths = [\"logs-{i}\"]\n\
+             interval = \"2s\"\n"
+        ));
+    }
+    let rx = Receiver::start().await;
+    let daemon = start(dir.path(), &sources, &rx).await;
+    let idle = idle_sample(&daemon).await;
+
+    // One NodePort Service in every fifth cluster, 50 ms apart.
+    let mut visible = HashMap::new();
+    for i in (0..CLUSTERS).step_by(5) {
+        let service = format!("svc-{i}");
+        let path = dir.path().join(format!("logs-{i}/audit.log"));
+        let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+        file.write_all(nodeport_line(&format!("fleet-{i}"), &service, Utc::now()).as_bytes())
+            .unwrap();
+        visible.insert(service, Instant::now());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let latency = latencies(&rx, &visible).await;
+    println!("{CLUSTERS} file sources (interval 2s): {idle}; {latency}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: run explicitly, see the module doc"]
+async fn measure_fleet_of_1000_gke_clusters() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeLogging::start().await;
+    let mut sources = String::new();
+    for p in 0..GKE_PROJECTS {
+        sources.push_str(&format!(
+            "[[sources]]\ntype = \"gcp_logging\"\nname = \"gke-{p}\"\nprojects = [\"project-{p}\"]\n\
+             anonymous = true\nendpoint = \"{}\"\ninterval = \"10s\"\nlag = \"5s\"\n",
+            fake.endpoint()
+        ));
+    }
+    let rx = Receiver::start().await;
+    let daemon = start(dir.path(), &sources, &rx).await;
+    let idle = idle_sample(&daemon).await;
+
+    // One NodePort Service in one cluster of every project, 100 ms apart.
+    let clusters_per_project = CLUSTERS / GKE_PROJECTS;
+    let mut visible = HashMap::new();
+    for p in 0..GKE_PROJECTS {
+        let cluster = format!("cluster-{}", p % clusters_per_project);
+        fake.insert(nodeport_create(
+            &format!("project-{p}"),
+            &cluster,
+            Utc::now(),
+            p,
+        ));
+        visible.insert(format!("svc-{p}"), Instant::now());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let latency = latencies(&rx, &visible).await;
+    let busiest = (0..GKE_PROJECTS)
+        .map(|p| fake.max_requests_in_a_minute(&format!("project-{p}")))
+        .max()
+        .unwrap();
+    println!(
+        "{CLUSTERS} GKE clusters ({GKE_PROJECTS} projects, interval 10s, lag 5s): {idle}; {latency}; \
+         busiest project: {busiest} requests in a minute (quota 60, budget 50)"
+    );
+    drop(daemon);
+}
