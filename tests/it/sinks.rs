@@ -61,8 +61,13 @@ headers = {{ "X-Team" = "platform", Authorization = {{ file = "auth" }} }}
     assert_eq!(got.header("authorization"), Some("Bearer t0ken-in-header"));
     // The native format is the alert document itself.
     assert_eq!(got.json(), serde_json::to_value(&alert).unwrap());
-    // The signature covers the exact bytes received.
+    // The signature covers the timestamp sent beside it and the exact bytes received; the
+    // timestamp is the time of sending, so a receiver can refuse an old request replayed.
+    let timestamp = got.header("x-nodeport-watch-timestamp").unwrap();
+    let sent_at: i64 = timestamp.parse().unwrap();
+    assert!((chrono::Utc::now().timestamp() - sent_at).abs() < 60, "{timestamp}");
     let mut mac = Hmac::<Sha256>::new_from_slice(b"k3y-for-hmac").unwrap();
+    mac.update(format!("{timestamp}.").as_bytes());
     mac.update(&got.body);
     let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
     assert_eq!(
@@ -101,6 +106,7 @@ signature_header = "X-Sig"
     assert_eq!(got.header("x-alert-id"), Some("a-2"));
     assert_eq!(got.header("idempotency-key"), None);
     assert_eq!(got.header("x-sig"), None);
+    assert_eq!(got.header("x-nodeport-watch-timestamp"), None);
 }
 
 #[tokio::test]

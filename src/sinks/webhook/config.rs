@@ -32,7 +32,7 @@ pub struct RawWebhookSink {
     pub format: Option<String>,
     /// Extra headers; values may be references (`Authorization = { env = "TOKEN" }`).
     pub headers: Option<BTreeMap<String, RawSecret>>,
-    /// When set, `signature_header` carries `sha256=<hex HMAC-SHA256 of the body>`.
+    /// When set, `signature_header` carries `sha256=<hex HMAC-SHA256 of "{timestamp}.{body}">`.
     pub hmac_secret: Option<RawSecret>,
     pub signature_header: Option<String>,
     /// Carries the alert id: the same alert re-sent after a crash has the same key.
@@ -103,6 +103,7 @@ pub fn build(
         if RESERVED.contains(&lower.as_str())
             || lower == signature_header
             || lower == idempotency_header
+            || lower == super::TIMESTAMP_HEADER
         {
             p.push(&hkey, "this header is set by the sink itself");
             continue;
