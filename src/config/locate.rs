@@ -92,7 +92,9 @@ pub fn syntax_error(text: &str, message: &str, span: Option<std::ops::Range<usiz
         });
     let message = message.trim_end();
     match key {
-        Some(key) => format!("line {line}, column {column} (key `{key}`): not valid TOML: {message}"),
+        Some(key) => {
+            format!("line {line}, column {column} (key `{key}`): not valid TOML: {message}")
+        }
         None => format!("line {line}, column {column}: not valid TOML: {message}"),
     }
 }
@@ -180,7 +182,10 @@ mod tests {
             let shown = syntax_error(text, e.message(), e.span());
             assert!(shown.starts_with(expected), "{shown}");
             assert!(!shown.contains("hunter2"), "{shown}");
-            assert!(e.to_string().contains("hunter2"), "the crate's own text quotes the line");
+            assert!(
+                e.to_string().contains("hunter2"),
+                "the crate's own text quotes the line"
+            );
         }
     }
 

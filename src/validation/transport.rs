@@ -61,9 +61,24 @@ mod tests {
     #[test]
     fn credentials_need_tls_or_loopback() {
         let mut p = Problems::default();
-        assert!(require_tls(&mut p, "a", &url("https://x.example/"), "a token"));
-        assert!(require_tls(&mut p, "b", &url("http://127.0.0.1:10000/"), "a token"));
-        assert!(!require_tls(&mut p, "c", &url("http://x.example/t0k3n"), "a token"));
+        assert!(require_tls(
+            &mut p,
+            "a",
+            &url("https://x.example/"),
+            "a token"
+        ));
+        assert!(require_tls(
+            &mut p,
+            "b",
+            &url("http://127.0.0.1:10000/"),
+            "a token"
+        ));
+        assert!(!require_tls(
+            &mut p,
+            "c",
+            &url("http://x.example/t0k3n"),
+            "a token"
+        ));
         let problems = p.into_vec();
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].key, "c");

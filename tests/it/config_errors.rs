@@ -397,7 +397,10 @@ endpoint = \"http://logging.example.com\"
 ";
     let env = [
         ("NPW_TEST_HMAC", "hmac-key-1"),
-        ("NPW_TEST_SLACK", "http://hooks.slack.com/services/T0/B0/sl4cks3cret"),
+        (
+            "NPW_TEST_SLACK",
+            "http://hooks.slack.com/services/T0/B0/sl4cks3cret",
+        ),
         ("NPW_TEST_HEC", "hec-t0ken"),
     ];
     let report = problems(text, &env);
@@ -414,6 +417,9 @@ endpoint = \"http://logging.example.com\"
         );
         assert!(report.contains(&expected), "{expected}\n{report}");
     }
-    assert!(report.starts_with("DIR/config.toml: 5 problems:"), "{report}");
+    assert!(
+        report.starts_with("DIR/config.toml: 5 problems:"),
+        "{report}"
+    );
     assert!(!report.contains("sl4cks3cret"), "{report}");
 }

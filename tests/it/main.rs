@@ -48,6 +48,8 @@
 //!   outbox, replicas, leases), `alerts` from PostgreSQL, the URL's password never shown
 //! - `sinks`        webhook, Slack, Splunk HEC, PagerDuty against loopback receivers: exact
 //!   requests, signatures, idempotency keys, classification, secrets never shown
+//! - `hostile_output` attacker-chosen names (URLs, mentions, line breaks, control characters,
+//!   bidi overrides, invalid UTF-8) through Slack (inert), webhook/OCSF/HEC (exact, one line)
 //! - `delivery`     a sink down (refused, 503, 429 + Retry-After) then back: each alert once, in
 //!   order; a 400 dead-lettered, listed and re-queued with `alerts`
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
@@ -102,6 +104,7 @@ mod file_source;
 mod gcp_fake;
 mod gcp_logging;
 mod gcp_resilience;
+mod hostile_output;
 mod measure;
 mod operations;
 mod postgres_leases;

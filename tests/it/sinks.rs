@@ -18,13 +18,13 @@ use crate::support::receiver::{Receiver, Reply};
 const WAIT: Duration = Duration::from_secs(20);
 
 /// Loads a configuration whose `[[sinks]]` are `sinks`; secrets are files in `dir`.
-fn settings(dir: &Path, sinks: &str) -> Settings {
+pub(crate) fn settings(dir: &Path, sinks: &str) -> Settings {
     let path = dir.join("config.toml");
     std::fs::write(&path, format!("[state]\npath = \":memory:\"\n{sinks}")).unwrap();
     config::load(&path).unwrap()
 }
 
-fn sink(settings: &Settings, name: &str) -> std::sync::Arc<dyn Sink> {
+pub(crate) fn sink(settings: &Settings, name: &str) -> std::sync::Arc<dyn Sink> {
     let s = settings.sinks.iter().find(|s| s.name == name).unwrap();
     build_sink(s).unwrap()
 }
@@ -65,7 +65,10 @@ headers = {{ "X-Team" = "platform", Authorization = {{ file = "auth" }} }}
     // timestamp is the time of sending, so a receiver can refuse an old request replayed.
     let timestamp = got.header("x-nodeport-watch-timestamp").unwrap();
     let sent_at: i64 = timestamp.parse().unwrap();
-    assert!((chrono::Utc::now().timestamp() - sent_at).abs() < 60, "{timestamp}");
+    assert!(
+        (chrono::Utc::now().timestamp() - sent_at).abs() < 60,
+        "{timestamp}"
+    );
     let mut mac = Hmac::<Sha256>::new_from_slice(b"k3y-for-hmac").unwrap();
     mac.update(format!("{timestamp}.").as_bytes());
     mac.update(&got.body);

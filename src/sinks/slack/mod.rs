@@ -2,7 +2,10 @@
 //! runbook below, the ids in a footer for the analyst who opens a ticket.
 //!
 //! Everything taken from the audit event (user names, service names, user agents) is escaped
-//! for Slack's mrkdwn (`&`, `<`, `>`), so a crafted name cannot turn into a mention or a link.
+//! for Slack's mrkdwn (`&`, `<`, `>`), so a crafted name cannot turn into a mention or a link;
+//! a bare `@here` gets an invisible word joiner after its `@`, and line breaks and control
+//! characters are shown escaped. Every mrkdwn text object is `verbatim`, so Slack does not
+//! auto-link URLs or channel names inside it, and link previews are off.
 //! Texts are cut to Block Kit's limits (header 150, field 2000, section 3000 characters).
 
 pub mod config;
@@ -16,7 +19,7 @@ use url::Url;
 
 use super::http::{JsonPoster, Redactor};
 use super::{DeliveryError, Sink};
-use crate::model::{Alert, ServicePort};
+use crate::model::{Alert, ServicePort, escape_controls};
 
 const HEADER_MAX: usize = 150;
 const FIELD_MAX: usize = 2000;
@@ -52,11 +55,21 @@ impl Sink for SlackSink {
     }
 }
 
-/// Escapes text for mrkdwn.
+/// Escapes text for mrkdwn: `&<>` as entities (no `<!channel>`, `<@U1>` or `<url|label>`),
+/// `@` followed by U+2060 WORD JOINER (no bare `@here`, still reads as `@`), line breaks and
+/// control characters as visible escapes.
 pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
+    escape_controls(text)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+        .replace('@', "@\u{2060}")
+}
+
+/// A mrkdwn text object that Slack shows as written: no auto-linked URLs, channel names or
+/// mentions.
+fn mrkdwn(text: String, max: usize) -> Value {
+    json!({"type": "mrkdwn", "text": cut(&text, max), "verbatim": true})
 }
 
 fn cut(text: &str, max: usize) -> String {
@@ -80,7 +93,7 @@ fn port_text(p: &ServicePort) -> String {
 }
 
 fn field(label: &str, value: String) -> Value {
-    json!({"type": "mrkdwn", "text": cut(&format!("*{label}*\n{value}"), FIELD_MAX)})
+    mrkdwn(format!("*{label}*\n{value}"), FIELD_MAX)
 }
 
 /// The webhook payload: a plain `text` (notifications and old clients) and the blocks.
@@ -161,11 +174,13 @@ pub fn message(alert: &Alert) -> Value {
     );
     json!({
         "text": cut(&format!("[{}] {}", alert.severity.as_str().to_uppercase(), escape(&alert.title)), SECTION_MAX),
+        "unfurl_links": false,
+        "unfurl_media": false,
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": cut(&alert.title, HEADER_MAX)}},
+            {"type": "header", "text": {"type": "plain_text", "text": cut(&escape_controls(&alert.title), HEADER_MAX)}},
             {"type": "section", "fields": fields},
-            {"type": "section", "text": {"type": "mrkdwn", "text": cut(&format!("*Runbook*\n{}", escape(&alert.runbook)), SECTION_MAX)}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(&footer, SECTION_MAX)}]},
+            {"type": "section", "text": mrkdwn(format!("*Runbook*\n{}", escape(&alert.runbook)), SECTION_MAX)},
+            {"type": "context", "elements": [mrkdwn(footer, SECTION_MAX)]},
         ],
     })
 }
@@ -177,8 +192,12 @@ mod tests {
     #[test]
     fn escapes_mrkdwn_control_characters() {
         assert_eq!(
-            escape("<!channel> & <@U1>"),
-            "&lt;!channel&gt; &amp; &lt;@U1&gt;"
+            escape("<!channel> & <@U1> @here"),
+            "&lt;!channel&gt; &amp; &lt;@\u{2060}U1&gt; @\u{2060}here"
+        );
+        assert_eq!(
+            escape("web\n*Severity*\u{1b}\u{202e}"),
+            "web\\n*Severity*\\u{1b}\\u{202e}"
         );
     }
 

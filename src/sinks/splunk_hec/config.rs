@@ -50,12 +50,8 @@ pub fn build(
     p: &mut Problems,
 ) -> Option<SplunkHecSettings> {
     let url_key = format!("{key}.url");
-    let mut endpoint = check_credential_url(
-        p,
-        &url_key,
-        &Secret::new(raw.url.as_str()),
-        "the HEC token",
-    );
+    let mut endpoint =
+        check_credential_url(p, &url_key, &Secret::new(raw.url.as_str()), "the HEC token");
     if let Some(url) = endpoint.as_mut()
         && matches!(url.path(), "" | "/")
     {

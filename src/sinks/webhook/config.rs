@@ -7,7 +7,9 @@ use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
 use crate::sinks::OutputFormat;
-use crate::sinks::http::config::{HttpSettings, check_credential_url, check_url, http, output_format};
+use crate::sinks::http::config::{
+    HttpSettings, check_credential_url, check_url, http, output_format,
+};
 use crate::validation::Problems;
 use crate::validation::{Inline, RawSecret, Secret, resolve};
 

@@ -190,10 +190,9 @@ fn the_external_id_may_come_from_a_file_and_the_endpoint_needs_tls() {
     let role = cloudwatch(&settings).role.as_ref().unwrap();
     assert_eq!(role.external_id.as_deref(), Some("ext-from-file"));
 
-    let problems = load(
-        "region = \"eu-west-1\"\nclusters = [\"a\"]\nendpoint = \"http://logs.example.com\"",
-    )
-    .unwrap_err();
+    let problems =
+        load("region = \"eu-west-1\"\nclusters = [\"a\"]\nendpoint = \"http://logs.example.com\"")
+            .unwrap_err();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].starts_with("sources[0].endpoint: plain http"));
 }

@@ -316,7 +316,10 @@ mod tests {
                projects = ["prod-1"]
                endpoint = "http://logging.example.com""#));
         assert_eq!(remote.len(), 1, "{remote:?}");
-        assert!(remote[0].starts_with("sources[0].endpoint: plain http"), "{remote:?}");
+        assert!(
+            remote[0].starts_with("sources[0].endpoint: plain http"),
+            "{remote:?}"
+        );
         for ok in [
             r#"endpoint = "https://logging.example.com""#,
             r#"endpoint = "http://127.0.0.1:9000""#,
