@@ -14,8 +14,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use super::launch::{SOURCE_GRACE, SinkError, spawn_deliverers};
+use super::launch::{SOURCE_GRACE, SinkError, spawn_deliverers, stop_deliverers};
 use super::scheduler::run_schedule;
+use super::supervise::{Restart, supervise as supervise_task};
 use crate::config::{ServerSettings, Settings, SourceSettings};
 use crate::ingest::Services;
 use crate::ingest::launch::launch_source;
@@ -53,7 +54,14 @@ pub async fn run(
     warn_about_orphans(settings, services).await;
     let deliverers = TaskTracker::new();
     let delivery_stop = CancellationToken::new();
-    spawn_deliverers(settings, services, &deliverers, &delivery_stop)?;
+    let delivery_abort = CancellationToken::new();
+    spawn_deliverers(
+        settings,
+        services,
+        &deliverers,
+        &delivery_stop,
+        &delivery_abort,
+    )?;
     deliverers.close();
 
     let sources = TaskTracker::new();
@@ -67,11 +75,26 @@ pub async fn run(
         ));
     }
     for schedule in &settings.scans {
-        sources.spawn(run_schedule(
+        let (schedule, all, services, stop) = (
             schedule.clone(),
             settings.clone(),
             services.clone(),
             sources_stop.clone(),
+        );
+        sources.spawn(supervise_task(
+            "scan",
+            schedule.name.clone(),
+            Arc::clone(&services.health),
+            Restart::default(),
+            stop.clone(),
+            move || {
+                run_schedule(
+                    schedule.clone(),
+                    all.clone(),
+                    services.clone(),
+                    stop.clone(),
+                )
+            },
         ));
     }
     sources.close();
@@ -91,11 +114,7 @@ pub async fn run(
     {
         warn!(grace = ?SOURCE_GRACE, "some sources did not finish their batch in time; their uncommitted batch will be read again at the next start");
     }
-    delivery_stop.cancel();
-    if tokio::time::timeout(DELIVERY_GRACE, deliverers.wait())
-        .await
-        .is_err()
-    {
+    if !stop_deliverers(&deliverers, &delivery_stop, &delivery_abort, DELIVERY_GRACE).await {
         warn!("some alerts are still pending; they will be delivered at the next start");
     }
     server_stop.cancel();

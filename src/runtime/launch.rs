@@ -17,6 +17,8 @@ use crate::sinks::webhook::WebhookSink;
 use crate::sinks::{Sink, file::FileSink, stdout::StdoutSink};
 use crate::state::OutboxDelivery;
 
+use super::supervise::{Restart, supervise};
+
 /// Builds the sink `settings` describe.
 pub fn build_sink(settings: &SinkSettings) -> Result<Arc<dyn Sink>, String> {
     Ok(match &settings.kind {
@@ -27,6 +29,27 @@ pub fn build_sink(settings: &SinkSettings) -> Result<Arc<dyn Sink>, String> {
         SinkKind::SplunkHec(s) => Arc::new(SplunkHecSink::new(s)?),
         SinkKind::PagerDuty(s) => Arc::new(PagerDutySink::new(s)?),
     })
+}
+
+/// How long deliverers get to drop a send in flight once told to.
+const ABORT_GRACE: Duration = Duration::from_secs(1);
+
+/// Stops the deliverers on `tracker`: they may keep emptying the outbox for `grace`, then a
+/// send still in flight is abandoned (a sink that hangs must not hold the process past its
+/// termination grace period; its alert stays pending). Whether they all finished in `grace`.
+pub async fn stop_deliverers(
+    tracker: &TaskTracker,
+    stop: &CancellationToken,
+    abort: &CancellationToken,
+    grace: Duration,
+) -> bool {
+    stop.cancel();
+    if tokio::time::timeout(grace, tracker.wait()).await.is_ok() {
+        return true;
+    }
+    abort.cancel();
+    let _ = tokio::time::timeout(ABORT_GRACE, tracker.wait()).await;
+    false
 }
 
 /// How long a stopping daemon waits for a source to finish its batch.
@@ -40,27 +63,41 @@ pub struct SinkError {
     pub message: String,
 }
 
-/// Starts one deliverer per configured sink on `tracker`; they stop when `stop` is cancelled
-/// (after emptying the outbox as far as their sinks accept).
+/// Starts one supervised deliverer per configured sink on `tracker`; they stop when `stop` is
+/// cancelled (after emptying the outbox as far as their sinks accept), and a send still in
+/// flight is abandoned when `abort` is (its alert stays pending).
 pub fn spawn_deliverers(
     settings: &Settings,
     services: &Services,
     tracker: &TaskTracker,
     stop: &CancellationToken,
+    abort: &CancellationToken,
 ) -> Result<(), SinkError> {
     for sink in &settings.sinks {
         let built = build_sink(sink).map_err(|message| SinkError {
             name: sink.name.clone(),
             message,
         })?;
-        let deliverer = Deliverer::new(
-            &sink.name,
-            built,
-            Arc::clone(&services.store) as Arc<dyn OutboxDelivery>,
-            &services.outbox,
-            settings.delivery,
-        );
-        tracker.spawn(deliverer.run(stop.clone()));
+        let (name, services, policy) = (sink.name.clone(), services.clone(), settings.delivery);
+        let (stop, abort) = (stop.clone(), abort.clone());
+        tracker.spawn(supervise(
+            "deliverer",
+            sink.name.clone(),
+            Arc::clone(&services.health),
+            Restart::default(),
+            stop.clone(),
+            move || {
+                Deliverer::new(
+                    &name,
+                    Arc::clone(&built),
+                    Arc::clone(&services.store) as Arc<dyn OutboxDelivery>,
+                    &services.outbox,
+                    policy,
+                )
+                .abort_on(abort.clone())
+                .run(stop.clone())
+            },
+        ));
     }
     Ok(())
 }

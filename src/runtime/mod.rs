@@ -7,3 +7,4 @@ pub mod progress;
 pub mod scan;
 pub mod scheduler;
 pub mod shutdown;
+pub mod supervise;

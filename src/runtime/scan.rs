@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info};
 
-use super::launch::{SinkError, spawn_deliverers};
+use super::launch::{SinkError, spawn_deliverers, stop_deliverers};
 use super::progress::{self, Display};
 use crate::config::Settings;
 use crate::ingest::Services;
@@ -62,8 +62,15 @@ pub async fn scan(
 ) -> Result<BatchTotals, ScanError> {
     let deliverers = TaskTracker::new();
     let delivery_stop = CancellationToken::new();
+    let delivery_abort = CancellationToken::new();
     if deliver {
-        spawn_deliverers(settings, services, &deliverers, &delivery_stop)?;
+        spawn_deliverers(
+            settings,
+            services,
+            &deliverers,
+            &delivery_stop,
+            &delivery_abort,
+        )?;
     }
     deliverers.close();
 
@@ -75,11 +82,7 @@ pub async fn scan(
     };
     let result = scan_sources(settings, services, &request, cancel).await;
 
-    delivery_stop.cancel();
-    if tokio::time::timeout(DELIVERY_GRACE, deliverers.wait())
-        .await
-        .is_err()
-    {
+    if !stop_deliverers(&deliverers, &delivery_stop, &delivery_abort, DELIVERY_GRACE).await {
         error!("some alerts are still pending; `nodeport-watch run` will deliver them");
     }
     result

@@ -34,6 +34,7 @@ pub const OUTBOX_DELIVERIES: &str = "nodeport_watch_outbox_deliveries";
 pub const SCAN_RUNS: &str = "nodeport_watch_scan_runs_total";
 pub const AUDIT_ID_REUSE: &str = "nodeport_watch_audit_id_reuse_total";
 pub const EXCEPTION_MATCHES: &str = "nodeport_watch_exception_matches_total";
+pub const TASK_RESTARTS: &str = "nodeport_watch_task_restarts_total";
 
 /// Every metric with its type and help text, for the exporter's `# HELP` lines and the README.
 pub const CATALOG: &[(&str, MetricType, &str)] = &[
@@ -137,6 +138,11 @@ pub const CATALOG: &[(&str, MetricType, &str)] = &[
         MetricType::Counter,
         "Detections silenced, by source and exception (its index in detection.exceptions).",
     ),
+    (
+        TASK_RESTARTS,
+        MetricType::Counter,
+        "Supervised tasks restarted after a panic, by task (deliverer, scan) and name.",
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -201,6 +207,10 @@ pub fn record_delivery_retry(sink: &str) {
 
 pub fn record_dead_letter(sink: &str) {
     counter!(DEAD_LETTERS, "sink" => sink.to_owned()).increment(1);
+}
+
+pub fn record_task_restart(task: &'static str, name: &str) {
+    counter!(TASK_RESTARTS, "task" => task, "name" => name.to_owned()).increment(1);
 }
 
 pub fn record_scan_run(scan: &str, outcome: &'static str) {

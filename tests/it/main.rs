@@ -52,6 +52,8 @@
 //!   bidi overrides, invalid UTF-8) through Slack (inert), webhook/OCSF/HEC (exact, one line)
 //! - `delivery`     a sink down (refused, 503, 429 + Retry-After) then back: each alert once, in
 //!   order; a 400 dead-lettered, listed and re-queued with `alerts`
+//! - `supervision`  a panicking sink restarted, counted and shown by /readyz; a hung sink and
+//!   SIGTERM (the real daemon exits in time, the alert stays pending); error bodies capped
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
 //! - `crash`        kill -9 of the real daemon while polling, after the outbox write and during
 //!   delivery, then restart: no alert missing, repeats carry the same id
@@ -118,4 +120,5 @@ mod state_cli;
 mod state_contract;
 mod state_lock;
 mod state_lock_postgres;
+mod supervision;
 mod support;
