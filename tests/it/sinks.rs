@@ -192,9 +192,11 @@ async fn slack_posts_block_kit_with_escaped_text_and_the_runbook() {
     sink(&s, "chat").deliver(&alert).await.unwrap();
     let got = &rx.wait_for(1, WAIT).await[0];
     assert_eq!(got.path, "/services/T000/B000/XXXX");
-    let f = |text: &str| json!({"type": "mrkdwn", "text": text});
+    let f = |text: &str| json!({"type": "mrkdwn", "text": text, "verbatim": true});
     let expected = json!({
         "text": format!("[HIGH] {}", alert.title),
+        "unfurl_links": false,
+        "unfurl_media": false,
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": alert.title}},
             {"type": "section", "fields": [
@@ -209,10 +211,10 @@ async fn slack_posts_block_kit_with_escaped_text_and_the_runbook() {
                 f("*Event time*\n2026-03-01T12:00:00+00:00"),
                 f("*Risk factors*\nfixed_node_port"),
             ]},
-            {"type": "section", "text": {"type": "mrkdwn",
-                "text": "*Runbook*\n1. Check &lt;the&gt; owner &amp; port."}},
-            {"type": "context", "elements": [{"type": "mrkdwn",
-                "text": "alert `slack-1` · audit `5f1c-audit` · source `eks-prod` · MITRE T1190 Exploit Public-Facing Application"}]},
+            {"type": "section", "text": f("*Runbook*\n1. Check &lt;the&gt; owner &amp; port.")},
+            {"type": "context", "elements": [
+                f("alert `slack-1` · audit `5f1c-audit` · source `eks-prod` · MITRE T1190 Exploit Public-Facing Application"),
+            ]},
         ],
     });
     assert_eq!(got.json(), expected);

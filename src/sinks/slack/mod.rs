@@ -56,14 +56,33 @@ impl Sink for SlackSink {
 }
 
 /// Escapes text for mrkdwn: `&<>` as entities (no `<!channel>`, `<@U1>` or `<url|label>`),
-/// `@` followed by U+2060 WORD JOINER (no bare `@here`, still reads as `@`), line breaks and
-/// control characters as visible escapes.
+/// a U+2060 WORD JOINER after the `@` of `@here`, `@channel` and `@everyone` (still read as
+/// written, never a ping; e-mail addresses stay copyable), line breaks and control characters
+/// as visible escapes.
 pub fn escape(text: &str) -> String {
-    escape_controls(text)
+    let escaped = escape_controls(text)
         .replace('&', "&amp;")
         .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('@', "@\u{2060}")
+        .replace('>', "&gt;");
+    let mut out = String::with_capacity(escaped.len());
+    let mut rest = escaped.as_str();
+    while let Some(at) = rest.find('@') {
+        let (before, after) = rest.split_at(at + 1);
+        out.push_str(before);
+        let word = after
+            .get(..after.len().min(8))
+            .unwrap_or(after)
+            .to_ascii_lowercase();
+        if ["here", "channel", "everyone"]
+            .iter()
+            .any(|w| word.starts_with(w))
+        {
+            out.push('\u{2060}');
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A mrkdwn text object that Slack shows as written: no auto-linked URLs, channel names or
@@ -192,8 +211,9 @@ mod tests {
     #[test]
     fn escapes_mrkdwn_control_characters() {
         assert_eq!(
-            escape("<!channel> & <@U1> @here"),
-            "&lt;!channel&gt; &amp; &lt;@\u{2060}U1&gt; @\u{2060}here"
+            escape("<!channel> & <@U1> @here @Channel a@everyone.io bob@example.com"),
+            "&lt;!channel&gt; &amp; &lt;@U1&gt; @\u{2060}here @\u{2060}Channel \
+             a@\u{2060}everyone.io bob@example.com"
         );
         assert_eq!(
             escape("web\n*Severity*\u{1b}\u{202e}"),
