@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use super::launch::{SOURCE_GRACE, SinkError, spawn_deliverers, stop_deliverers};
+use super::launch::{Deliverers, SOURCE_GRACE, SinkError};
 use super::scheduler::run_schedule;
 use super::supervise::{Restart, supervise as supervise_task};
 use crate::config::{ServerSettings, Settings, SourceSettings};
@@ -52,17 +52,7 @@ pub async fn run(
         None => None,
     };
     warn_about_orphans(settings, services).await;
-    let deliverers = TaskTracker::new();
-    let delivery_stop = CancellationToken::new();
-    let delivery_abort = CancellationToken::new();
-    spawn_deliverers(
-        settings,
-        services,
-        &deliverers,
-        &delivery_stop,
-        &delivery_abort,
-    )?;
-    deliverers.close();
+    let deliverers = Deliverers::start(settings, services)?;
 
     let sources = TaskTracker::new();
     let sources_stop = CancellationToken::new();
@@ -114,7 +104,7 @@ pub async fn run(
     {
         warn!(grace = ?SOURCE_GRACE, "some sources did not finish their batch in time; their uncommitted batch will be read again at the next start");
     }
-    if !stop_deliverers(&deliverers, &delivery_stop, &delivery_abort, DELIVERY_GRACE).await {
+    if !deliverers.stop(DELIVERY_GRACE).await {
         warn!("some alerts are still pending; they will be delivered at the next start");
     }
     server_stop.cancel();
