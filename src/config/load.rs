@@ -11,7 +11,7 @@ use serde_value::Value;
 use thiserror::Error;
 
 use super::decode::{self, entries, items, take_type, unknown_key};
-use super::locate::{ENV_PREFIX, Located, Locator, Origin};
+use super::locate::{ENV_PREFIX, Located, Locator, Origin, syntax_error};
 use super::raw::{RawConfig, RawState};
 use super::settings::Settings;
 use super::sinks::RawSink;
@@ -164,11 +164,11 @@ fn read(path: &Path, p: &mut Problems) -> Result<Loaded, ConfigError> {
     }
     // Read again for spans only: a file we cannot read here fails in the builder just below.
     let text = std::fs::read_to_string(path).ok();
-    // The `toml` parser's own message (line, column, a caret), without the loader's wrapping.
-    if let Some(Err(e)) = text.as_deref().map(toml::de::DeTable::parse) {
+    // The `toml` parser's message and position, never the line itself: it may hold a secret.
+    if let Some((text, Err(e))) = text.as_deref().map(|t| (t, toml::de::DeTable::parse(t))) {
         return Err(ConfigError::Read {
             path: shown,
-            message: e.to_string().trim_end().to_owned(),
+            message: syntax_error(text, e.message(), e.span()),
         });
     }
     let mut builder = config::Config::builder()

@@ -68,6 +68,37 @@ impl Locator {
     }
 }
 
+/// A TOML syntax error as `line 3, column 9 (key `token`): <the parser's words>`. The toml
+/// crate's own `Display` quotes the offending line under a caret, and that line may be an inline
+/// secret (`token = "…`, an unclosed quote): only the key and the position are shown.
+pub fn syntax_error(text: &str, message: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(start) = span.map(|s| s.start.min(text.len())) else {
+        return format!("not valid TOML: {}", message.trim_end());
+    };
+    let before = text.get(..start).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    let line_text = text[line_start..].lines().next().unwrap_or_default();
+    // The key is what the operator looks for; a bare or quoted key has no secret in it.
+    let key = line_text
+        .split_once('=')
+        .map(|(key, _)| key.trim())
+        .filter(|key| {
+            !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '"'))
+        });
+    let message = message.trim_end();
+    match key {
+        Some(key) => {
+            format!("line {line}, column {column} (key `{key}`): not valid TOML: {message}")
+        }
+        None => format!("line {line}, column {column}: not valid TOML: {message}"),
+    }
+}
+
 /// `sources[0].paths` → `["sources", "0", "paths"]`.
 fn steps(key: &str) -> Vec<String> {
     key.split(['.', '['])
@@ -130,6 +161,32 @@ mod tests {
         assert_eq!(line_of(text, &steps("sources[1].interval")), Some(7));
         assert_eq!(line_of(text, &steps("sources[0].name")), Some(5));
         assert_eq!(line_of(text, &steps("sinks")), None);
+    }
+
+    #[test]
+    fn syntax_errors_name_the_key_and_never_the_value() {
+        for (text, expected) in [
+            (
+                "[[sinks]]\nname = \"s\"\ntoken = \"hunter2-unclosed\n",
+                "line 3, column 26 (key `token`): not valid TOML",
+            ),
+            (
+                "[[sinks]]\nurl = https://hooks.example.com/T0/hunter2\n",
+                "line 2, column 7 (key `url`): not valid TOML",
+            ),
+            ("a = 1\nhunter2 hunter2\n", "line 2, column"),
+        ] {
+            let Err(e) = DeTable::parse(text) else {
+                panic!("{text} parsed")
+            };
+            let shown = syntax_error(text, e.message(), e.span());
+            assert!(shown.starts_with(expected), "{shown}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(
+                e.to_string().contains("hunter2"),
+                "the crate's own text quotes the line"
+            );
+        }
     }
 
     #[test]

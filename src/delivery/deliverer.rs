@@ -65,9 +65,15 @@ pub struct Deliverer {
     wake: watch::Receiver<u64>,
     policy: RetryPolicy,
     unrecorded: Unrecorded,
+    /// Cancelled when even a send in flight must be dropped (the shutdown grace is over).
+    abort: CancellationToken,
 }
 
 const BATCH: usize = 100;
+/// No send may take longer, whatever the sink: one that hangs (a receiver that accepts and
+/// never answers, a sink without a timeout of its own) is retried like a network error instead
+/// of holding its queue forever. The HTTP sinks' own `timeout` is shorter by default.
+pub const SEND_LIMIT: Duration = Duration::from_secs(300);
 
 /// At most this many sent-but-unrecorded deliveries are held per sink. Past it the sink gets
 /// nothing new until the store takes the marks: an alert waiting in the outbox is safe, while
@@ -101,7 +107,15 @@ impl Deliverer {
             wake: signal.subscribe(),
             policy,
             unrecorded: Unrecorded::default(),
+            abort: CancellationToken::new(),
         }
+    }
+
+    /// Drops the send in flight when `abort` is cancelled: its alert stays pending, for the
+    /// next start.
+    pub fn abort_on(mut self, abort: CancellationToken) -> Self {
+        self.abort = abort;
+        self
     }
 
     /// Delivers until `stop` is cancelled. On stop, what is pending is still delivered as long as
@@ -211,7 +225,20 @@ impl Deliverer {
         let mut backoff = Backoff::new(self.policy.min_backoff, self.policy.max_backoff);
         let mut attempts = pending.attempts;
         loop {
-            let error = match self.sink.deliver(&pending.alert).await {
+            let sent = tokio::select! {
+                sent = tokio::time::timeout(SEND_LIMIT, self.sink.deliver(&pending.alert)) => sent,
+                _ = self.abort.cancelled() => {
+                    warn!(sink = %self.name, alert = %pending.alert.id, "send abandoned at shutdown; the alert stays pending and is delivered at the next start");
+                    return Ok(Attempt::Interrupted);
+                }
+            };
+            let sent = sent.unwrap_or_else(|_| {
+                Err(DeliveryError::retriable(format!(
+                    "the sink did not answer within {}s",
+                    SEND_LIMIT.as_secs()
+                )))
+            });
+            let error = match sent {
                 Ok(()) => {
                     if let Err(e) = self.store.mark_delivered(&self.name, pending.seq).await {
                         // The sink has it: sending it again would be the repeat the outbox

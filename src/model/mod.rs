@@ -10,6 +10,7 @@ mod quiet;
 mod record;
 mod skip_reason;
 mod time_range;
+mod untrusted;
 
 pub use alert::{
     ALERT_SCHEMA_V1, Alert, AlertStatus, AlertUser, ImpersonatedUser, MitreTechnique, RiskFactor,
@@ -26,3 +27,4 @@ pub use quiet::Quiet;
 pub use record::{Record, RecordOrigin, SeenKey};
 pub use skip_reason::SkipReason;
 pub use time_range::TimeRange;
+pub use untrusted::escape_controls;

@@ -14,8 +14,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use super::launch::{SOURCE_GRACE, SinkError, spawn_deliverers};
+use super::launch::{Deliverers, SOURCE_GRACE, SinkError};
 use super::scheduler::run_schedule;
+use super::supervise::{Restart, supervise as supervise_task};
 use crate::config::{ServerSettings, Settings, SourceSettings};
 use crate::ingest::Services;
 use crate::ingest::launch::launch_source;
@@ -54,10 +55,7 @@ pub async fn run(
     warn_about_orphans(settings, services).await;
     let source_names: Vec<&str> = settings.sources.iter().map(|s| s.name.as_str()).collect();
     warn_about_orphan_cursors(services.store.as_ref(), &source_names).await;
-    let deliverers = TaskTracker::new();
-    let delivery_stop = CancellationToken::new();
-    spawn_deliverers(settings, services, &deliverers, &delivery_stop)?;
-    deliverers.close();
+    let deliverers = Deliverers::start(settings, services)?;
 
     let sources = TaskTracker::new();
     let sources_stop = CancellationToken::new();
@@ -76,11 +74,26 @@ pub async fn run(
         sources_stop.clone(),
     ));
     for schedule in &settings.scans {
-        sources.spawn(run_schedule(
+        let (schedule, all, services, stop) = (
             schedule.clone(),
             settings.clone(),
             services.clone(),
             sources_stop.clone(),
+        );
+        sources.spawn(supervise_task(
+            "scan",
+            schedule.name.clone(),
+            Arc::clone(&services.health),
+            Restart::default(),
+            stop.clone(),
+            move || {
+                run_schedule(
+                    schedule.clone(),
+                    all.clone(),
+                    services.clone(),
+                    stop.clone(),
+                )
+            },
         ));
     }
     sources.spawn(super::reminders::run(
@@ -105,11 +118,7 @@ pub async fn run(
     {
         warn!(grace = ?SOURCE_GRACE, "some sources did not finish their batch in time; their uncommitted batch will be read again at the next start");
     }
-    delivery_stop.cancel();
-    if tokio::time::timeout(DELIVERY_GRACE, deliverers.wait())
-        .await
-        .is_err()
-    {
+    if !deliverers.stop(DELIVERY_GRACE).await {
         warn!("some alerts are still pending; they will be delivered at the next start");
     }
     server_stop.cancel();

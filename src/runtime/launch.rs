@@ -17,6 +17,8 @@ use crate::sinks::webhook::WebhookSink;
 use crate::sinks::{Sink, file::FileSink, stdout::StdoutSink};
 use crate::state::OutboxDelivery;
 
+use super::supervise::{Restart, supervise};
+
 /// Builds the sink `settings` describe.
 pub fn build_sink(settings: &SinkSettings) -> Result<Arc<dyn Sink>, String> {
     Ok(match &settings.kind {
@@ -40,27 +42,75 @@ pub struct SinkError {
     pub message: String,
 }
 
-/// Starts one deliverer per configured sink on `tracker`; they stop when `stop` is cancelled
-/// (after emptying the outbox as far as their sinks accept).
-pub fn spawn_deliverers(
-    settings: &Settings,
-    services: &Services,
-    tracker: &TaskTracker,
-    stop: &CancellationToken,
-) -> Result<(), SinkError> {
-    for sink in &settings.sinks {
-        let built = build_sink(sink).map_err(|message| SinkError {
-            name: sink.name.clone(),
-            message,
-        })?;
-        let deliverer = Deliverer::new(
-            &sink.name,
-            built,
-            Arc::clone(&services.store) as Arc<dyn OutboxDelivery>,
-            &services.outbox,
-            settings.delivery,
-        );
-        tracker.spawn(deliverer.run(stop.clone()));
+/// How long deliverers get to drop a send in flight once told to.
+const ABORT_GRACE: Duration = Duration::from_secs(1);
+
+/// The running deliverers, one supervised task per sink.
+pub struct Deliverers {
+    tracker: TaskTracker,
+    /// Finish what the sinks accept, then return.
+    stop: CancellationToken,
+    /// Drop even a send in flight (its alert stays pending).
+    abort: CancellationToken,
+}
+
+impl Deliverers {
+    /// No deliverers (a `scan` that only queues).
+    pub fn none() -> Self {
+        let tracker = TaskTracker::new();
+        tracker.close();
+        Deliverers {
+            tracker,
+            stop: CancellationToken::new(),
+            abort: CancellationToken::new(),
+        }
     }
-    Ok(())
+
+    /// Starts one supervised deliverer per configured sink.
+    pub fn start(settings: &Settings, services: &Services) -> Result<Self, SinkError> {
+        let deliverers = Deliverers::none();
+        for sink in &settings.sinks {
+            let built = build_sink(sink).map_err(|message| SinkError {
+                name: sink.name.clone(),
+                message,
+            })?;
+            let (name, services, policy) = (sink.name.clone(), services.clone(), settings.delivery);
+            let (stop, abort) = (deliverers.stop.clone(), deliverers.abort.clone());
+            deliverers.tracker.spawn(supervise(
+                "deliverer",
+                sink.name.clone(),
+                Arc::clone(&services.health),
+                Restart::default(),
+                stop.clone(),
+                move || {
+                    Deliverer::new(
+                        &name,
+                        Arc::clone(&built),
+                        Arc::clone(&services.store) as Arc<dyn OutboxDelivery>,
+                        &services.outbox,
+                        policy,
+                    )
+                    .abort_on(abort.clone())
+                    .run(stop.clone())
+                },
+            ));
+        }
+        Ok(deliverers)
+    }
+
+    /// Stops them: they may keep emptying the outbox for `grace`, then a send still in flight
+    /// is abandoned (a sink that hangs must not hold the process past its termination grace
+    /// period; its alert stays pending). Whether they all finished within `grace`.
+    pub async fn stop(self, grace: Duration) -> bool {
+        self.stop.cancel();
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_ok()
+        {
+            return true;
+        }
+        self.abort.cancel();
+        let _ = tokio::time::timeout(ABORT_GRACE, self.tracker.wait()).await;
+        false
+    }
 }

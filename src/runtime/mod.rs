@@ -9,3 +9,4 @@ pub mod reminders;
 pub mod scan;
 pub mod scheduler;
 pub mod shutdown;
+pub mod supervise;

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info};
 
-use super::launch::{SinkError, spawn_deliverers};
+use super::launch::{Deliverers, SinkError};
 use super::progress::{self, Display};
 use crate::config::Settings;
 use crate::ingest::Services;
@@ -60,12 +60,11 @@ pub async fn scan(
     deliver: bool,
     cancel: CancellationToken,
 ) -> Result<BatchTotals, ScanError> {
-    let deliverers = TaskTracker::new();
-    let delivery_stop = CancellationToken::new();
-    if deliver {
-        spawn_deliverers(settings, services, &deliverers, &delivery_stop)?;
-    }
-    deliverers.close();
+    let deliverers = if deliver {
+        Deliverers::start(settings, services)?
+    } else {
+        Deliverers::none()
+    };
 
     let request = ScanRequest {
         label: "scan",
@@ -75,11 +74,7 @@ pub async fn scan(
     };
     let result = scan_sources(settings, services, &request, cancel).await;
 
-    delivery_stop.cancel();
-    if tokio::time::timeout(DELIVERY_GRACE, deliverers.wait())
-        .await
-        .is_err()
-    {
+    if !deliverers.stop(DELIVERY_GRACE).await {
         error!("some alerts are still pending; `nodeport-watch run` will deliver them");
     }
     result

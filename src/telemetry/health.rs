@@ -47,11 +47,22 @@ impl BatchTotals {
     }
 }
 
+/// A supervised task (a deliverer, a scan schedule) as its supervisor last saw it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaskHealth {
+    /// Restarts after a panic since the process started.
+    pub restarts: u64,
+    /// Why it is down (its last panic), until it has run a while again.
+    pub down: Option<String>,
+}
+
 /// Shared by the source drivers (writers) and the health endpoints (readers).
 #[derive(Debug)]
 pub struct Health {
     clock: Arc<dyn Clock>,
     sources: Mutex<BTreeMap<String, SourceHealth>>,
+    /// By `"{task} {name}"`, e.g. `deliverer soc-webhook`.
+    tasks: Mutex<BTreeMap<String, TaskHealth>>,
 }
 
 impl Health {
@@ -59,7 +70,29 @@ impl Health {
         Health {
             clock,
             sources: Mutex::new(BTreeMap::new()),
+            tasks: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// A supervised task panicked (`reason`) and will be restarted.
+    pub fn task_down(&self, task: &str, reason: &str) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = tasks.entry(task.to_owned()).or_default();
+        entry.restarts += 1;
+        entry.down = Some(reason.to_owned());
+    }
+
+    /// A restarted task has run long enough to count as up again.
+    pub fn task_up(&self, task: &str) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = tasks.get_mut(task) {
+            entry.down = None;
+        }
+    }
+
+    /// Tasks that were ever restarted; the others have nothing to report.
+    pub fn tasks(&self) -> BTreeMap<String, TaskHealth> {
+        self.tasks.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn update(&self, source: &str, f: impl FnOnce(&mut SourceHealth)) {

@@ -1,8 +1,35 @@
 //! tracing setup: human-readable text by default, JSON lines for log pipelines.
+//!
+//! Either way one event is one line: JSON escapes by construction, and the text format writes
+//! every field through [`SafeFields`], since a field may hold a name an attacker chose (a
+//! Service called `web\nINFO all clear`).
 
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::FormatFields;
+use tracing_subscriber::fmt::format::{DefaultFields, Writer};
+
+use crate::model::escape_controls;
+
+/// The default `key=value` field format, with line breaks, control characters and
+/// bidirectional overrides escaped ([`escape_controls`]). The fmt crate escapes terminal
+/// sequences only; a newline inside a value would otherwise start a forged line.
+#[derive(Debug, Default)]
+pub struct SafeFields(DefaultFields);
+
+impl<'writer> FormatFields<'writer> for SafeFields {
+    fn format_fields<R: RecordFields>(
+        &self,
+        mut writer: Writer<'writer>,
+        fields: R,
+    ) -> std::fmt::Result {
+        let mut plain = String::new();
+        self.0.format_fields(Writer::new(&mut plain), fields)?;
+        writer.write_str(&escape_controls(&plain))
+    }
+}
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -30,7 +57,10 @@ pub fn init(format: LogFormat, level: &str) {
         .with_writer(std::io::stderr);
     // A second init (tests, re-entrant CLI paths) keeps the first subscriber.
     let _ = match format {
-        LogFormat::Text => builder.with_ansi(colours_wanted()).try_init(),
+        LogFormat::Text => builder
+            .fmt_fields(SafeFields::default())
+            .with_ansi(colours_wanted())
+            .try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
 }
@@ -83,7 +113,54 @@ fn quiet_sdks(spec: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
     use super::*;
+
+    /// Collects what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn one_event_stays_one_text_line_whatever_the_fields_hold() {
+        let captured = Captured::default();
+        let sink = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .fmt_fields(SafeFields::default())
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish();
+        let hostile = "web\n2026-01-01T00:00:00Z  INFO all clear\r\u{1b}[2J\u{202e}lmth.exe";
+        let invalid_utf8 = String::from_utf8_lossy(b"bad\xff\xfebytes");
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("poll", source = %hostile);
+            let _entered = span.enter();
+            tracing::warn!(service = %hostile, raw = %invalid_utf8, "skipped {hostile}");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.ends_with('\n'));
+        for shown in [
+            "web\\n2026",
+            "\\r",
+            "\\x1b[2J",
+            "\\u{202e}lmth",
+            "bad\u{fffd}\u{fffd}bytes",
+        ] {
+            assert!(text.contains(shown), "{shown} in {text}");
+        }
+        assert!(!text.contains('\u{1b}') && !text.contains('\u{202e}') && !text.contains('\r'));
+    }
 
     #[test]
     fn sdk_logs_are_quiet_unless_named() {

@@ -37,6 +37,7 @@ pub const EXCEPTION_MATCHES: &str = "nodeport_watch_exception_matches_total";
 pub const UNRECORDED_DELIVERIES: &str = "nodeport_watch_deliveries_unrecorded";
 pub const OPEN_EXPOSURES: &str = "nodeport_watch_exposures_open";
 pub const OLDEST_OPEN_EXPOSURE: &str = "nodeport_watch_exposure_oldest_open_age_seconds";
+pub const TASK_RESTARTS: &str = "nodeport_watch_task_restarts_total";
 
 /// Every metric with its type and help text, for the exporter's `# HELP` lines and the README.
 pub const CATALOG: &[(&str, MetricType, &str)] = &[
@@ -155,6 +156,11 @@ pub const CATALOG: &[(&str, MetricType, &str)] = &[
         MetricType::Gauge,
         "Age of the oldest open exposure, by cluster and rule (0 when none is open).",
     ),
+    (
+        TASK_RESTARTS,
+        MetricType::Counter,
+        "Supervised tasks restarted after a panic, by task (deliverer, scan) and name.",
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,6 +229,10 @@ pub fn record_dead_letter(sink: &str) {
 
 pub fn record_unrecorded_deliveries(sink: &str, held: usize) {
     gauge!(UNRECORDED_DELIVERIES, "sink" => sink.to_owned()).set(held as f64);
+}
+
+pub fn record_task_restart(task: &'static str, name: &str) {
+    counter!(TASK_RESTARTS, "task" => task, "name" => name.to_owned()).increment(1);
 }
 
 pub fn record_scan_run(scan: &str, outcome: &'static str) {

@@ -1,5 +1,6 @@
-//! What `/readyz` answers: the state store accepts writes, and every live source has polled
-//! successfully within `readiness_intervals` of its poll interval.
+//! What `/readyz` answers: the state store accepts writes, every live source has polled
+//! successfully within `readiness_intervals` of its poll interval, and no supervised task (a
+//! deliverer, a scan schedule) is down after a panic.
 //!
 //! A source whose first poll has not finished is `starting`: not ready (a load balancer or a
 //! rollout must not count it yet), and said apart from a failing one, so an operator watching a
@@ -72,6 +73,23 @@ impl Readiness {
                 }
             }
             let _ = writeln!(text, "source {name}: {verdict}");
+        }
+        // Only tasks that panicked at least once are listed: the others have nothing to say.
+        for (task, h) in self.health.tasks() {
+            match &h.down {
+                Some(reason) => {
+                    ready = false;
+                    only_starting = false;
+                    let _ = writeln!(
+                        text,
+                        "{task}: DOWN after a panic, restarting ({} restart(s)): {reason}",
+                        h.restarts
+                    );
+                }
+                None => {
+                    let _ = writeln!(text, "{task}: ok ({} restart(s) after a panic)", h.restarts);
+                }
+            }
         }
         let headline = match (ready, only_starting) {
             (true, _) => "ready\n",

@@ -6,11 +6,13 @@
 //! gather every component's config and would otherwise import each other in a cycle).
 
 pub mod secret;
+pub mod transport;
 pub mod values;
 
 use std::fmt;
 
 pub use secret::{Inline, RawSecret, RawSecretRef, Secret, resolve};
+pub use transport::{is_loopback, may_carry_credentials, require_tls};
 pub use values::{duration, parse_expiry, size};
 
 /// One thing wrong with the configuration, under the full dotted key it concerns.

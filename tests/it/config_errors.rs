@@ -272,8 +272,29 @@ fn a_syntax_error_shows_the_parser_position_once() {
     assert_eq!(
         stderr,
         format!(
-            "nodeport-watch: {}: TOML parse error at line 1, column 11\n  |\n1 | [[sources]\n  \
-             |           ^\nunclosed array table, expected `]`\n",
+            "nodeport-watch: {}: line 1, column 11: not valid TOML: unclosed array table, \
+             expected `]`\n",
+            path.display()
+        )
+    );
+}
+
+/// The parser's own message quotes the broken line; an unclosed quote after an inline secret
+/// must show the key and the position only.
+#[test]
+fn a_syntax_error_on_a_secret_line_never_shows_the_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        &dir,
+        "[[sinks]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"https://hooks.example.com/T0/hunter2\n",
+    );
+    let (code, _, stderr) = run(&["validate"], &path, &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        stderr,
+        format!(
+            "{}: line 4, column 44 (key `url`): not valid TOML: invalid basic \
+             string, expected `\"`\n",
             path.display()
         )
     );
@@ -327,4 +348,78 @@ sources = [\"first\"]
          DIR/config.toml:9: sources[1].start_at: `middle` is not `beginning` or `end`\n  \
          DIR/config.toml:11: sinks[0].url: this key is required\n"
     );
+}
+
+/// Every sink and source that sends a credential refuses plain http to another machine, with
+/// the fix in the message and the URL never quoted; loopback stays allowed for local receivers.
+#[test]
+fn credentials_are_never_sent_over_plain_http_except_to_loopback() {
+    let text = "\
+[[sinks]]
+name = \"hook\"
+type = \"webhook\"
+url = \"http://hooks.example.com/in\"
+hmac_secret = { env = \"NPW_TEST_HMAC\" }
+
+[[sinks]]
+name = \"chat\"
+type = \"slack\"
+webhook_url = { env = \"NPW_TEST_SLACK\" }
+
+[[sinks]]
+name = \"splunk\"
+type = \"splunk_hec\"
+url = \"http://splunk.example.com:8088\"
+token = { env = \"NPW_TEST_HEC\" }
+
+[[sinks]]
+name = \"pager\"
+type = \"pagerduty\"
+url = \"http://events.example.com/v2/enqueue\"
+routing_key = { env = \"NPW_TEST_HEC\" }
+
+[[sinks]]
+name = \"local\"
+type = \"webhook\"
+url = \"http://127.0.0.1:9/in\"
+hmac_secret = { env = \"NPW_TEST_HMAC\" }
+
+[[sinks]]
+name = \"plain\"
+type = \"webhook\"
+url = \"http://hooks.example.com/no-credential\"
+
+[[sources]]
+name = \"gke\"
+type = \"gcp_logging\"
+projects = [\"p-1\"]
+endpoint = \"http://logging.example.com\"
+";
+    let env = [
+        ("NPW_TEST_HMAC", "hmac-key-1"),
+        (
+            "NPW_TEST_SLACK",
+            "http://hooks.slack.com/services/T0/B0/sl4cks3cret",
+        ),
+        ("NPW_TEST_HEC", "hec-t0ken"),
+    ];
+    let report = problems(text, &env);
+    let fix = "use https:// (http:// is accepted only for localhost, 127.0.0.0/8 or ::1)";
+    for (line, key, what) in [
+        (4, "sinks[0].url", "the HMAC signature"),
+        (10, "sinks[1].webhook_url", "the webhook URL's token"),
+        (15, "sinks[2].url", "the HEC token"),
+        (21, "sinks[3].url", "the routing key"),
+        (39, "sources[0].endpoint", "the Google access token"),
+    ] {
+        let expected = format!(
+            "DIR/config.toml:{line}: {key}: plain http would send {what} in clear text: {fix}"
+        );
+        assert!(report.contains(&expected), "{expected}\n{report}");
+    }
+    assert!(
+        report.starts_with("DIR/config.toml: 5 problems:"),
+        "{report}"
+    );
+    assert!(!report.contains("sl4cks3cret"), "{report}");
 }

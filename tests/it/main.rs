@@ -57,8 +57,12 @@
 //!   outbox, replicas, leases), `alerts` from PostgreSQL, the URL's password never shown
 //! - `sinks`        webhook, Slack, Splunk HEC, PagerDuty against loopback receivers: exact
 //!   requests, signatures, idempotency keys, classification, secrets never shown
+//! - `hostile_output` attacker-chosen names (URLs, mentions, line breaks, control characters,
+//!   bidi overrides, invalid UTF-8) through Slack (inert), webhook/OCSF/HEC (exact, one line)
 //! - `delivery`     a sink down (refused, 503, 429 + Retry-After) then back: each alert once, in
 //!   order; a 400 dead-lettered, listed and re-queued with `alerts`
+//! - `supervision`  a panicking sink restarted, counted and shown by /readyz; a hung sink and
+//!   SIGTERM (the real daemon exits in time, the alert stays pending); error bodies capped
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
 //! - `faults_files` a log rotated to a name `paths` does not match: its tail is read first
 //! - `faults_memory` a Cloud Logging page of large entries is cut at `max_batch_size` mid-page
@@ -127,6 +131,7 @@ mod file_source;
 mod gcp_fake;
 mod gcp_logging;
 mod gcp_resilience;
+mod hostile_output;
 mod measure;
 mod measure_fleet;
 mod measure_store;
@@ -143,5 +148,6 @@ mod state_contract;
 mod state_contract_exposures;
 mod state_lock;
 mod state_lock_postgres;
+mod supervision;
 mod support;
 mod thread_bound;

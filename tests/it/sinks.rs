@@ -18,13 +18,13 @@ use crate::support::receiver::{Receiver, Reply};
 const WAIT: Duration = Duration::from_secs(20);
 
 /// Loads a configuration whose `[[sinks]]` are `sinks`; secrets are files in `dir`.
-fn settings(dir: &Path, sinks: &str) -> Settings {
+pub(crate) fn settings(dir: &Path, sinks: &str) -> Settings {
     let path = dir.join("config.toml");
     std::fs::write(&path, format!("[state]\npath = \":memory:\"\n{sinks}")).unwrap();
     config::load(&path).unwrap()
 }
 
-fn sink(settings: &Settings, name: &str) -> std::sync::Arc<dyn Sink> {
+pub(crate) fn sink(settings: &Settings, name: &str) -> std::sync::Arc<dyn Sink> {
     let s = settings.sinks.iter().find(|s| s.name == name).unwrap();
     build_sink(s).unwrap()
 }
@@ -61,8 +61,16 @@ headers = {{ "X-Team" = "platform", Authorization = {{ file = "auth" }} }}
     assert_eq!(got.header("authorization"), Some("Bearer t0ken-in-header"));
     // The native format is the alert document itself.
     assert_eq!(got.json(), serde_json::to_value(&alert).unwrap());
-    // The signature covers the exact bytes received.
+    // The signature covers the timestamp sent beside it and the exact bytes received; the
+    // timestamp is the time of sending, so a receiver can refuse an old request replayed.
+    let timestamp = got.header("x-nodeport-watch-timestamp").unwrap();
+    let sent_at: i64 = timestamp.parse().unwrap();
+    assert!(
+        (chrono::Utc::now().timestamp() - sent_at).abs() < 60,
+        "{timestamp}"
+    );
     let mut mac = Hmac::<Sha256>::new_from_slice(b"k3y-for-hmac").unwrap();
+    mac.update(format!("{timestamp}.").as_bytes());
     mac.update(&got.body);
     let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
     assert_eq!(
@@ -101,6 +109,7 @@ signature_header = "X-Sig"
     assert_eq!(got.header("x-alert-id"), Some("a-2"));
     assert_eq!(got.header("idempotency-key"), None);
     assert_eq!(got.header("x-sig"), None);
+    assert_eq!(got.header("x-nodeport-watch-timestamp"), None);
 }
 
 #[tokio::test]
@@ -183,9 +192,11 @@ async fn slack_posts_block_kit_with_escaped_text_and_the_runbook() {
     sink(&s, "chat").deliver(&alert).await.unwrap();
     let got = &rx.wait_for(1, WAIT).await[0];
     assert_eq!(got.path, "/services/T000/B000/XXXX");
-    let f = |text: &str| json!({"type": "mrkdwn", "text": text});
+    let f = |text: &str| json!({"type": "mrkdwn", "text": text, "verbatim": true});
     let expected = json!({
         "text": format!("[HIGH] {}", alert.title),
+        "unfurl_links": false,
+        "unfurl_media": false,
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": alert.title}},
             {"type": "section", "fields": [
@@ -200,10 +211,10 @@ async fn slack_posts_block_kit_with_escaped_text_and_the_runbook() {
                 f("*Event time*\n2026-03-01T12:00:00+00:00"),
                 f("*Risk factors*\nfixed_node_port"),
             ]},
-            {"type": "section", "text": {"type": "mrkdwn",
-                "text": "*Runbook*\n1. Check &lt;the&gt; owner &amp; port."}},
-            {"type": "context", "elements": [{"type": "mrkdwn",
-                "text": "alert `slack-1` · audit `5f1c-audit` · source `eks-prod` · MITRE T1190 Exploit Public-Facing Application"}]},
+            {"type": "section", "text": f("*Runbook*\n1. Check &lt;the&gt; owner &amp; port.")},
+            {"type": "context", "elements": [
+                f("alert `slack-1` · audit `5f1c-audit` · source `eks-prod` · MITRE T1190 Exploit Public-Facing Application"),
+            ]},
         ],
     });
     assert_eq!(got.json(), expected);

@@ -130,7 +130,7 @@ pub(super) fn build(
             azure_monitor::build(s, key, p).map(|v| wrap(&s.name, v, SourceKind::AzureMonitor))
         }
         RawSource::AzureBlob(s) => {
-            azure_blob::build(s, key, p).map(|v| wrap(&s.name, v, SourceKind::AzureBlob))
+            azure_blob::build(s, key, base, p).map(|v| wrap(&s.name, v, SourceKind::AzureBlob))
         }
         RawSource::GcpLogging(g) => {
             gcp_logging::build(g, key, base, p).map(|v| wrap(&g.name, v, SourceKind::GcpLogging))

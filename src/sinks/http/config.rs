@@ -7,7 +7,7 @@ use url::Url;
 
 use crate::sinks::OutputFormat;
 use crate::validation::Secret;
-use crate::validation::{Problems, duration};
+use crate::validation::{Problems, duration, require_tls};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -41,6 +41,13 @@ pub fn check_url(p: &mut Problems, key: &str, url: &Secret) -> Option<Url> {
         return None;
     }
     Some(parsed)
+}
+
+/// [`check_url`] for an endpoint that receives a credential (`what`: "the HEC token"): plain
+/// http is refused unless the host is this machine.
+pub fn check_credential_url(p: &mut Problems, key: &str, url: &Secret, what: &str) -> Option<Url> {
+    let parsed = check_url(p, key, url)?;
+    require_tls(p, key, &parsed, what).then_some(parsed)
 }
 
 pub fn output_format(p: &mut Problems, key: &str, value: Option<&str>) -> OutputFormat {

@@ -25,6 +25,9 @@ use crate::validation::Secret;
 
 /// How much of an error response body is kept in the message (receivers explain 4xx there).
 const BODY_EXCERPT: usize = 300;
+/// How much of an error response body is read at most: a receiver (or whatever answers in its
+/// place) that streams an endless body must not hold the deliverer or fill memory.
+pub const ERROR_BODY_CAP: usize = 64 * 1024;
 
 const USER_AGENT: &str = concat!("nodeport-watch/", env!("CARGO_PKG_VERSION"));
 
@@ -130,10 +133,7 @@ impl JsonPoster {
         }
         let retry_after = retry_after(response.headers(), Utc::now());
         // The body explains a refusal; reading it may fail, which must not hide the status.
-        let excerpt = match response.bytes().await {
-            Ok(bytes) => excerpt(&bytes),
-            Err(_) => String::new(),
-        };
+        let excerpt = excerpt(&read_capped(response, ERROR_BODY_CAP).await);
         let message = self.redactor.scrub(&format!(
             "{} answered HTTP {}{}",
             self.what,
@@ -228,6 +228,22 @@ pub fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> 
     }
     let at = DateTime::parse_from_rfc2822(value).ok()?;
     Some((at.with_timezone(&Utc) - now).to_std().unwrap_or_default())
+}
+
+/// The first `cap` bytes of the body (fewer if it ends or fails first); the connection is
+/// dropped with the rest unread.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < cap {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = cap - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body
 }
 
 fn excerpt(bytes: &[u8]) -> String {

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::Deserialize;
 use url::Url;
 
-use crate::sinks::http::config::{HttpSettings, check_url, http};
+use crate::sinks::http::config::{HttpSettings, check_credential_url, http};
 use crate::validation::Problems;
 use crate::validation::{Inline, RawSecret, Secret, resolve};
 
@@ -41,10 +41,11 @@ pub fn build(
     base: &Path,
     p: &mut Problems,
 ) -> Option<PagerDutySettings> {
-    let endpoint = check_url(
+    let endpoint = check_credential_url(
         p,
         &format!("{key}.url"),
         &Secret::new(raw.url.as_deref().unwrap_or(DEFAULT_ENDPOINT)),
+        "the routing key",
     );
     let routing_key = resolve(
         p,

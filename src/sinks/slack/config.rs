@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::sinks::http::config::{HttpSettings, check_url, http};
+use crate::sinks::http::config::{HttpSettings, check_credential_url, http};
 use crate::validation::Problems;
 use crate::validation::{Inline, RawSecret, Secret, resolve};
 
@@ -37,7 +37,7 @@ pub fn build(
 ) -> Option<SlackSettings> {
     let url_key = format!("{key}.webhook_url");
     let webhook_url = resolve(p, &url_key, &raw.webhook_url, Inline::Refused, base)?;
-    check_url(p, &url_key, &webhook_url)?;
+    check_credential_url(p, &url_key, &webhook_url, "the webhook URL's token")?;
     Some(SlackSettings {
         webhook_url,
         http: http(p, key, raw.timeout.as_deref()),

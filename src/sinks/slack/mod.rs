@@ -2,7 +2,10 @@
 //! runbook below, the ids in a footer for the analyst who opens a ticket.
 //!
 //! Everything taken from the audit event (user names, service names, user agents) is escaped
-//! for Slack's mrkdwn (`&`, `<`, `>`), so a crafted name cannot turn into a mention or a link.
+//! for Slack's mrkdwn (`&`, `<`, `>`), so a crafted name cannot turn into a mention or a link;
+//! a bare `@here` gets an invisible word joiner after its `@`, and line breaks and control
+//! characters are shown escaped. Every mrkdwn text object is `verbatim`, so Slack does not
+//! auto-link URLs or channel names inside it, and link previews are off.
 //! Texts are cut to Block Kit's limits (header 150, field 2000, section 3000 characters).
 
 mod closed;
@@ -18,7 +21,7 @@ use url::Url;
 
 use super::http::{JsonPoster, Redactor};
 use super::{DeliveryError, Sink};
-use crate::model::{Alert, AlertStatus, ServicePort};
+use crate::model::{Alert, AlertStatus, ServicePort, escape_controls};
 
 const HEADER_MAX: usize = 150;
 const FIELD_MAX: usize = 2000;
@@ -58,11 +61,40 @@ impl Sink for SlackSink {
     }
 }
 
-/// Escapes text for mrkdwn.
+/// Escapes text for mrkdwn: `&<>` as entities (no `<!channel>`, `<@U1>` or `<url|label>`),
+/// a U+2060 WORD JOINER after the `@` of `@here`, `@channel` and `@everyone` (still read as
+/// written, never a ping; e-mail addresses stay copyable), line breaks and control characters
+/// as visible escapes.
 pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
+    let escaped = escape_controls(text)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
-        .replace('>', "&gt;")
+        .replace('>', "&gt;");
+    let mut out = String::with_capacity(escaped.len());
+    let mut rest = escaped.as_str();
+    while let Some(at) = rest.find('@') {
+        let (before, after) = rest.split_at(at + 1);
+        out.push_str(before);
+        let word = after
+            .get(..after.len().min(8))
+            .unwrap_or(after)
+            .to_ascii_lowercase();
+        if ["here", "channel", "everyone"]
+            .iter()
+            .any(|w| word.starts_with(w))
+        {
+            out.push('\u{2060}');
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A mrkdwn text object that Slack shows as written: no auto-linked URLs, channel names or
+/// mentions.
+fn mrkdwn(text: String, max: usize) -> Value {
+    json!({"type": "mrkdwn", "text": cut(&text, max), "verbatim": true})
 }
 
 pub(super) fn cut(text: &str, max: usize) -> String {
@@ -86,7 +118,7 @@ fn port_text(p: &ServicePort) -> String {
 }
 
 fn field(label: &str, value: String) -> Value {
-    json!({"type": "mrkdwn", "text": cut(&format!("*{label}*\n{value}"), FIELD_MAX)})
+    mrkdwn(format!("*{label}*\n{value}"), FIELD_MAX)
 }
 
 /// The webhook payload: a plain `text` (notifications and old clients) and the blocks.
@@ -167,11 +199,13 @@ pub fn message(alert: &Alert) -> Value {
     );
     json!({
         "text": cut(&format!("[{}] {}", alert.severity.as_str().to_uppercase(), escape(&alert.title)), SECTION_MAX),
+        "unfurl_links": false,
+        "unfurl_media": false,
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": cut(&alert.title, HEADER_MAX)}},
+            {"type": "header", "text": {"type": "plain_text", "text": cut(&escape_controls(&alert.title), HEADER_MAX)}},
             {"type": "section", "fields": fields},
-            {"type": "section", "text": {"type": "mrkdwn", "text": cut(&format!("*Runbook*\n{}", escape(&alert.runbook)), SECTION_MAX)}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(&footer, SECTION_MAX)}]},
+            {"type": "section", "text": mrkdwn(format!("*Runbook*\n{}", escape(&alert.runbook)), SECTION_MAX)},
+            {"type": "context", "elements": [mrkdwn(footer, SECTION_MAX)]},
         ],
     })
 }
@@ -183,8 +217,13 @@ mod tests {
     #[test]
     fn escapes_mrkdwn_control_characters() {
         assert_eq!(
-            escape("<!channel> & <@U1>"),
-            "&lt;!channel&gt; &amp; &lt;@U1&gt;"
+            escape("<!channel> & <@U1> @here @Channel a@everyone.io bob@example.com"),
+            "&lt;!channel&gt; &amp; &lt;@U1&gt; @\u{2060}here @\u{2060}Channel \
+             a@\u{2060}everyone.io bob@example.com"
+        );
+        assert_eq!(
+            escape("web\n*Severity*\u{1b}\u{202e}"),
+            "web\\n*Severity*\\u{1b}\\u{202e}"
         );
     }
 

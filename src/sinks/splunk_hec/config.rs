@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::Deserialize;
 use url::Url;
 
-use crate::sinks::http::config::{HttpSettings, check_url, http};
+use crate::sinks::http::config::{HttpSettings, check_credential_url, http};
 use crate::validation::Problems;
 use crate::validation::{Inline, RawSecret, Secret, resolve};
 
@@ -54,7 +54,8 @@ pub fn build(
     p: &mut Problems,
 ) -> Option<SplunkHecSettings> {
     let url_key = format!("{key}.url");
-    let mut endpoint = check_url(p, &url_key, &Secret::new(raw.url.as_str()));
+    let mut endpoint =
+        check_credential_url(p, &url_key, &Secret::new(raw.url.as_str()), "the HEC token");
     if let Some(url) = endpoint.as_mut()
         && matches!(url.path(), "" | "/")
     {

@@ -7,7 +7,9 @@ use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
 use crate::sinks::OutputFormat;
-use crate::sinks::http::config::{HttpSettings, check_url, http, output_format};
+use crate::sinks::http::config::{
+    HttpSettings, check_credential_url, check_url, http, output_format,
+};
 use crate::validation::Problems;
 use crate::validation::{Inline, RawSecret, Secret, resolve};
 
@@ -32,7 +34,7 @@ pub struct RawWebhookSink {
     pub format: Option<String>,
     /// Extra headers; values may be references (`Authorization = { env = "TOKEN" }`).
     pub headers: Option<BTreeMap<String, RawSecret>>,
-    /// When set, `signature_header` carries `sha256=<hex HMAC-SHA256 of the body>`.
+    /// When set, `signature_header` carries `sha256=<hex HMAC-SHA256 of "{timestamp}.{body}">`.
     pub hmac_secret: Option<RawSecret>,
     pub signature_header: Option<String>,
     /// Carries the alert id: the same alert re-sent after a crash has the same key.
@@ -68,7 +70,21 @@ pub fn build(
     let url_key = format!("{key}.url");
     let url = resolve(p, &url_key, &raw.url, Inline::Allowed, base);
     if let Some(url) = &url {
-        check_url(p, &url_key, url);
+        // A signature, a header (often `Authorization`) or a URL kept as a secret reference
+        // is a credential: it must not cross the network in clear text.
+        let credential = if raw.hmac_secret.is_some() {
+            Some("the HMAC signature")
+        } else if raw.headers.as_ref().is_some_and(|h| !h.is_empty()) {
+            Some("its headers")
+        } else if matches!(raw.url, RawSecret::Reference(_)) {
+            Some("the secret URL")
+        } else {
+            None
+        };
+        match credential {
+            Some(what) => check_credential_url(p, &url_key, url, what),
+            None => check_url(p, &url_key, url),
+        };
     }
     let signature_header = header_name(
         p,
@@ -93,6 +109,7 @@ pub fn build(
         if RESERVED.contains(&lower.as_str())
             || lower == signature_header
             || lower == idempotency_header
+            || lower == super::TIMESTAMP_HEADER
         {
             p.push(&hkey, "this header is set by the sink itself");
             continue;

@@ -1,9 +1,11 @@
 //! `webhook`: the alert POSTed as JSON, signed and keyed for idempotency.
 //!
-//! Receivers authenticate us by the HMAC-SHA256 of the exact body bytes (header value
-//! `sha256=<hex>`, computed with the configured secret) and drop repeats by the idempotency
-//! header, which carries the alert id: an alert re-sent after a crash or a lost response has
-//! the same id.
+//! Receivers authenticate us by an HMAC-SHA256 with the configured secret over
+//! `"{timestamp}.{body}"` (header value `sha256=<hex>`), where the timestamp (Unix seconds, in
+//! [`TIMESTAMP_HEADER`]) is taken at each attempt: a receiver that refuses timestamps older
+//! than a few minutes cannot be fed a captured request again later (the scheme of Stripe and
+//! Slack signatures). Repeats are dropped by the idempotency header, which carries the alert
+//! id: an alert re-sent after a crash or a lost response has the same id.
 
 pub mod config;
 
@@ -32,13 +34,18 @@ pub struct WebhookSink {
     idempotency_header: HeaderName,
 }
 
-/// `sha256=<lower-case hex>` of HMAC-SHA256(`secret`, `body`).
-pub fn signature(secret: &[u8], body: &[u8]) -> String {
+/// The Unix time (seconds) the signature was made at; covered by the signature.
+pub const TIMESTAMP_HEADER: &str = "x-nodeport-watch-timestamp";
+
+/// `sha256=<lower-case hex>` of HMAC-SHA256(`secret`, `"{timestamp}.{body}"`).
+pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
     let mut mac = match Hmac::<Sha256>::new_from_slice(secret) {
         Ok(mac) => mac,
         Err(_) => unreachable!("HMAC accepts keys of any length"),
     };
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
@@ -84,10 +91,12 @@ impl Sink for WebhookSink {
             .map_err(|_| DeliveryError::rejected("the alert id is not a valid header value"))?;
         headers.insert(self.idempotency_header.clone(), id);
         if let Some(secret) = &self.hmac_secret {
-            let sig = signature(secret.expose().as_bytes(), &body);
+            let timestamp = chrono::Utc::now().timestamp();
+            let sig = signature(secret.expose().as_bytes(), timestamp, &body);
             let sig = HeaderValue::from_str(&sig)
                 .map_err(|_| DeliveryError::rejected("signature is not a header value"))?;
             headers.insert(self.signature_header.clone(), sig);
+            headers.insert(HeaderName::from_static(TIMESTAMP_HEADER), timestamp.into());
         }
         self.poster.post(headers, body).await
     }
@@ -103,10 +112,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rfc4231_test_case_2() {
-        assert_eq!(
-            signature(b"Jefe", b"what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
+    fn signs_the_timestamp_and_the_body() {
+        // RFC 4231 test case 2, with its message split as `{timestamp}.{body}`.
+        let (timestamp, body) = (1_700_000_000, b"what do ya want for nothing?");
+        let expected = {
+            let mut mac = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap();
+            mac.update(b"1700000000.what do ya want for nothing?");
+            format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+        };
+        assert_eq!(signature(b"Jefe", timestamp, body), expected);
+        assert_ne!(signature(b"Jefe", timestamp + 1, body), expected);
     }
 }

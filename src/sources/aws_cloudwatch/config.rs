@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::filter_pattern::{DEFAULT_PATTERN, FilterPattern};
 use crate::sources::Validated;
 use crate::sources::time_axis::{RawWindowSettings, WindowDefaults, WindowSettings};
-use crate::validation::{Problems, duration};
+use crate::validation::{Inline, Problems, RawSecret, duration, require_tls, resolve};
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 /// The window keys' defaults for CloudWatch (`docs/time-axis.md`).
@@ -50,7 +50,8 @@ pub struct RawAwsCloudWatchSource {
     pub profile: Option<String>,
     /// A role assumed for this source (cross-account).
     pub role_arn: Option<String>,
-    pub external_id: Option<String>,
+    /// Inline, `{ env = … }` or `{ file = … }`.
+    pub external_id: Option<RawSecret>,
     pub session_name: Option<String>,
     /// Another CloudWatch Logs endpoint (VPC endpoint, FIPS, an emulator).
     pub endpoint: Option<String>,
@@ -149,7 +150,7 @@ fn is_log_group_name(name: &str) -> bool {
 pub(crate) fn build(
     raw: &RawAwsCloudWatchSource,
     key: &str,
-    _base: &Path,
+    base: &Path,
     p: &mut Problems,
 ) -> Option<Validated<AwsCloudWatchSettings>> {
     if raw.region.trim().is_empty() {
@@ -201,10 +202,15 @@ pub(crate) fn build(
 
     let role = raw.role_arn.as_ref().and_then(|arn| {
         let account = p.check(format!("{key}.role_arn"), role_account(arn))?;
+        let external_id = raw.external_id.as_ref().map(|raw| {
+            resolve(p, &format!("{key}.external_id"), raw, Inline::Allowed, base)
+                .map(|s| s.expose().to_owned())
+        });
         Some(AssumeRole {
             arn: arn.clone(),
             account,
-            external_id: raw.external_id.clone(),
+            // A reference that could not be read is reported above; the settings are dropped.
+            external_id: external_id.flatten(),
             session_name: raw
                 .session_name
                 .clone()
@@ -217,13 +223,17 @@ pub(crate) fn build(
             "`external_id` and `session_name` only apply with `role_arn`",
         );
     }
-    if let Some(endpoint) = &raw.endpoint
-        && url::Url::parse(endpoint).map_or(true, |u| !matches!(u.scheme(), "http" | "https"))
-    {
-        p.push(
-            format!("{key}.endpoint"),
-            format!("`{endpoint}` is not an http(s) URL"),
-        );
+    if let Some(endpoint) = &raw.endpoint {
+        match url::Url::parse(endpoint) {
+            // Signed requests carry the session token of assumed and SSO credentials.
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                require_tls(p, &format!("{key}.endpoint"), &u, "the AWS session token");
+            }
+            _ => p.push(
+                format!("{key}.endpoint"),
+                format!("`{endpoint}` is not an http(s) URL"),
+            ),
+        }
     }
 
     let filter_pattern = match (raw.filter_pushdown.unwrap_or(true), &raw.filter_pattern) {

@@ -176,3 +176,23 @@ fn role_arns() {
         assert!(role_account(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn the_external_id_may_come_from_a_file_and_the_endpoint_needs_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("external-id");
+    std::fs::write(&file, "ext-from-file\n").unwrap();
+    let settings = load(&format!(
+        "region = \"eu-west-1\"\nclusters = [\"a\"]\nrole_arn = \"arn:aws:iam::210987654321:role/r\"\nexternal_id = {{ file = \"{}\" }}",
+        file.display()
+    ))
+    .unwrap();
+    let role = cloudwatch(&settings).role.as_ref().unwrap();
+    assert_eq!(role.external_id.as_deref(), Some("ext-from-file"));
+
+    let problems =
+        load("region = \"eu-west-1\"\nclusters = [\"a\"]\nendpoint = \"http://logs.example.com\"")
+            .unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].starts_with("sources[0].endpoint: plain http"));
+}

@@ -1,5 +1,6 @@
 //! `type = "azure_blob"`: AKS audit logs archived by a diagnostic setting to a storage account.
 
+use std::path::Path;
 use std::time::Duration;
 
 use azure_core::credentials::Secret;
@@ -12,7 +13,7 @@ use crate::sources::azure::config::{
 };
 use crate::sources::azure::{is_loopback, may_carry_credentials};
 use crate::sources::time_axis::{RawWindowSettings, WindowDefaults};
-use crate::validation::{Problems, duration, size};
+use crate::validation::{Inline, Problems, RawSecret, duration, resolve, size};
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 /// The window keys' defaults for storage archives: only `lookback` and `max_catchup` apply
@@ -49,10 +50,10 @@ pub struct RawAzureBlobSource {
     pub credential: Option<String>,
     pub managed_identity_client_id: Option<String>,
     pub managed_identity_resource_id: Option<String>,
-    /// Secrets: never shown by `Debug`.
-    pub account_key: Option<Secret>,
-    pub sas_token: Option<Secret>,
-    pub connection_string: Option<Secret>,
+    /// Secrets, inline or `{ env = … }` / `{ file = … }`: never shown by `Debug`.
+    pub account_key: Option<RawSecret>,
+    pub sas_token: Option<RawSecret>,
+    pub connection_string: Option<RawSecret>,
     pub interval: Option<String>,
     /// `lookback` and `max_catchup` (the shared window keys; the others do not apply).
     #[serde(flatten)]
@@ -70,9 +71,17 @@ pub enum SecretValue {
 }
 
 impl SecretValue {
-    fn from(inline: Option<&Secret>, env: &'static str) -> Self {
-        match inline {
-            Some(v) => SecretValue::Inline(v.clone()),
+    /// The secret written in the table (inline or a reference, read now), else the variable
+    /// the Azure tools read it from.
+    fn from(
+        p: &mut Problems,
+        key: &str,
+        written: Option<&RawSecret>,
+        env: &'static str,
+        base: &Path,
+    ) -> Self {
+        match written.and_then(|raw| resolve(p, key, raw, Inline::Allowed, base)) {
+            Some(v) => SecretValue::Inline(Secret::new(v.expose().to_owned())),
             None => SecretValue::Env(env),
         }
     }
@@ -116,6 +125,7 @@ pub struct AzureBlobSettings {
 pub(crate) fn build(
     raw: &RawAzureBlobSource,
     key: &str,
+    base: &Path,
     p: &mut Problems,
 ) -> Option<Validated<AzureBlobSettings>> {
     let account_url = raw
@@ -138,7 +148,7 @@ pub(crate) fn build(
                 None
             }
         });
-    let auth = auth(raw, key, account_url.as_ref(), p);
+    let auth = auth(raw, key, account_url.as_ref(), base, p);
     if account_url.is_none()
         && raw.account_url.is_none()
         && !matches!(auth, BlobAuth::ConnectionString(_))
@@ -219,7 +229,14 @@ pub(crate) fn build(
 /// The storage keys, or else an Entra ID credential. An inline key, SAS or connection string
 /// chooses its kind by itself; `credential = "account_key"` (…) without one reads it from the
 /// environment.
-fn auth(raw: &RawAzureBlobSource, key: &str, url: Option<&Url>, p: &mut Problems) -> BlobAuth {
+fn auth(
+    raw: &RawAzureBlobSource,
+    key: &str,
+    url: Option<&Url>,
+    base: &Path,
+    p: &mut Problems,
+) -> BlobAuth {
+    let k = |field: &str| format!("{key}.{field}");
     let inline: Vec<&str> = [
         raw.account_key.as_ref().map(|_| "account_key"),
         raw.sas_token.as_ref().map(|_| "sas"),
@@ -247,13 +264,26 @@ fn auth(raw: &RawAzureBlobSource, key: &str, url: Option<&Url>, p: &mut Problems
         );
     }
     match kind {
-        Some("account_key") => {
-            BlobAuth::AccountKey(SecretValue::from(raw.account_key.as_ref(), ENV_ACCOUNT_KEY))
-        }
-        Some("sas") => BlobAuth::Sas(SecretValue::from(raw.sas_token.as_ref(), ENV_SAS_TOKEN)),
+        Some("account_key") => BlobAuth::AccountKey(SecretValue::from(
+            p,
+            &k("account_key"),
+            raw.account_key.as_ref(),
+            ENV_ACCOUNT_KEY,
+            base,
+        )),
+        Some("sas") => BlobAuth::Sas(SecretValue::from(
+            p,
+            &k("sas_token"),
+            raw.sas_token.as_ref(),
+            ENV_SAS_TOKEN,
+            base,
+        )),
         Some("connection_string") => BlobAuth::ConnectionString(SecretValue::from(
+            p,
+            &k("connection_string"),
             raw.connection_string.as_ref(),
             ENV_CONNECTION_STRING,
+            base,
         )),
         other => BlobAuth::Entra(azure_credential::build(
             p,
@@ -281,13 +311,40 @@ mod tests {
         .unwrap();
         assert!(!format!("{raw:?}").contains("c2VjcmV0"));
         let mut p = Problems::default();
-        let settings = build(&raw, "sources[0]", &mut p).unwrap();
+        let settings = build(&raw, "sources[0]", Path::new("."), &mut p).unwrap();
         assert!(p.is_empty(), "{p:?}");
         assert!(!format!("{settings:?}").contains("c2VjcmV0"));
         assert!(matches!(
             settings.settings.auth,
             BlobAuth::ConnectionString(SecretValue::Inline(_))
         ));
+    }
+
+    #[test]
+    fn keys_may_be_read_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("key"), "a2V5LWZyb20tZmlsZQ==\n").unwrap();
+        let raw: RawAzureBlobSource = serde_json::from_str(
+            r#"{"name": "a", "account_url": "https://a.blob.core.windows.net",
+                "account_key": {"file": "key"}}"#,
+        )
+        .unwrap();
+        let mut p = Problems::default();
+        let settings = build(&raw, "s", dir.path(), &mut p).unwrap();
+        assert!(p.is_empty(), "{p:?}");
+        let BlobAuth::AccountKey(SecretValue::Inline(key)) = &settings.settings.auth else {
+            panic!("{:?}", settings.settings.auth);
+        };
+        assert_eq!(key.secret(), "a2V5LWZyb20tZmlsZQ==");
+        let missing: RawAzureBlobSource = serde_json::from_str(
+            r#"{"name": "a", "account_url": "https://a.blob.core.windows.net",
+                "sas_token": {"file": "absent"}}"#,
+        )
+        .unwrap();
+        let mut p = Problems::default();
+        build(&missing, "s", dir.path(), &mut p);
+        let keys: Vec<String> = p.into_vec().into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["s.sas_token"]);
     }
 
     #[test]
@@ -298,7 +355,7 @@ mod tests {
         )
         .unwrap();
         let mut p = Problems::default();
-        build(&raw, "s", &mut p);
+        build(&raw, "s", Path::new("."), &mut p);
         let text: Vec<String> = p.into_vec().iter().map(|p| p.to_string()).collect();
         for key in [
             "s.account_url",

@@ -4,7 +4,6 @@
 //! limit of the API checked up front (60 requests/min/project, pages of at most 1,000 entries),
 //! so a bad value is reported by `validate` with its key instead of failing at the first poll.
 
-use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,7 +12,7 @@ use serde::Deserialize;
 
 use crate::sources::Validated;
 use crate::sources::time_axis::{RawWindowSettings, WindowDefaults, WindowSettings};
-use crate::validation::{Problems, duration, size};
+use crate::validation::{Problems, duration, is_loopback, require_tls, size};
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 /// The window keys' defaults for Cloud Logging (`docs/time-axis.md`): `receiveTimestamp`
@@ -117,15 +116,7 @@ impl GcpLoggingSettings {
 
 /// Whether `endpoint` names this machine (`localhost`, 127.0.0.0/8, `::1`).
 pub fn is_loopback_endpoint(endpoint: &str) -> bool {
-    let Ok(url) = url::Url::parse(endpoint) else {
-        return false;
-    };
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    }
+    url::Url::parse(endpoint).is_ok_and(|url| is_loopback(&url))
 }
 
 /// Project ids: `my-project-123`, or the legacy domain-scoped `example.com:my-project`.
@@ -193,9 +184,14 @@ pub(crate) fn build(
     );
 
     let endpoint = raw.endpoint.clone();
+    let sends_credentials = !raw.anonymous.unwrap_or(false);
     if let Some(ep) = &endpoint {
         match url::Url::parse(ep) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+            Ok(url) if matches!(url.scheme(), "http" | "https") => {
+                if sends_credentials {
+                    require_tls(p, &k("endpoint"), &url, "the Google access token");
+                }
+            }
             _ => p.push(
                 k("endpoint"),
                 format!("`{ep}` is not an http(s) URL such as `https://logging.googleapis.com`"),
@@ -312,6 +308,27 @@ mod tests {
         assert!(!is_loopback_endpoint("http://10.0.0.1"));
         assert!(!is_loopback_endpoint("http://127.0.0.1.evil.example"));
         assert!(!is_loopback_endpoint("not a url"));
+    }
+
+    #[test]
+    fn credentials_never_go_to_a_plain_http_endpoint() {
+        let remote = problems(&raw(r#"name = "gke"
+               projects = ["prod-1"]
+               endpoint = "http://logging.example.com""#));
+        assert_eq!(remote.len(), 1, "{remote:?}");
+        assert!(
+            remote[0].starts_with("sources[0].endpoint: plain http"),
+            "{remote:?}"
+        );
+        for ok in [
+            r#"endpoint = "https://logging.example.com""#,
+            r#"endpoint = "http://127.0.0.1:9000""#,
+            r#"endpoint = "http://[::1]:9000"
+               anonymous = true"#,
+        ] {
+            let r = raw(&format!("name = \"gke\"\nprojects = [\"prod-1\"]\n{ok}"));
+            assert_eq!(problems(&r), Vec::<String>::new(), "{ok}");
+        }
     }
 
     #[test]

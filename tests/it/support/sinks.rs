@@ -12,6 +12,8 @@ use nodeport_watch::sinks::{DeliveryError, Sink};
 pub enum Answer {
     Fail,
     Reject,
+    /// A bug in the sink: the attempt panics.
+    Panic,
 }
 
 #[derive(Debug, Default)]
@@ -41,9 +43,12 @@ impl RecordingSink {
 #[async_trait]
 impl Sink for RecordingSink {
     async fn deliver(&self, alert: &Alert) -> Result<(), DeliveryError> {
-        match self.script.lock().unwrap().pop_front() {
+        // Taken before matching: a panic while the lock is held would poison it.
+        let next = self.script.lock().unwrap().pop_front();
+        match next {
             Some(Answer::Fail) => Err(DeliveryError::retriable("receiver down")),
             Some(Answer::Reject) => Err(DeliveryError::rejected("400 bad request")),
+            Some(Answer::Panic) => panic!("a bug in the sink"),
             None => {
                 self.received.lock().unwrap().push(alert.clone());
                 Ok(())
