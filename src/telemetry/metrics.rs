@@ -34,9 +34,15 @@ pub const OUTBOX_DELIVERIES: &str = "nodeport_watch_outbox_deliveries";
 pub const SCAN_RUNS: &str = "nodeport_watch_scan_runs_total";
 pub const AUDIT_ID_REUSE: &str = "nodeport_watch_audit_id_reuse_total";
 pub const EXCEPTION_MATCHES: &str = "nodeport_watch_exception_matches_total";
+pub const COMMITS_REFUSED: &str = "nodeport_watch_commits_refused_total";
 
 /// Every metric with its type and help text, for the exporter's `# HELP` lines and the README.
 pub const CATALOG: &[(&str, MetricType, &str)] = &[
+    (
+        COMMITS_REFUSED,
+        MetricType::Counter,
+        "Commits refused because another replica took the source's lease, by source.",
+    ),
     (
         RECORDS,
         MetricType::Counter,
@@ -221,6 +227,11 @@ pub fn record_source_health(
             .set(at.timestamp_millis() as f64 / 1000.0);
     }
     gauge!(SOURCE_FAILURES, "source" => source.to_owned()).set(health.consecutive_failures);
+}
+
+/// A commit refused because the source's lease moved on to another replica.
+pub fn record_commit_refused(source: &str) {
+    counter!(COMMITS_REFUSED, "source" => source.to_owned()).increment(1);
 }
 
 /// Outbox totals, from the state store at scrape time: `(rule, source, alerts ever written)`

@@ -1,5 +1,7 @@
-//! What `/readyz` answers: the state store accepts writes, and every live source has polled
-//! successfully within `readiness_intervals` of its poll interval.
+//! What `/readyz` answers: the state store accepts writes, the leases are being renewed (a
+//! replica of a shared store), and every live source this process works on has polled
+//! successfully within `readiness_intervals` of its poll interval. A source another replica
+//! holds is listed as such and does not hold readiness back.
 //!
 //! A source whose first poll has not finished is `starting`: not ready (a load balancer or a
 //! rollout must not count it yet), and said apart from a failing one, so an operator watching a
@@ -15,6 +17,7 @@ use chrono::{DateTime, Utc};
 
 use super::Health;
 use super::health::SourceHealth;
+use super::leases::LeaseHealth;
 use crate::state::StateStore;
 
 pub struct Readiness {
@@ -23,6 +26,7 @@ pub struct Readiness {
     /// Each live source's poll interval.
     intervals: BTreeMap<String, Duration>,
     multiple: u32,
+    leases: Arc<LeaseHealth>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,7 +48,18 @@ impl Readiness {
             store,
             intervals,
             multiple: multiple.max(1),
+            leases: Arc::new(LeaseHealth::sole()),
         }
+    }
+
+    /// Judges leases (and only the sources this replica holds) from the keeper's view.
+    pub fn with_leases(mut self, leases: Arc<LeaseHealth>) -> Self {
+        self.leases = leases;
+        self
+    }
+
+    pub fn leases(&self) -> &Arc<LeaseHealth> {
+        &self.leases
     }
 
     pub async fn check(&self) -> ReadyReport {
@@ -57,10 +72,17 @@ impl Readiness {
                 let _ = writeln!(text, "state: NOT WRITABLE: {e}");
             }
         }
+        let (leases_ok, line) = self.leases.report();
+        ready &= leases_ok;
+        let _ = writeln!(text, "{line}");
         let now = self.health.now();
         let snapshot = self.health.snapshot();
         let mut only_starting = ready;
         for (name, interval) in &self.intervals {
+            if !self.leases.holds(&format!("source/{name}")) {
+                let _ = writeln!(text, "source {name}: polled by another replica");
+                continue;
+            }
             let allowed = *interval * self.multiple;
             let verdict = judge(snapshot.get(name), allowed, now);
             match &verdict {

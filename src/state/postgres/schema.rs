@@ -74,6 +74,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (schedule, due_at)
     );
     "#,
+    // 2: the provider quota keys each leased unit draws on, for splitting budgets by lease share.
+    r#"
+    CREATE TABLE lease_quota_keys (
+        lease     TEXT NOT NULL,
+        quota_key TEXT NOT NULL,
+        PRIMARY KEY (lease, quota_key)
+    );
+    CREATE INDEX lease_quota_keys_by_key ON lease_quota_keys (quota_key);
+    "#,
 ];
 
 pub(super) fn supported() -> i64 {

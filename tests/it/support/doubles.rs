@@ -15,7 +15,7 @@ use nodeport_watch::sources::{
 };
 use nodeport_watch::state::{
     AlertCount, Checkpoints, Commit, CommitReport, CursorStatus, DeliveryRecord, DeliveryState,
-    Fence, OutboxAdmin, OutboxDelivery, PendingBatch, SqliteStore, StateError, StateStore,
+    Fence, Leases, OutboxAdmin, OutboxDelivery, PendingBatch, SqliteStore, StateError, StateStore,
     StoreStatus,
 };
 use serde::{Deserialize, Serialize};
@@ -168,6 +168,9 @@ impl OutboxDelivery for SwitchableStore {
         self.inner.mark_failed(sink, seq, error, dead).await
     }
 }
+
+/// The sole owner, as SQLite is.
+impl Leases for SwitchableStore {}
 
 #[async_trait]
 impl StoreStatus for SwitchableStore {
