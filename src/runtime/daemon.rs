@@ -154,13 +154,15 @@ async fn start_server(
         .map(|s| (s.name.clone(), s.interval))
         .collect();
     let state = ServerState {
-        readiness: Arc::new(Readiness::new(
-            Arc::clone(&services.health),
-            Arc::clone(&services.store),
-            intervals,
-            server.readiness_intervals,
-        )
-        .with_leases(Arc::clone(leases))),
+        readiness: Arc::new(
+            Readiness::new(
+                Arc::clone(&services.health),
+                Arc::clone(&services.store),
+                intervals,
+                server.readiness_intervals,
+            )
+            .with_leases(Arc::clone(leases)),
+        ),
         health: Arc::clone(&services.health),
         store: Arc::clone(&services.store),
         metrics,

@@ -428,7 +428,10 @@ mod tests {
             .collect();
         let sent = sent_within(&limiters, Duration::from_secs(120)).await;
         // The bursts (at most 30 + 20 + 10) and then 60/min in all.
-        assert!((150..=181).contains(&sent), "{sent} requests in two minutes");
+        assert!(
+            (150..=181).contains(&sent),
+            "{sent} requests in two minutes"
+        );
 
         let idle = RateLimits::with_initial_share(0.0).get("gcp:q", budget);
         let sent = sent_within(&[Arc::clone(&idle)], Duration::from_secs(10)).await;
@@ -442,7 +445,11 @@ mod tests {
         limiter.set_share(0.5);
         let start = tokio::time::Instant::now();
         limiter.acquire().await;
-        assert!(start.elapsed() >= Duration::from_secs(119), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_secs(119),
+            "{:?}",
+            start.elapsed()
+        );
         let limits = RateLimits::default().for_source("gke");
         limits.get("gcp:a", Budget::per_minute(n(1)));
         limits.get("gcp:b", Budget::per_minute(n(1)));

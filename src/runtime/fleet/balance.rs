@@ -13,7 +13,9 @@
 //!   minimum time, and never in a tick where it takes.
 //!
 //! Every live replica ends with `lo` or `hi` units, and from there nothing moves: no rule
-//! fires when every count is within `[lo, hi]`, which is what keeps it from flapping.
+//! fires when every count is within `[lo, hi]`, which is what keeps it from flapping. The
+//! keeper applies the rule to each kind of unit (sources, sinks, fleet roles) on its own, so
+//! the sources spread evenly whoever holds the sinks.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -86,8 +88,7 @@ pub fn plan(view: &View<'_>) -> Plan {
         .iter()
         .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
         .map(|(id, _)| *id);
-    let should_give =
-        mine > hi || (starving && !any_free && mine > lo && richest == Some(view.me));
+    let should_give = mine > hi || (starving && !any_free && mine > lo && richest == Some(view.me));
     if !should_give {
         return Plan::default();
     }
@@ -196,16 +197,18 @@ mod tests {
     #[test]
     fn a_balanced_fleet_does_not_move() {
         // 4 units over 3 replicas: 2/1/1 is within [lo, hi] = [1, 2]: nothing fires.
-        let mut owners: HashMap<String, String> = [("s0", "a"), ("s1", "a"), ("s2", "b"), ("s3", "c")]
-            .into_iter()
-            .map(|(u, o)| (format!("source/{u}"), o.to_owned()))
-            .collect();
+        let mut owners: HashMap<String, String> =
+            [("s0", "a"), ("s1", "a"), ("s2", "b"), ("s3", "c")]
+                .into_iter()
+                .map(|(u, o)| (format!("source/{u}"), o.to_owned()))
+                .collect();
         assert_eq!(settle(4, &["a", "b", "c"], &mut owners), 0);
         // 2/2/0: `c` is short of work; exactly one of the richest gives, then it settles.
-        let mut owners: HashMap<String, String> = [("s0", "a"), ("s1", "a"), ("s2", "b"), ("s3", "b")]
-            .into_iter()
-            .map(|(u, o)| (format!("source/{u}"), o.to_owned()))
-            .collect();
+        let mut owners: HashMap<String, String> =
+            [("s0", "a"), ("s1", "a"), ("s2", "b"), ("s3", "b")]
+                .into_iter()
+                .map(|(u, o)| (format!("source/{u}"), o.to_owned()))
+                .collect();
         settle(4, &["a", "b", "c"], &mut owners);
         assert_eq!(counts(&owners, &["a", "b", "c"]), [1, 2, 1]);
     }
@@ -254,6 +257,10 @@ mod tests {
         assert_eq!(plan(&view), Plan::default(), "left to the starving replica");
         let stale: HashMap<String, Duration> = [("u2".to_owned(), Duration::from_secs(3))].into();
         view.free_for = &stale;
-        assert_eq!(plan(&view).take, ["u2"], "taken once it stayed free too long");
+        assert_eq!(
+            plan(&view).take,
+            ["u2"],
+            "taken once it stayed free too long"
+        );
     }
 }

@@ -134,13 +134,19 @@ impl Keeper {
         match tokio::time::timeout(self.timing.renew_every, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(format!("{what}: {e}")),
-            Err(_) => Err(format!("{what}: no answer within {:?}", self.timing.renew_every)),
+            Err(_) => Err(format!(
+                "{what}: no answer within {:?}",
+                self.timing.renew_every
+            )),
         }
     }
 
     async fn tick(&mut self) {
         let heartbeat = self
-            .call("heartbeat", self.store.heartbeat(&self.me.id, &self.me.host))
+            .call(
+                "heartbeat",
+                self.store.heartbeat(&self.me.id, &self.me.host),
+            )
             .await
             .err();
         self.reap_lost();
@@ -261,20 +267,39 @@ impl Keeper {
             }
         }
         let ids: Vec<String> = replicas.into_iter().map(|r| r.id).collect();
-        let plan = balance::plan(&View {
-            units: &self.units,
-            me: &self.me.id,
-            replicas: &ids,
-            others: &others,
-            mine: &mine,
-            free_for: &free_for,
-            min_hold: self.timing.min_hold,
-            handover: self.timing.handover,
-        });
-        for unit in plan.take {
+        // Each kind is balanced on its own, so sources spread evenly whoever holds the sinks.
+        let mut give_up = None;
+        let mut take = Vec::new();
+        for kind in kinds(&self.units) {
+            let of_kind = |unit: &String| kind_of(unit) == kind;
+            let units: Vec<String> = self.units.iter().filter(|u| of_kind(u)).cloned().collect();
+            let others: HashMap<String, String> = others
+                .iter()
+                .filter(|(u, _)| of_kind(u))
+                .map(|(u, o)| (u.clone(), o.clone()))
+                .collect();
+            let mine: BTreeMap<String, Duration> = mine
+                .iter()
+                .filter(|(u, _)| of_kind(u))
+                .map(|(u, d)| (u.clone(), *d))
+                .collect();
+            let plan = balance::plan(&View {
+                units: &units,
+                me: &self.me.id,
+                replicas: &ids,
+                others: &others,
+                mine: &mine,
+                free_for: &free_for,
+                min_hold: self.timing.min_hold,
+                handover: self.timing.handover,
+            });
+            take.extend(plan.take);
+            give_up = give_up.or(plan.give_up);
+        }
+        for unit in take {
             self.take(unit).await;
         }
-        if let Some(unit) = plan.give_up {
+        if let Some(unit) = give_up {
             self.give_up(&unit);
         }
         Ok(())
@@ -310,11 +335,14 @@ impl Keeper {
         let task = self.work.start(&unit, grant.fence.clone(), stop.clone());
         let deadline = self.shared.then(|| {
             let (tx, rx) = watch::channel(sent + self.timing.stop_after);
-            let abort = self
-                .work
-                .abort_on_loss(&unit)
-                .then(|| task.abort_handle());
-            tokio::spawn(watchdog(unit.clone(), rx, stop.clone(), lost.clone(), abort));
+            let abort = self.work.abort_on_loss(&unit).then(|| task.abort_handle());
+            tokio::spawn(watchdog(
+                unit.clone(),
+                rx,
+                stop.clone(),
+                lost.clone(),
+                abort,
+            ));
             tx
         });
         self.free_since.remove(&unit);
@@ -383,14 +411,15 @@ impl Keeper {
             .cloned()
             .collect();
         for unit in unrecorded {
-            let keys = self
-                .rate_limits
-                .keys_of(unit.trim_start_matches("source/"));
+            let keys = self.rate_limits.keys_of(unit.trim_start_matches("source/"));
             if keys.is_empty() {
                 continue;
             }
             match self
-                .call("recording quota keys", self.store.record_quota_keys(&unit, &keys))
+                .call(
+                    "recording quota keys",
+                    self.store.record_quota_keys(&unit, &keys),
+                )
                 .await
             {
                 Ok(()) => {
@@ -400,7 +429,10 @@ impl Keeper {
             }
         }
         let holdings = match self
-            .call("counting quota shares", self.store.quota_holdings(&self.me.id))
+            .call(
+                "counting quota shares",
+                self.store.quota_holdings(&self.me.id),
+            )
             .await
         {
             Ok(h) => h,
@@ -450,7 +482,9 @@ impl Keeper {
             .await;
         for (unit, held) in std::mem::take(&mut self.held) {
             if self.shared
-                && let Err(e) = self.call("releasing", self.store.release(&held.grant)).await
+                && let Err(e) = self
+                    .call("releasing", self.store.release(&held.grant))
+                    .await
             {
                 warn!(lease = %unit, error = %e, "cannot release the lease; it expires by itself");
             }
@@ -481,7 +515,11 @@ impl Keeper {
                 return;
             }
             if Instant::now() >= end {
-                warn!(running, ?grace, "some {what} did not stop in time; what they had in hand is taken up again at the next start");
+                warn!(
+                    running,
+                    ?grace,
+                    "some {what} did not stop in time; what they had in hand is taken up again at the next start"
+                );
                 for (_, held) in self.held.iter().filter(|(u, _)| pick(u)) {
                     held.task.abort();
                 }
@@ -501,6 +539,19 @@ impl Keeper {
 pub const FLEET_METRICS: &str = "fleet/metrics";
 
 const DRAIN_CHECK: Duration = Duration::from_millis(50);
+
+/// `source`, `sink` or `fleet`: the part of a unit's name before the `/`.
+fn kind_of(unit: &str) -> &str {
+    unit.split_once('/').map_or(unit, |(kind, _)| kind)
+}
+
+/// The kinds present in `units`, in order.
+fn kinds(units: &[String]) -> Vec<String> {
+    let mut kinds: Vec<String> = units.iter().map(|u| kind_of(u).to_owned()).collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+}
 
 /// Stops the work of a unit whose lease is lost (or about to be).
 fn halt(unit: &str, held: &Held, work: &dyn Work) {

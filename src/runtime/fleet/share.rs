@@ -105,7 +105,11 @@ mod tests {
         let period = Duration::from_secs(4);
         let mut gate = ShareGate::new(period);
         let t0 = Instant::now();
-        assert_eq!(gate.decide("k", 0.5, 1.0, false, t0), 0.5, "decrease: at once");
+        assert_eq!(
+            gate.decide("k", 0.5, 1.0, false, t0),
+            0.5,
+            "decrease: at once"
+        );
         let t1 = t0 + period;
         assert_eq!(gate.decide("k", 1.0, 0.5, false, t1), 0.5, "increase waits");
         assert_eq!(gate.decide("k", 1.0, 0.5, false, t1 + period), 0.5);

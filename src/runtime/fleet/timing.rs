@@ -60,6 +60,9 @@ mod tests {
             LeaseTiming::for_interval(Duration::from_millis(50)).ttl,
             MIN_TTL
         );
-        assert_eq!(LeaseTiming::for_interval(Duration::from_secs(600)).ttl, MAX_TTL);
+        assert_eq!(
+            LeaseTiming::for_interval(Duration::from_secs(600)).ttl,
+            MAX_TTL
+        );
     }
 }
