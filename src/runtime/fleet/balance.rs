@@ -125,8 +125,7 @@ mod tests {
     fn settle(units: usize, replicas: &[&str], owners: &mut HashMap<String, String>) -> usize {
         let units: Vec<String> = (0..units).map(|i| format!("source/s{i}")).collect();
         let ids: Vec<String> = replicas.iter().map(|r| r.to_string()).collect();
-        let mut moves = 0;
-        for _round in 0..200 {
+        for moves in 0..200 {
             let mut moved = false;
             for me in &ids {
                 let mine: BTreeMap<String, Duration> = owners
@@ -162,7 +161,6 @@ mod tests {
             if !moved {
                 return moves;
             }
-            moves += 1;
         }
         panic!("never settled: {owners:?}");
     }
