@@ -117,3 +117,35 @@ impl LeaseHealth {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_replica_is_ready_while_it_renews_and_holds_only_what_it_holds() {
+        let health = LeaseHealth::replica(Duration::from_secs(5));
+        assert!(!health.report().0, "no renewal yet");
+        let held = BTreeMap::from([("source/a".to_owned(), Utc::now())]);
+        health.record_tick(held.clone(), None);
+        let (ready, line) = health.report();
+        assert!(ready, "{line}");
+        assert_eq!(line, "leases: ok (held: source/a)");
+        assert!(health.holds("source/a") && !health.holds("source/b"));
+
+        // The store stops answering: ready until the last renewal is too old.
+        tokio::time::advance(Duration::from_secs(4)).await;
+        health.record_tick(held, Some("renewing source/a: connection refused".into()));
+        assert!(health.report().0);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let (ready, line) = health.report();
+        assert!(!ready);
+        assert!(
+            line.starts_with("leases: NOT RENEWED for 6s") && line.contains("connection refused"),
+            "{line}"
+        );
+
+        let sole = LeaseHealth::sole();
+        assert!(sole.report().0 && sole.holds("source/any") && sole.exports_fleet_metrics());
+    }
+}

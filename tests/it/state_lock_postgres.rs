@@ -58,67 +58,60 @@ async fn wait_until_delivering(database: &str, daemon: &Daemon) {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scan_beside_a_postgres_daemon_only_queues_and_the_daemon_delivers_once() {
-    let dir = tempfile::tempdir().unwrap();
+/// A config on a fresh database and, in the file source's directory, one NodePort line `id`
+/// written before any daemon starts at the end of its files: only a scan finds it. Returns the
+/// receiver, the database and the config's path.
+async fn setup(dir: &Path, id: &str) -> (Receiver, String, std::path::PathBuf) {
     let rx = Receiver::start().await;
-    let database = postgres_config(dir.path(), &rx.url("/hook")).await;
-    let config = dir.path().join("config.toml");
-    // Written before the daemon starts at the end of its files: only a scan finds it.
+    let database = postgres_config(dir, &rx.url("/hook")).await;
     let at = Utc::now() - chrono::Duration::minutes(5);
     std::fs::write(
-        dir.path().join("logs/audit.log"),
-        format!("{}\n", nodeport_line("pg-lock-scan-1", "behind", at)),
+        dir.join("logs/audit.log"),
+        format!("{}\n", nodeport_line(id, "behind", at)),
     )
     .unwrap();
-    let mut daemon = start_daemon(&config, dir.path(), "daemon.log");
-    wait_until_delivering(&database, &daemon).await;
+    (rx, database, dir.join("config.toml"))
+}
 
-    let out = run_to_exit(&["scan", "--since", "1h", "--config"], &config).await;
-    let stderr = String::from_utf8_lossy(&out.stderr);
+/// Runs `scan --since 1h`: it must queue the one alert and deliver nothing. Returns stderr.
+async fn scan_queues_one(config: &Path, rx: &Receiver) -> String {
+    let out = run_to_exit(&["scan", "--since", "1h", "--config"], config).await;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("only queues its alerts"), "{stderr}");
     assert!(stderr.contains("newly queued=1"), "{stderr}");
     assert!(!stderr.contains(PASSWORD), "{stderr}");
-    assert!(
-        rx.requests().is_empty(),
-        "the scan delivered beside the daemon"
-    );
+    assert!(rx.requests().is_empty(), "a scan on PostgreSQL delivered");
+    stderr
+}
 
-    // The daemon delivers it (here: while stopping, it empties the outbox), exactly once.
+/// Stops `daemon`, which delivers the queued alert `id` on its way out, exactly once.
+async fn stop_and_expect_one(mut daemon: Daemon, rx: &Receiver, id: &str) {
     assert!(daemon.terminate().success(), "{}", daemon.log_text());
     let got = rx.wait_for(1, WAIT).await;
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].json()["audit_id"], "pg-lock-scan-1");
+    assert_eq!(got[0].json()["audit_id"], id);
     assert!(!daemon.log_text().contains(PASSWORD));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_beside_a_postgres_daemon_only_queues_and_the_daemon_delivers_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rx, database, config) = setup(dir.path(), "pg-lock-scan-1").await;
+    let daemon = start_daemon(&config, dir.path(), "daemon.log");
+    wait_until_delivering(&database, &daemon).await;
+    let stderr = scan_queues_one(&config, &rx).await;
+    assert!(stderr.contains("only queues its alerts"), "{stderr}");
+    // The daemon delivers it (here: while stopping, it empties the outbox), exactly once.
+    stop_and_expect_one(daemon, &rx, "pg-lock-scan-1").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_with_no_replica_running_only_queues_and_the_first_replica_delivers() {
     let dir = tempfile::tempdir().unwrap();
-    let rx = Receiver::start().await;
-    let database = postgres_config(dir.path(), &rx.url("/hook")).await;
-    let config = dir.path().join("config.toml");
-    let at = Utc::now() - chrono::Duration::minutes(5);
-    std::fs::write(
-        dir.path().join("logs/audit.log"),
-        format!("{}\n", nodeport_line("pg-scan-alone-1", "behind", at)),
-    )
-    .unwrap();
-
-    let out = run_to_exit(&["scan", "--since", "1h", "--config"], &config).await;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (rx, database, config) = setup(dir.path(), "pg-scan-alone-1").await;
+    let stderr = scan_queues_one(&config, &rx).await;
     assert!(stderr.contains("no daemon replica is running"), "{stderr}");
-    assert!(stderr.contains("newly queued=1"), "{stderr}");
-    assert!(!stderr.contains(PASSWORD), "{stderr}");
-    assert!(rx.requests().is_empty(), "a scan on PostgreSQL delivered");
-
-    let mut daemon = start_daemon(&config, dir.path(), "daemon.log");
+    let daemon = start_daemon(&config, dir.path(), "daemon.log");
     wait_until_delivering(&database, &daemon).await;
-    assert!(daemon.terminate().success(), "{}", daemon.log_text());
-    let got = rx.wait_for(1, WAIT).await;
-    assert_eq!(got.len(), 1);
-    assert_eq!(got[0].json()["audit_id"], "pg-scan-alone-1");
-    assert!(!daemon.log_text().contains(PASSWORD));
+    stop_and_expect_one(daemon, &rx, "pg-scan-alone-1").await;
 }
