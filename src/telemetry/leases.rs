@@ -85,10 +85,11 @@ impl LeaseHealth {
         self.fleet_metrics.load(Ordering::Relaxed)
     }
 
-    /// For `/readyz`: whether the leases are healthy, and a line saying so.
-    pub fn report(&self) -> (bool, String) {
+    /// For `/readyz`: whether the leases are healthy, and a line saying so (none for the sole
+    /// owner of a single-writer store: it has no lease to lose).
+    pub fn report(&self) -> (bool, Option<String>) {
         if !self.shared {
-            return (true, "leases: sole owner (single-writer store)".to_owned());
+            return (true, None);
         }
         let inner = self.inner();
         let held: Vec<&str> = inner.held.keys().map(String::as_str).collect();
@@ -99,11 +100,11 @@ impl LeaseHealth {
         };
         match inner.renewed {
             Some(at) if at.elapsed() <= self.stale_after => {
-                (true, format!("leases: ok (held: {held})"))
+                (true, Some(format!("leases: ok (held: {held})")))
             }
             Some(at) => (
                 false,
-                format!(
+                Some(format!(
                     "leases: NOT RENEWED for {}s (the store cannot be reached for renewal{}); held: {held}",
                     at.elapsed().as_secs(),
                     inner
@@ -111,9 +112,9 @@ impl LeaseHealth {
                         .as_deref()
                         .map(|e| format!(": {e}"))
                         .unwrap_or_default()
-                ),
+                )),
             ),
-            None => (false, "leases: starting (no renewal yet)".to_owned()),
+            None => (false, Some("leases: starting (no renewal yet)".to_owned())),
         }
     }
 }
@@ -129,8 +130,8 @@ mod tests {
         let held = BTreeMap::from([("source/a".to_owned(), Utc::now())]);
         health.record_tick(held.clone(), None);
         let (ready, line) = health.report();
-        assert!(ready, "{line}");
-        assert_eq!(line, "leases: ok (held: source/a)");
+        assert!(ready, "{line:?}");
+        assert_eq!(line.as_deref(), Some("leases: ok (held: source/a)"));
         assert!(health.holds("source/a") && !health.holds("source/b"));
 
         // The store stops answering: ready until the last renewal is too old.
@@ -139,6 +140,7 @@ mod tests {
         assert!(health.report().0);
         tokio::time::advance(Duration::from_secs(2)).await;
         let (ready, line) = health.report();
+        let line = line.unwrap_or_default();
         assert!(!ready);
         assert!(
             line.starts_with("leases: NOT RENEWED for 6s") && line.contains("connection refused"),
@@ -146,6 +148,7 @@ mod tests {
         );
 
         let sole = LeaseHealth::sole();
-        assert!(sole.report().0 && sole.holds("source/any") && sole.exports_fleet_metrics());
+        assert_eq!(sole.report(), (true, None));
+        assert!(sole.holds("source/any") && sole.exports_fleet_metrics());
     }
 }

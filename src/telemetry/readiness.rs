@@ -74,7 +74,9 @@ impl Readiness {
         }
         let (leases_ok, line) = self.leases.report();
         ready &= leases_ok;
-        let _ = writeln!(text, "{line}");
+        if let Some(line) = line {
+            let _ = writeln!(text, "{line}");
+        }
         let now = self.health.now();
         let snapshot = self.health.snapshot();
         let mut only_starting = ready;
