@@ -1,6 +1,7 @@
 //! Replicas of the daemon sharing one PostgreSQL database, as real processes of the binary over
 //! Cloud Logging sources on the local fake (see `support::fleet`):
 //! - three replicas over six sources: each takes two, and every alert reaches the webhook once;
+//!   each is ready judging only its own sources, and one alone exports the outbox totals;
 //! - a replica joining takes its share from the one holding everything, and the units of one
 //!   leaving (gracefully: it releases them) move to the one left, before the leases expire;
 //! - three replicas reading one project stay within its `entries.list` budget together, as the
@@ -70,6 +71,30 @@ async fn three_replicas_share_the_sources_and_deliver_every_alert_once() {
         .filter(|l| l.name == "sink/hook" && l.live)
         .collect();
     assert_eq!(sink_holders.len(), 1, "{sink_holders:?}");
+    // Each replica is ready and judges only its own sources; one exports the outbox totals.
+    let metrics_holder = fleet.daemon_holding("fleet/metrics").await;
+    for i in 0..3 {
+        let body = eventually("the replica to be ready", WAIT, async || {
+            fleet
+                .get(i, "/readyz")
+                .await
+                .filter(|(status, _)| *status == 200)
+                .map(|(_, body)| body)
+        })
+        .await;
+        assert!(body.contains("leases: ok (held: "), "{body}");
+        assert_eq!(
+            body.matches("polled by another replica").count(),
+            4,
+            "{body}"
+        );
+        let (_, metrics) = fleet.get(i, "/metrics").await.unwrap();
+        assert_eq!(
+            metrics.contains("nodeport_watch_outbox_deliveries{"),
+            i == metrics_holder,
+            "replica {i}, holder {metrics_holder}"
+        );
+    }
     for i in 0..3 {
         assert!(fleet.daemons[i].terminate().success(), "{}", fleet.log(i));
     }

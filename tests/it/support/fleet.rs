@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use super::daemon::Daemon;
+use super::daemon::{Daemon, free_port};
 use super::fake_logging::FakeLogging;
 use super::gcp::nodeport_create;
 use super::postgres::PgServer;
@@ -32,6 +32,9 @@ pub struct Fleet<'a> {
     pub server: &'a PgServer,
     pub database: String,
     pub daemons: Vec<Daemon>,
+    /// Each daemon's `[server]` port and pid (kept after it is killed).
+    pub ports: Vec<u16>,
+    pids: Vec<u32>,
     inserted: usize,
 }
 
@@ -81,16 +84,38 @@ impl<'a> Fleet<'a> {
             server,
             database,
             daemons: Vec::new(),
+            ports: Vec::new(),
+            pids: Vec::new(),
             inserted: 0,
         }
     }
 
-    /// Starts one more replica; returns its index in `daemons`.
+    /// Starts one more replica, serving `/readyz` and `/metrics` on a port of its own;
+    /// returns its index in `daemons`.
     pub fn spawn(&mut self) -> usize {
         let i = self.daemons.len();
+        let port = free_port();
+        let config = self.dir.path().join(format!("replica-{i}.toml"));
+        let shared = std::fs::read_to_string(&self.config).unwrap();
+        std::fs::write(
+            &config,
+            format!("{shared}\n[server]\nlisten = \"127.0.0.1:{port}\"\n"),
+        )
+        .unwrap();
         let log = self.dir.path().join(format!("replica-{i}.log"));
-        self.daemons.push(Daemon::start(&self.config, &log));
+        let daemon = Daemon::start(&config, &log);
+        self.pids.push(daemon.pid());
+        self.daemons.push(daemon);
+        self.ports.push(port);
         i
+    }
+
+    /// `GET path` on daemon `i`'s server: the status and body, `None` while it does not answer.
+    pub async fn get(&self, i: usize, path: &str) -> Option<(u16, String)> {
+        let url = format!("http://127.0.0.1:{}{path}", self.ports[i]);
+        let response = reqwest::get(url).await.ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.text().await.ok()?))
     }
 
     /// Every lease, live by the database's clock.
@@ -135,7 +160,7 @@ impl<'a> Fleet<'a> {
 
     /// The replica id daemon `i` registered (`host-PID-random`).
     pub async fn replica_id(&self, i: usize) -> String {
-        let pid = self.daemons[i].pid();
+        let pid = self.pids[i];
         let client = self.server.connect(&self.database).await.unwrap();
         eventually("the replica to register", WAIT, async || {
             let rows = client.query("SELECT id FROM replicas", &[]).await.ok()?;
@@ -153,9 +178,9 @@ impl<'a> Fleet<'a> {
         })
         .await;
         let pid = owner.split('-').rev().nth(1).unwrap().to_owned();
-        self.daemons
+        self.pids
             .iter()
-            .position(|d| d.pid().to_string() == pid)
+            .position(|p| p.to_string() == pid)
             .unwrap_or_else(|| panic!("no daemon with pid {pid} holds {lease}"))
     }
 
@@ -205,7 +230,7 @@ impl<'a> Fleet<'a> {
     /// Sends `signal` (`STOP`, `CONT`) to daemon `i`.
     pub fn signal(&self, i: usize, signal: &str) {
         let status = std::process::Command::new("kill")
-            .args([&format!("-{signal}"), &self.daemons[i].pid().to_string()])
+            .args([&format!("-{signal}"), &self.pids[i].to_string()])
             .status()
             .unwrap();
         assert!(status.success());
