@@ -139,7 +139,7 @@ impl Deliverer {
         loop {
             let error = match self.sink.deliver(&pending.alert).await {
                 Ok(()) => {
-                    self.store.mark_delivered(&self.name, pending.seq).await?;
+                    self.mark_delivered(pending, &mut backoff).await?;
                     metrics::record_delivery(&self.name, "delivered");
                     if attempts > pending.attempts {
                         info!(sink = %self.name, alert = %pending.alert.id, attempts = attempts + 1, "delivered after retrying; the sink is back");
@@ -183,6 +183,28 @@ impl Deliverer {
 }
 
 impl Deliverer {
+    /// Records a delivery the sink confirmed. A store that is briefly unreachable (a restart,
+    /// a failover) is retried rather than given up on: giving up would leave the alert pending
+    /// and send it again. Under a sink lease, the lease keeper stops this task if the outage
+    /// outlasts the lease; the next holder then sends it again, with the same id.
+    async fn mark_delivered(
+        &self,
+        pending: &Pending,
+        backoff: &mut Backoff,
+    ) -> Result<(), StateError> {
+        backoff.reset();
+        loop {
+            match self.store.mark_delivered(&self.name, pending.seq).await {
+                Err(e) if e.is_transient() => {
+                    let delay = backoff.next_delay(None);
+                    warn!(sink = %self.name, alert = %pending.alert.id, error = %e, retry_in = ?delay, "delivered, but the state store did not record it; retrying the record");
+                    tokio::time::sleep(delay).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// A stored alert that cannot be decoded will never deliver: it becomes a dead letter that
     /// `alerts` shows, so the queue behind it moves on.
     async fn dead_letter_unreadable(&self, unreadable: &Unreadable) -> Result<(), StateError> {

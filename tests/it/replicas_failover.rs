@@ -4,7 +4,8 @@
 //! - SIGSTOP of a replica past its lease, then SIGCONT: its work stops on waking (the local
 //!   deadline passed, or its commit is refused by the fence), nothing is sent twice, and it
 //!   rejoins with a share of the sources;
-//! - PostgreSQL restarted under running replicas: they reconnect and nothing is lost.
+//! - PostgreSQL restarted under running replicas: they reconnect and nothing is lost (a
+//!   delivery the store could not record during the outage may be sent again, same id).
 
 use std::time::{Duration, Instant};
 
@@ -159,6 +160,6 @@ async fn replicas_reconnect_after_postgres_restarts_and_lose_nothing() {
     for i in 0..2 {
         assert!(fleet.daemons[i].terminate().success(), "{}", fleet.log(i));
     }
-    fleet.assert_each_once(expected);
+    fleet.assert_none_lost(expected);
     assert!(!fleet.log(0).contains("panicked") && !fleet.log(1).contains("panicked"));
 }

@@ -19,17 +19,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::task::{AbortHandle, JoinHandle};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
+
+mod quota;
 
 use super::balance::{self, View};
+use super::held::{Held, halt, watchdog};
 use super::replica::ReplicaId;
-use super::share::{ShareGate, computed};
+use super::share::ShareGate;
 use super::timing::LeaseTiming;
 use crate::sources::rate_limit::RateLimits;
-use crate::state::{Fence, Grant, StateError, StateStore};
+use crate::state::{Fence, StateError, StateStore};
 use crate::telemetry::leases::LeaseHealth;
 
 /// What runs under a unit's lease.
@@ -47,18 +50,6 @@ pub trait Work: Send + Sync + 'static {
 pub struct Graces {
     pub sources: Duration,
     pub sinks: Duration,
-}
-
-struct Held {
-    grant: Grant,
-    since: Instant,
-    since_wall: chrono::DateTime<chrono::Utc>,
-    /// The local deadline the watchdog enforces; `None` on a single-writer store.
-    deadline: Option<watch::Sender<Instant>>,
-    stop: CancellationToken,
-    /// Cancelled once the work was stopped for losing the lease.
-    lost: CancellationToken,
-    task: JoinHandle<()>,
 }
 
 pub struct Keeper {
@@ -383,87 +374,6 @@ impl Keeper {
         });
     }
 
-    /// Lowers at once this replica's share of every quota key `unit` draws on, as if its
-    /// lease were already someone else's (see `share.rs`).
-    fn lower_shares_of(&mut self, unit: &str) {
-        let Some(source) = unit.strip_prefix("source/") else {
-            return;
-        };
-        for key in self.rate_limits.keys_of(source) {
-            let Some((mine, all)) = self.holdings.get(&key).copied() else {
-                continue;
-            };
-            let mine = mine.saturating_sub(1);
-            let share = computed(mine, all);
-            self.gate.lower(&key, share);
-            if share < self.rate_limits.share(&key) {
-                self.rate_limits.set_share(&key, share);
-            }
-            self.holdings.insert(key, (mine, all));
-        }
-    }
-
-    async fn update_shares(&mut self) {
-        let unrecorded: Vec<String> = self
-            .held
-            .keys()
-            .filter(|u| u.starts_with("source/") && !self.recorded.contains(*u))
-            .cloned()
-            .collect();
-        for unit in unrecorded {
-            let keys = self.rate_limits.keys_of(unit.trim_start_matches("source/"));
-            if keys.is_empty() {
-                continue;
-            }
-            match self
-                .call(
-                    "recording quota keys",
-                    self.store.record_quota_keys(&unit, &keys),
-                )
-                .await
-            {
-                Ok(()) => {
-                    self.recorded.insert(unit);
-                }
-                Err(e) => warn!(lease = %unit, error = %e, "cannot record the quota keys"),
-            }
-        }
-        let holdings = match self
-            .call(
-                "counting quota shares",
-                self.store.quota_holdings(&self.me.id),
-            )
-            .await
-        {
-            Ok(h) => h,
-            Err(e) => {
-                warn!(error = %e, "cannot count quota shares; they stay as they are");
-                return;
-            }
-        };
-        let now = Instant::now();
-        let mut counted: HashMap<String, (u32, u32)> = holdings
-            .into_iter()
-            .map(|h| (h.key, (h.mine, h.all)))
-            .collect();
-        for key in self.rate_limits.keys() {
-            counted.entry(key).or_insert((0, 0));
-        }
-        for (key, (mine, all)) in counted {
-            let at_once = self.taken_over.contains(&key);
-            let share = self.gate.decide(
-                &key,
-                computed(mine, all),
-                self.rate_limits.share(&key),
-                at_once,
-                now,
-            );
-            self.rate_limits.set_share(&key, share);
-            self.holdings.insert(key, (mine, all));
-        }
-        self.taken_over.clear();
-    }
-
     fn publish(&self, error: Option<String>) {
         let held = self
             .held
@@ -551,43 +461,4 @@ fn kinds(units: &[String]) -> Vec<String> {
     kinds.sort();
     kinds.dedup();
     kinds
-}
-
-/// Stops the work of a unit whose lease is lost (or about to be).
-fn halt(unit: &str, held: &Held, work: &dyn Work) {
-    held.stop.cancel();
-    if work.abort_on_loss(unit) {
-        held.task.abort();
-    }
-    held.lost.cancel();
-}
-
-/// Stops `unit`'s work once its deadline passes without a renewal; ends when the keeper drops
-/// the deadline's sender.
-async fn watchdog(
-    unit: String,
-    mut deadline: watch::Receiver<Instant>,
-    stop: CancellationToken,
-    lost: CancellationToken,
-    abort: Option<AbortHandle>,
-) {
-    loop {
-        let at = *deadline.borrow_and_update();
-        tokio::select! {
-            changed = deadline.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-            }
-            _ = tokio::time::sleep_until(at) => {
-                error!(lease = %unit, "lease not renewed in time: its work stops here before the lease expires");
-                stop.cancel();
-                if let Some(abort) = &abort {
-                    abort.abort();
-                }
-                lost.cancel();
-                return;
-            }
-        }
-    }
 }

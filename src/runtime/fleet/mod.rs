@@ -12,13 +12,15 @@
 //! - [`timing`]: ttl, renew period and local deadline, from the poll interval.
 //! - [`balance`]: which units to take or give up.
 //! - [`share`]: each replica's share of every provider quota.
-//! - [`keeper`]: the task that does it all and runs the work under the leases.
+//! - [`keeper`]: the task that does it all and runs the work under the leases; `held.rs`,
+//!   one held unit and the watchdog that stops it in time.
 //!
 //! On a single-writer store (SQLite) the same keeper runs: the store grants every lease to
 //! the one process with [`Fence::Sole`](crate::state::Fence), nothing expires, and every
 //! share stays 1.
 
 pub mod balance;
+mod held;
 pub mod keeper;
 pub mod replica;
 pub mod share;

@@ -222,6 +222,12 @@ impl<'a> Fleet<'a> {
         assert_eq!(deliveries.len(), n, "distinct alerts delivered");
     }
 
+    /// Every one of `n` alerts delivered at least once: nothing lost. (Across a store outage
+    /// an alert whose delivery could not be recorded is sent again, with the same id.)
+    pub fn assert_none_lost(&self, n: usize) {
+        assert_eq!(self.deliveries().len(), n, "distinct alerts delivered");
+    }
+
     /// The log of daemon `i`.
     pub fn log(&self, i: usize) -> String {
         self.daemons[i].log_text()
