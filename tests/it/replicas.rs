@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::support::fleet::{Fleet, TTL, WAIT};
+use crate::support::fleet::{Fleet, TTL, WAIT, one_at_a_time};
 use crate::support::postgres::PgServer;
 use crate::support::wait::eventually;
 
@@ -34,6 +34,7 @@ async fn wait_for_spread(fleet: &Fleet<'_>, n: usize, each: usize) -> HashMap<St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_share_the_sources_and_deliver_every_alert_once() {
+    let _fleet = one_at_a_time().await;
     let sources: Vec<(String, String)> = (0..6)
         .map(|i| (format!("gke-{i}"), format!("p{i}")))
         .collect();
@@ -108,6 +109,7 @@ async fn three_replicas_share_the_sources_and_deliver_every_alert_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ownership_rebalances_when_a_replica_joins_and_when_one_leaves() {
+    let _fleet = one_at_a_time().await;
     let pairs = [("a", "pa"), ("b", "pb"), ("c", "pc"), ("d", "pd")];
     let mut fleet = Fleet::new(PgServer::shared(), &pairs, 60).await;
     let first = fleet.spawn();
@@ -165,6 +167,7 @@ async fn ownership_rebalances_when_a_replica_joins_and_when_one_leaves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_on_one_project_stay_within_its_budget_together() {
+    let _fleet = one_at_a_time().await;
     // Three sources on one project, 20 requests a minute: each replica alone would send 20 a
     // minute (its sources poll every second, far more often than the budget allows).
     const BUDGET: usize = 20;

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::fleet::{Fleet, INTERVAL, TTL, WAIT};
+use crate::support::fleet::{Fleet, INTERVAL, TTL, WAIT, one_at_a_time};
 use crate::support::postgres::PgServer;
 use crate::support::wait::eventually;
 
@@ -19,6 +19,7 @@ const SLACK: Duration = Duration::from_secs(2);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_replica_is_taken_over_in_time_and_a_paused_one_cannot_commit() {
+    let _fleet = one_at_a_time().await;
     let pairs = [("gke-a", "pa"), ("gke-b", "pb"), ("gke-c", "pc")];
     let mut fleet = Fleet::new(PgServer::shared(), &pairs, 60).await;
     for _ in 0..3 {
@@ -123,6 +124,7 @@ async fn a_killed_replica_is_taken_over_in_time_and_a_paused_one_cannot_commit()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_reconnect_after_postgres_restarts_and_lose_nothing() {
+    let _fleet = one_at_a_time().await;
     let server = tokio::task::spawn_blocking(PgServer::start).await.unwrap();
     let pairs = [("gke-a", "pa"), ("gke-b", "pb")];
     let mut fleet = Fleet::new(&server, &pairs, 60).await;

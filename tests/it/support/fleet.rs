@@ -20,6 +20,14 @@ use super::receiver::Receiver;
 use super::wait::eventually;
 
 pub const WAIT: Duration = Duration::from_secs(60);
+
+/// One fleet at a time in this test process: three debug-build daemons per test on a 2-core
+/// machine are enough load; several fleets at once delay lease renewals past the 3 s lease
+/// time, and the test would measure the machine rather than the failover.
+pub async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static FLEETS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    FLEETS.lock().await
+}
 /// The sources' poll interval, and the lease time the daemon derives from it.
 pub const INTERVAL: Duration = Duration::from_secs(1);
 pub const TTL: Duration = Duration::from_secs(3);
