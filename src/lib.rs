@@ -22,8 +22,8 @@
 //!           delivery ─► sinks (stdout, file, webhook, …), marked delivered per sink
 //! ```
 //!
-//! `runtime` supervises ingest and delivery, runs scans and handles shutdown; `telemetry` owns
-//! logs, metrics and health; `cli` holds the subcommands; `retry` (backoff and the throttle /
+//! `runtime` supervises ingest and delivery (under leases when replicas share a store), runs
+//! scans and handles shutdown; `telemetry` owns logs, metrics and health; `cli` holds the subcommands; `retry` (backoff and the throttle /
 //! transient / fatal classification), `clock` and `model` (the plain data every stage shares)
 //! are leaves. Arrows point one way: a lower stage never imports a higher one, and
 //! `tests/it/architecture.rs` fails on any import cycle. `docs/architecture.md` draws the same

@@ -17,6 +17,9 @@ use crate::ingest::Services;
 use crate::runtime::{scan, shutdown};
 use crate::sources::TimeRange;
 use crate::state::{Access, StateError};
+
+/// A replica heard from within this long counts as running (the longest lease time).
+const LIVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
 use crate::telemetry::logging::LogFormat;
 
 #[derive(Debug, clap::Args)]
@@ -92,9 +95,30 @@ pub async fn scan(args: ScanArgs, log_format: Option<LogFormat>) -> anyhow::Resu
 
 /// Opens the store to deliver, or, when a daemon already delivers from it, only to queue: the
 /// scan's alerts then go through the outbox and the daemon sends them, so nothing is sent twice.
+/// On a store shared by replicas (PostgreSQL) a scan never delivers: only the holder of a
+/// sink's lease does, so a scan cannot race a replica, even one that starts after it.
 /// Returns whether this scan delivers.
 async fn open_store(settings: &Settings) -> anyhow::Result<(Services, bool)> {
     match Services::open(settings, Access::Deliver).await {
+        Ok(services) if services.store.shared() => {
+            let live = services
+                .store
+                .live_replicas(LIVE_WITHIN)
+                .await
+                .map(|r| r.len())
+                .unwrap_or(0);
+            if live > 0 {
+                info!(
+                    replicas = live,
+                    "replicas of the daemon deliver from this state database: this scan only queues its alerts, and they deliver them"
+                );
+            } else {
+                warn!(
+                    "no daemon replica is running on this state database: this scan only queues its alerts, and the first replica to start delivers them"
+                );
+            }
+            Ok((services, false))
+        }
         Ok(services) => Ok((services, true)),
         Err(StateError::Locked { holder, .. }) => {
             info!(

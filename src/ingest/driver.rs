@@ -139,6 +139,12 @@ impl<S: Source> SourceDriver<S> {
         })
     }
 
+    /// Commits under `fence` (a lease) instead of as the sole writer.
+    pub fn fenced(mut self, fence: Fence) -> Self {
+        self.fence = fence;
+        self
+    }
+
     pub fn cursor(&self) -> &S::Cursor {
         &self.cursor
     }
@@ -276,6 +282,12 @@ impl<S: Source> Steps for SourceDriver<S> {
         self.health.record_failure(&self.name, &e.to_string());
         if let DriverError::Cursor(_) = e {
             error!(source = %self.name, error = %e, "cannot read the checkpoint; source stopped");
+            return false;
+        }
+        if let DriverError::State(StateError::LeaseLost { .. }) = e {
+            // Another replica owns the source now: nothing was written, and it reads on.
+            metrics::record_commit_refused(&self.name);
+            error!(source = %self.name, error = %e, "commit refused (lease lost); the source stops on this replica");
             return false;
         }
         if e.is_throttle() {

@@ -15,6 +15,7 @@ use crate::sources::azure_monitor::AzureMonitorSource;
 use crate::sources::file::FileSource;
 use crate::sources::gcp_logging::GcpLoggingSource;
 use crate::sources::{BuildSource, PollMode, Source, SourceError};
+use crate::state::Fence;
 
 /// Something to do with a freshly built source, whatever its type.
 pub trait SourceVisitor {
@@ -59,6 +60,7 @@ struct Launch<'a> {
     mode: &'a PollMode,
     tracker: &'a TaskTracker,
     cancel: &'a CancellationToken,
+    fence: Fence,
 }
 
 impl SourceVisitor for Launch<'_> {
@@ -73,7 +75,8 @@ impl SourceVisitor for Launch<'_> {
             self.mode.clone(),
             self.settings.max_catchup,
         )
-        .await?;
+        .await?
+        .fenced(self.fence);
         self.services.health.register(name);
         let cursor_key = driver.cursor_key().to_owned();
         let task = self
@@ -87,7 +90,8 @@ impl SourceVisitor for Launch<'_> {
     }
 }
 
-/// Builds a source, loads its checkpoint and starts polling it on `tracker`.
+/// Builds a source, loads its checkpoint and starts polling it on `tracker`, as the only
+/// writer of its checkpoint (a scan, or a daemon alone on its store).
 pub async fn launch_source(
     settings: &SourceSettings,
     services: &Services,
@@ -95,12 +99,25 @@ pub async fn launch_source(
     tracker: &TaskTracker,
     cancel: &CancellationToken,
 ) -> Result<Launched, DriverError> {
+    launch_source_fenced(settings, services, mode, tracker, cancel, Fence::Sole).await
+}
+
+/// [`launch_source`] under a lease: every commit carries `fence`, and a refused one stops it.
+pub async fn launch_source_fenced(
+    settings: &SourceSettings,
+    services: &Services,
+    mode: &PollMode,
+    tracker: &TaskTracker,
+    cancel: &CancellationToken,
+    fence: Fence,
+) -> Result<Launched, DriverError> {
     let launch = Launch {
         settings,
         services,
         mode,
         tracker,
         cancel,
+        fence,
     };
     with_source(settings, services, launch).await?
 }

@@ -74,7 +74,11 @@ impl Services {
 
     /// What the source named `name` is built with.
     pub fn source_context(&self, name: &str) -> SourceContext {
-        SourceContext::new(name, Arc::clone(&self.clock), self.rate_limits.clone())
+        SourceContext::new(
+            name,
+            Arc::clone(&self.clock),
+            self.rate_limits.for_source(name),
+        )
     }
 
     /// The pipeline of one source.

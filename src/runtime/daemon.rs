@@ -1,9 +1,14 @@
 //! `run`: every configured source polled, every sink fed, until asked to stop.
 //!
-//! Stopping is ordered so that nothing is lost: sources and scheduled scans stop first (each
+//! The sources and sinks are units of work under leases (`fleet/`): alone on a SQLite file the
+//! daemon holds them all; as one of several replicas on PostgreSQL it holds its share, takes
+//! over those of a replica that died, and commits each batch fenced by its lease.
+//!
+//! Stopping is ordered so that nothing is lost: scheduled scans and sources stop first (each
 //! finishes and commits the batch in hand), then deliverers get a short while to empty the
-//! outbox; whatever is still pending is delivered at the next start. The health and metrics
-//! server answers until the very end.
+//! outbox; whatever is still pending is delivered at the next start or by another replica.
+//! Only then are the leases released. The health and metrics server answers until the very
+//! end.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,21 +19,25 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use super::launch::{Deliverers, SOURCE_GRACE, SinkError};
+use super::fleet::{Graces, Keeper, LeaseTiming, ReplicaId};
+use super::launch::{SOURCE_GRACE, SinkError};
 use super::scheduler::run_schedule;
-use super::supervise::{Restart, supervise as supervise_task};
-use crate::config::{ServerSettings, Settings, SourceSettings};
+use super::supervise::{Restart, supervise};
+use super::units::DaemonWork;
+use crate::config::{ServerSettings, Settings};
 use crate::ingest::Services;
-use crate::ingest::launch::launch_source;
 use crate::ingest::orphans::warn_about_orphan_cursors;
-use crate::retry::Backoff;
-use crate::sources::PollMode;
+use crate::sources::rate_limit::RateLimits;
 use crate::telemetry::exporter::{self, ExporterError};
+use crate::telemetry::leases::LeaseHealth;
 use crate::telemetry::readiness::Readiness;
 use crate::telemetry::server::{self, ServerError, ServerState};
 
 /// How long stopping deliverers may keep emptying the outbox.
 const DELIVERY_GRACE: Duration = Duration::from_secs(10);
+
+/// The lease timing when no source is configured (sinks only).
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Error)]
 pub enum RunError {
@@ -46,41 +55,65 @@ pub async fn run(
     services: &Services,
     stop: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
+    let shared = services.store.shared();
+    let shortest = settings.sources.iter().map(|s| s.interval).min();
+    let timing = LeaseTiming::for_interval(shortest.unwrap_or(DEFAULT_INTERVAL));
+    let leases = Arc::new(if shared {
+        LeaseHealth::replica(timing.stop_after)
+    } else {
+        LeaseHealth::sole()
+    });
+    // A replica sends nothing on a quota until the keeper has worked out its share of it.
+    let services = &if shared {
+        Services {
+            rate_limits: RateLimits::with_initial_share(0.0),
+            ..services.clone()
+        }
+    } else {
+        services.clone()
+    };
     // Bind first: a port already taken is a configuration error worth failing fast on.
     let server_stop = CancellationToken::new();
     let server_task = match &settings.server {
-        Some(server) => Some(start_server(server, settings, services, &server_stop).await?),
+        Some(server) => {
+            Some(start_server(server, settings, services, &leases, &server_stop).await?)
+        }
         None => None,
     };
     warn_about_orphans(settings, services).await;
     let source_names: Vec<&str> = settings.sources.iter().map(|s| s.name.as_str()).collect();
     warn_about_orphan_cursors(services.store.as_ref(), &source_names).await;
-    let deliverers = Deliverers::start(settings, services)?;
+    let me = ReplicaId::from_environment();
+    let work = DaemonWork::new(settings, services)?;
+    let keeper = Keeper::new(
+        Arc::clone(&services.store),
+        me.clone(),
+        timing,
+        DaemonWork::units(settings),
+        Arc::new(work),
+        services.rate_limits.clone(),
+        Arc::clone(&leases),
+    );
+    let keeper_stop = CancellationToken::new();
+    let graces = Graces {
+        sources: SOURCE_GRACE,
+        sinks: DELIVERY_GRACE,
+    };
+    let keeper_task = tokio::spawn(keeper.run(keeper_stop.clone(), graces));
 
-    let sources = TaskTracker::new();
-    let sources_stop = CancellationToken::new();
-    for source in &settings.sources {
-        services.health.register(&source.name);
-        sources.spawn(supervise(
-            source.clone(),
-            services.clone(),
-            sources_stop.clone(),
-        ));
-    }
-    sources.spawn(super::retention::prune_periodically(
-        Arc::clone(&services.store) as _,
-        Arc::clone(&services.clock),
-        settings.retention,
-        sources_stop.clone(),
-    ));
+    // Scheduled scans (claimed once per fleet), retention and reminders: the store's own
+    // checks (claims, single-row updates) keep them from repeating across replicas.
+    let schedules = TaskTracker::new();
+    let schedules_stop = CancellationToken::new();
     for schedule in &settings.scans {
-        let (schedule, all, services, stop) = (
+        let (schedule, all, services, owner, stop) = (
             schedule.clone(),
             settings.clone(),
             services.clone(),
-            sources_stop.clone(),
+            me.id.clone(),
+            schedules_stop.clone(),
         );
-        sources.spawn(supervise_task(
+        schedules.spawn(supervise(
             "scan",
             schedule.name.clone(),
             Arc::clone(&services.health),
@@ -91,35 +124,44 @@ pub async fn run(
                     schedule.clone(),
                     all.clone(),
                     services.clone(),
+                    owner.clone(),
                     stop.clone(),
                 )
             },
         ));
     }
-    sources.spawn(super::reminders::run(
+    schedules.spawn(super::retention::prune_periodically(
+        Arc::clone(&services.store) as _,
+        Arc::clone(&services.clock),
+        settings.retention,
+        schedules_stop.clone(),
+    ));
+    schedules.spawn(super::reminders::run(
         super::reminders::wanted(&settings.sinks),
         services.clone(),
-        sources_stop.clone(),
+        schedules_stop.clone(),
     ));
-    sources.close();
+    schedules.close();
     info!(
         sources = settings.sources.len(),
         sinks = settings.sinks.len(),
         scans = settings.scans.len(),
+        replica = %me.id,
         "nodeport-watch running"
     );
 
     stop.await;
     info!("stopping: finishing the batches in hand");
-    sources_stop.cancel();
-    if tokio::time::timeout(SOURCE_GRACE, sources.wait())
+    schedules_stop.cancel();
+    keeper_stop.cancel();
+    if tokio::time::timeout(SOURCE_GRACE, schedules.wait())
         .await
         .is_err()
     {
-        warn!(grace = ?SOURCE_GRACE, "some sources did not finish their batch in time; their uncommitted batch will be read again at the next start");
+        warn!(grace = ?SOURCE_GRACE, "some scheduled scans did not finish their batch in time; run them again with the same range to resume");
     }
-    if !deliverers.stop(DELIVERY_GRACE).await {
-        warn!("some alerts are still pending; they will be delivered at the next start");
+    if let Err(e) = keeper_task.await {
+        error!(error = %e, "the lease keeper failed while stopping");
     }
     server_stop.cancel();
     if let Some(task) = server_task {
@@ -134,6 +176,7 @@ async fn start_server(
     server: &ServerSettings,
     settings: &Settings,
     services: &Services,
+    leases: &Arc<LeaseHealth>,
     stop: &CancellationToken,
 ) -> Result<tokio::task::JoinHandle<()>, RunError> {
     let metrics = exporter::install()?;
@@ -144,12 +187,15 @@ async fn start_server(
         .map(|s| (s.name.clone(), s.interval))
         .collect();
     let state = ServerState {
-        readiness: Arc::new(Readiness::new(
-            Arc::clone(&services.health),
-            Arc::clone(&services.store),
-            intervals,
-            server.readiness_intervals,
-        )),
+        readiness: Arc::new(
+            Readiness::new(
+                Arc::clone(&services.health),
+                Arc::clone(&services.store),
+                intervals,
+                server.readiness_intervals,
+            )
+            .with_leases(Arc::clone(leases)),
+        ),
         health: Arc::clone(&services.health),
         store: Arc::clone(&services.store),
         metrics,
@@ -166,40 +212,6 @@ async fn warn_about_orphans(settings: &Settings, services: &Services) {
         let configured = settings.sinks.iter().any(|s| s.name == sink);
         if !configured && state != crate::state::DeliveryState::Delivered && n > 0 {
             warn!(sink = %sink, state = state.as_str(), count = n, "the outbox holds alerts for a sink that is no longer configured; restore the sink to deliver them, or inspect them with `nodeport-watch alerts --sink {sink}`");
-        }
-    }
-}
-
-/// Keeps one source running: builds it (retrying if its cloud client cannot be set up yet) and
-/// polls it until stopped.
-async fn supervise(settings: SourceSettings, services: Services, stop: CancellationToken) {
-    let name = settings.name.clone();
-    let mut backoff = Backoff::new(Duration::from_secs(5), Duration::from_secs(300));
-    loop {
-        let tracker = TaskTracker::new();
-        match launch_source(&settings, &services, &PollMode::Live, &tracker, &stop).await {
-            Ok(launched) => {
-                info!(source = %name, r#type = settings.kind.type_name(), "source started");
-                match launched.task.await {
-                    Ok(Ok(())) => return,
-                    Ok(Err(e)) => {
-                        error!(source = %name, error = %e, "source stopped");
-                        return;
-                    }
-                    Err(e) => {
-                        error!(source = %name, error = %e, "source task failed; restarting it");
-                    }
-                }
-            }
-            Err(e) => {
-                services.health.record_failure(&name, &e.to_string());
-                error!(source = %name, error = %e, "source could not start; retrying");
-            }
-        }
-        let delay = backoff.next_delay(None);
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(delay) => {}
         }
     }
 }

@@ -2,6 +2,7 @@
 //! demand and scheduled), their progress display, and still-open exposure reminders.
 
 pub mod daemon;
+pub mod fleet;
 pub mod launch;
 pub mod progress;
 pub mod retention;
@@ -10,3 +11,4 @@ pub mod scan;
 pub mod scheduler;
 pub mod shutdown;
 pub mod supervise;
+pub mod units;

@@ -5,7 +5,8 @@
 //! delivered alerts are never re-sent), then wait again. A run that outlasts its period delays
 //! the next one instead of overlapping it; the missed fire times are counted as skipped.
 //! An interrupted run is not resumed: the next run's lookback covers its range when
-//! `lookback >= every`, which the README recommends.
+//! `lookback >= every`, which the README recommends. Replicas sharing a store each keep the
+//! schedule, and the first to claim an occurrence (`Leases::claim_occurrence`) runs it.
 
 use std::time::Duration;
 
@@ -40,11 +41,13 @@ pub fn next_fire(
     }
 }
 
-/// Runs one schedule until `stop` is cancelled.
+/// Runs one schedule until `stop` is cancelled. Each occurrence is claimed in the store for
+/// `replica` first: replicas sharing a store run it once, on whichever claims it first.
 pub async fn run_schedule(
     schedule: ScanSchedule,
     settings: Settings,
     services: Services,
+    replica: String,
     stop: CancellationToken,
 ) {
     let mut previous: Option<DateTime<Utc>> = None;
@@ -73,6 +76,22 @@ pub async fn run_schedule(
             _ = tokio::time::sleep(wait) => {}
         }
         previous = Some(next);
+        match services
+            .store
+            .claim_occurrence(&schedule.name, next, &replica)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                info!(scan = %schedule.name, due = %next.to_rfc3339(), "another replica runs this occurrence");
+                continue;
+            }
+            Err(e) => {
+                metrics::record_scan_run(&schedule.name, "failed");
+                error!(scan = %schedule.name, error = %e, "cannot claim the scheduled scan in the state store; the next run tries again");
+                continue;
+            }
+        }
 
         let until = services.clock.now();
         let Some(since) = chrono::Duration::from_std(schedule.lookback)

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 use tracing::{error, info};
 
 use crate::retry::Backoff;
@@ -54,7 +55,9 @@ pub async fn supervise<F, Fut>(
     let mut backoff = Backoff::new(restart.min_backoff, restart.max_backoff);
     let mut restarted = false;
     loop {
-        let mut handle = tokio::spawn(start());
+        // Dropping the supervisor (a lease lost, a shutdown past its grace) must stop the task
+        // too, or a deliverer would go on sending under a lease another replica holds.
+        let mut handle = AbortOnDropHandle::new(tokio::spawn(start()));
         let outcome = if restarted {
             tokio::select! {
                 outcome = &mut handle => outcome,

@@ -15,6 +15,7 @@
 mod error;
 mod exposure_rows;
 mod fence;
+mod lease;
 pub mod postgres;
 mod records;
 mod roles;
@@ -27,13 +28,14 @@ use std::sync::Arc;
 pub use crate::model::SeenKey;
 pub use error::{BackendError, StateError};
 pub use fence::{Fence, LeaseToken};
+pub use lease::{Grant, QuotaHolding};
 pub use postgres::PostgresStore;
 pub use records::{
     AlertCount, Commit, CommitReport, DeliveryRecord, DeliveryState, Pending, PendingBatch,
     RoutedAlert, SeenUpdate, Unreadable,
 };
 pub use roles::{
-    Checkpoints, ExposureInventory, OutboxAdmin, OutboxDelivery, StateStore, StoreStatus,
+    Checkpoints, ExposureInventory, Leases, OutboxAdmin, OutboxDelivery, StateStore, StoreStatus,
 };
 pub use settings::{RawState, StatePath, StateSettings};
 pub use sqlite::SqliteStore;
@@ -43,13 +45,14 @@ use crate::clock::Clock;
 
 /// What a process means to do with the store; a backend uses it to refuse what would be unsafe.
 ///
-/// On PostgreSQL, `Deliver` takes a session-level advisory lock instead of a file lock (one
-/// delivering process per database until replicas take turns through leases); `Inspect`
-/// connects to an existing database and never creates or migrates its tables.
+/// On PostgreSQL, replicas share the database: `Deliver` opens it like `Write`, and who polls
+/// and delivers what is decided by the [`Leases`] the daemon keeps; `Inspect` connects to an
+/// existing database and never creates or migrates its tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
-    /// Poll and deliver (the daemon). Each backend lets one such process in at a time; a
-    /// second is refused with [`StateError::Locked`].
+    /// Poll and deliver (the daemon). SQLite lets one such process in at a time (a second is
+    /// refused with [`StateError::Locked`]); PostgreSQL lets replicas in, sharing the work
+    /// through leases.
     Deliver,
     /// Write beside whoever delivers: enqueue alerts (a `scan` beside a daemon), check sources.
     Write,
@@ -77,8 +80,7 @@ pub async fn open(
         StateSettings::Postgres(pg) => {
             let store = match access {
                 Access::Inspect => PostgresStore::open_existing(pg, clock).await,
-                Access::Deliver => PostgresStore::open_to_deliver(pg, clock).await,
-                Access::Write => PostgresStore::open_with(pg, clock).await,
+                Access::Deliver | Access::Write => PostgresStore::open_with(pg, clock).await,
             };
             store
                 .map(|s| Arc::new(s) as Arc<dyn StateStore>)

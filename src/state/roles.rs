@@ -4,23 +4,24 @@
 //! - [`Checkpoints`]: the ingest loop's cursors, overlap dedupe and the atomic commit.
 //! - [`OutboxDelivery`]: a deliverer's view of one sink's queue.
 //! - [`OutboxAdmin`]: operators and telemetry (listing, re-queueing, counts, readiness).
-//!
 //! - [`StoreStatus`]: what `nodeport-watch status` shows (cursors, replicas, leases).
 //! - [`ExposureInventory`]: the exposures the commits keep (`nodeport-watch exposures`,
 //!   metrics, reminders).
 //!
-//! A shared backend adds a `Leases` role (acquire, renew, release) next to these once the
-//! daemon keeps leases; the epoch it hands out is what [`Checkpoints::commit`] receives as its
-//! [`Fence`].
+//! - [`Leases`]: who works on what when replicas share a store; the fence it hands out is what
+//!   [`Checkpoints::commit`] receives. Its default methods are those of a single-writer store
+//!   (every lease granted to the one process, [`Fence::Sole`]), so the daemon runs the same
+//!   code on both backends.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
     AlertCount, Commit, CommitReport, CursorStatus, DeliveryRecord, DeliveryState, Fence, Fleet,
-    PendingBatch, StateError,
+    Grant, LeaseStatus, PendingBatch, QuotaHolding, ReplicaStatus, StateError,
 };
 use crate::exposure::{Exposure, ExposureFilter, ExposureKey, OpenCount};
 use crate::model::{Alert, StoredCursor};
@@ -145,14 +146,108 @@ pub trait ExposureInventory: Send + Sync {
     ) -> Result<bool, StateError>;
 }
 
+/// Leases with fencing, the replica registry and once-per-fleet claims. The defaults answer as
+/// the sole owner of a single-writer store: every lease is granted at once and never lost,
+/// every claim is won, and there are no other replicas.
+#[async_trait]
+pub trait Leases: Send + Sync {
+    /// Whether other processes may hold leases of this store (a shared backend).
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Takes `name` for `owner` for `ttl` if it is free, expired or already ours; `None` while
+    /// another replica holds it.
+    async fn acquire(
+        &self,
+        name: &str,
+        owner: &str,
+        _ttl: Duration,
+    ) -> Result<Option<Grant>, StateError> {
+        Ok(Some(Grant {
+            name: name.to_owned(),
+            owner: owner.to_owned(),
+            epoch: 0,
+            fence: Fence::Sole,
+        }))
+    }
+
+    /// Extends a lease still held; [`StateError::LeaseLost`] once it expired or moved on.
+    async fn renew(&self, grant: &Grant, _ttl: Duration) -> Result<Grant, StateError> {
+        Ok(grant.clone())
+    }
+
+    /// Gives a lease up now (graceful shutdown, rebalancing); whether it was still held.
+    async fn release(&self, _grant: &Grant) -> Result<bool, StateError> {
+        Ok(true)
+    }
+
+    /// Every lease, live or not.
+    async fn lease_list(&self) -> Result<Vec<LeaseStatus>, StateError> {
+        Ok(Vec::new())
+    }
+
+    /// Registers a replica, or records that it is alive.
+    async fn heartbeat(&self, _id: &str, _host: &str) -> Result<(), StateError> {
+        Ok(())
+    }
+
+    /// Replicas heard from within `within`.
+    async fn live_replicas(&self, _within: Duration) -> Result<Vec<ReplicaStatus>, StateError> {
+        Ok(Vec::new())
+    }
+
+    /// Removes a replica that shut down cleanly.
+    async fn forget_replica(&self, _id: &str) -> Result<(), StateError> {
+        Ok(())
+    }
+
+    /// True for exactly one owner of the occurrence of `schedule` due at `due_at`.
+    async fn claim_occurrence(
+        &self,
+        _schedule: &str,
+        _due_at: DateTime<Utc>,
+        _owner: &str,
+    ) -> Result<bool, StateError> {
+        Ok(true)
+    }
+
+    /// Records the provider quota keys the work under lease `lease` draws on.
+    async fn record_quota_keys(&self, _lease: &str, _keys: &[String]) -> Result<(), StateError> {
+        Ok(())
+    }
+
+    /// The quota keys recorded for `lease` (by any holder).
+    async fn quota_keys(&self, _lease: &str) -> Result<Vec<String>, StateError> {
+        Ok(Vec::new())
+    }
+
+    /// For every quota key with a live lease: how many of them `owner` holds, of how many.
+    async fn quota_holdings(&self, _owner: &str) -> Result<Vec<QuotaHolding>, StateError> {
+        Ok(Vec::new())
+    }
+}
+
 /// A complete backend: every role. Processes hold one `Arc<dyn StateStore>` and hand each part
 /// the role it needs (`Arc<dyn StateStore>` upcasts to `Arc<dyn OutboxDelivery>` and so on).
 pub trait StateStore:
-    Checkpoints + OutboxDelivery + OutboxAdmin + StoreStatus + ExposureInventory + 'static
+    Checkpoints
+    + OutboxDelivery
+    + OutboxAdmin
+    + StoreStatus
+    + ExposureInventory
+    + Leases
+    + 'static
 {
 }
 
 impl<T> StateStore for T where
-    T: Checkpoints + OutboxDelivery + OutboxAdmin + StoreStatus + ExposureInventory + 'static
+    T: Checkpoints
+        + OutboxDelivery
+        + OutboxAdmin
+        + StoreStatus
+        + ExposureInventory
+        + Leases
+        + 'static
 {
 }

@@ -44,15 +44,23 @@ pub fn install() -> Result<PrometheusHandle, ExporterError> {
     Ok(HANDLE.get_or_init(|| handle).clone())
 }
 
-/// Renders the Prometheus text after refreshing the present-state gauges.
+/// Renders the Prometheus text after refreshing the present-state gauges. Outbox totals are
+/// read from the store only when `fleet` says this process exports them: replicas share one
+/// outbox, and one of them (the holder of the `fleet/metrics` lease) exports its totals, so a
+/// sum over replicas counts each alert once.
 pub async fn render(
     handle: &PrometheusHandle,
     health: &Health,
     store: &Arc<dyn StateStore>,
+    fleet: bool,
 ) -> String {
     let now = health.now();
     for (source, h) in health.snapshot() {
         m::record_source_health(&source, &h, now);
+    }
+    if !fleet {
+        handle.run_upkeep();
+        return handle.render();
     }
     // A store that cannot answer must not break the scrape: the other metrics still matter.
     let alerts = store.alert_counts().await.unwrap_or_else(|e| {

@@ -38,9 +38,15 @@ pub const UNRECORDED_DELIVERIES: &str = "nodeport_watch_deliveries_unrecorded";
 pub const OPEN_EXPOSURES: &str = "nodeport_watch_exposures_open";
 pub const OLDEST_OPEN_EXPOSURE: &str = "nodeport_watch_exposure_oldest_open_age_seconds";
 pub const TASK_RESTARTS: &str = "nodeport_watch_task_restarts_total";
+pub const COMMITS_REFUSED: &str = "nodeport_watch_commits_refused_total";
 
 /// Every metric with its type and help text, for the exporter's `# HELP` lines and the README.
 pub const CATALOG: &[(&str, MetricType, &str)] = &[
+    (
+        COMMITS_REFUSED,
+        MetricType::Counter,
+        "Commits refused because another replica took the source's lease, by source.",
+    ),
     (
         RECORDS,
         MetricType::Counter,
@@ -267,6 +273,11 @@ pub fn record_exposures(groups: &[(String, String, u64, Option<i64>)], now: Date
             .unwrap_or(0.0);
         gauge!(OLDEST_OPEN_EXPOSURE, &labels).set(age);
     }
+}
+
+/// A commit refused because the source's lease moved on to another replica.
+pub fn record_commit_refused(source: &str) {
+    counter!(COMMITS_REFUSED, "source" => source.to_owned()).increment(1);
 }
 
 /// Outbox totals, from the state store at scrape time: `(rule, source, alerts ever written)`

@@ -2,6 +2,7 @@
 
 pub mod exporter;
 pub mod health;
+pub mod leases;
 pub mod logging;
 pub mod metrics;
 pub mod readiness;

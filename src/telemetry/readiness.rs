@@ -1,6 +1,8 @@
-//! What `/readyz` answers: the state store accepts writes, every live source has polled
+//! What `/readyz` answers: the state store accepts writes, the leases are being renewed (a
+//! replica of a shared store), every live source this process works on has polled
 //! successfully within `readiness_intervals` of its poll interval, and no supervised task (a
-//! deliverer, a scan schedule) is down after a panic.
+//! deliverer, a scan schedule) is down after a panic. A source another replica holds is
+//! listed as such and does not hold readiness back.
 //!
 //! A source whose first poll has not finished is `starting`: not ready (a load balancer or a
 //! rollout must not count it yet), and said apart from a failing one, so an operator watching a
@@ -16,6 +18,7 @@ use chrono::{DateTime, Utc};
 
 use super::Health;
 use super::health::SourceHealth;
+use super::leases::LeaseHealth;
 use crate::state::StateStore;
 
 pub struct Readiness {
@@ -24,6 +27,7 @@ pub struct Readiness {
     /// Each live source's poll interval.
     intervals: BTreeMap<String, Duration>,
     multiple: u32,
+    leases: Arc<LeaseHealth>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,7 +49,18 @@ impl Readiness {
             store,
             intervals,
             multiple: multiple.max(1),
+            leases: Arc::new(LeaseHealth::sole()),
         }
+    }
+
+    /// Judges leases (and only the sources this replica holds) from the keeper's view.
+    pub fn with_leases(mut self, leases: Arc<LeaseHealth>) -> Self {
+        self.leases = leases;
+        self
+    }
+
+    pub fn leases(&self) -> &Arc<LeaseHealth> {
+        &self.leases
     }
 
     pub async fn check(&self) -> ReadyReport {
@@ -58,10 +73,19 @@ impl Readiness {
                 let _ = writeln!(text, "state: NOT WRITABLE: {e}");
             }
         }
+        let (leases_ok, line) = self.leases.report();
+        ready &= leases_ok;
+        if let Some(line) = line {
+            let _ = writeln!(text, "{line}");
+        }
         let now = self.health.now();
         let snapshot = self.health.snapshot();
         let mut only_starting = ready;
         for (name, interval) in &self.intervals {
+            if !self.leases.holds(&format!("source/{name}")) {
+                let _ = writeln!(text, "source {name}: polled by another replica");
+                continue;
+            }
             let allowed = *interval * self.multiple;
             let verdict = judge(snapshot.get(name), allowed, now);
             match &verdict {

@@ -61,7 +61,8 @@ async fn readyz(State(s): State<ServerState>) -> impl IntoResponse {
 }
 
 async fn metrics(State(s): State<ServerState>) -> impl IntoResponse {
-    let text = exporter::render(&s.metrics, &s.health, &s.store).await;
+    let fleet = s.readiness.leases().exports_fleet_metrics();
+    let text = exporter::render(&s.metrics, &s.health, &s.store, fleet).await;
     (
         [(
             header::CONTENT_TYPE,

@@ -47,8 +47,12 @@
 //!   commit, alerts tied to exposures, resolutions, older writes, namespaces, counts, reminders
 //! - `state_lock`   one delivering process per SQLite file: a second daemon is refused, `scan`
 //!   beside a daemon only queues, `alerts` works without sink secrets
-//! - `state_lock_postgres` the same on PostgreSQL (an advisory lock): a second daemon refused
-//!   and the holder named, `scan` beside a daemon only queues, the URL's password never shown
+//! - `state_lock_postgres` delivery on PostgreSQL by the sink's lease holder: `scan` beside a
+//!   daemon, or with no replica running, only queues; the URL's password never shown
+//! - `replicas`     three daemons on one PostgreSQL database: each alert delivered once, sources
+//!   spread and rebalanced on join and leave, provider quota held fleet-wide (counted at the fake)
+//! - `replicas_failover` kill -9 / SIGSTOP of a replica (takeover in time, late commit refused),
+//!   PostgreSQL restarted mid-run: nothing lost, nothing twice
 //! - `postgres_store` the PostgreSQL store on a throwaway server: restart and reconnect, migration
 //!   once under concurrency, newer schema refused, atomic commits, idempotent enqueue, outbox
 //! - `postgres_leases` leases: epochs, expiry by the database clock, fenced commits refused after
@@ -138,6 +142,8 @@ mod measure_store;
 mod operations;
 mod postgres_leases;
 mod postgres_store;
+mod replicas;
+mod replicas_failover;
 mod robustness;
 mod scan_bounds;
 mod scans;

@@ -1,18 +1,13 @@
-//! One delivering process per PostgreSQL database, shown with real processes of the binary on
-//! the throwaway server: a second daemon is refused and told who holds the advisory lock (the
-//! holder's `application_name`); a `scan` beside a daemon only queues and the daemon delivers
-//! each alert once; the password in `[state] url` never reaches either process's stderr; a
-//! store whose lock session dropped stops delivering while another process holds the lock.
+//! Delivery on PostgreSQL belongs to the replica holding the sink's lease, shown with real
+//! processes of the binary on the throwaway server: a `scan` beside a daemon only queues and the
+//! daemon delivers each alert once; a `scan` with no replica running delivers nothing (it cannot
+//! race a replica that starts after it) and the first replica to start delivers; the password
+//! in `[state] url` never reaches either process's stderr.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use nodeport_watch::clock::SystemClock;
-use nodeport_watch::state::postgres::{DELIVERY_LOCK, PostgresOptions, PostgresSettings};
-use nodeport_watch::state::{self, Access, StateError, StateSettings};
-use nodeport_watch::validation::Secret;
 
 use crate::state_lock::{run_to_exit, start_daemon, write_config_with};
 use crate::support::daemon::Daemon;
@@ -37,149 +32,86 @@ async fn postgres_config(dir: &Path, receiver: &str) -> String {
     database
 }
 
-/// The `application_name` of the session holding the delivery lock of `database`, if any.
-async fn lock_holder(database: &str) -> Option<String> {
+/// The live holder of the lease `name` in `database`, if any.
+async fn lease_holder(database: &str, name: &str) -> Option<String> {
     let client = PgServer::shared().connect(database).await.ok()?;
     let row = client
         .query_opt(
-            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-              WHERE l.locktype = 'advisory' AND l.granted
-                AND l.classid::int8 = $1 AND l.objid::int8 = $2
-                AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            &[&(DELIVERY_LOCK >> 32), &(DELIVERY_LOCK & 0xffff_ffff)],
+            "SELECT owner FROM leases WHERE name = $1 AND expires_at > now()",
+            &[&name],
         )
         .await
         .ok()??;
     row.get(0)
 }
 
-/// Until `daemon` holds the lock (under its own name) and runs.
-async fn wait_until_running(database: &str, daemon: &Daemon) {
-    let name = format!("nodeport-watch run (pid {})", daemon.pid());
-    eventually("the daemon to take the lock and run", WAIT, async || {
-        (lock_holder(database).await.as_deref() == Some(name.as_str())
+/// Until `daemon` runs and holds the sink's lease (it delivers from then on).
+async fn wait_until_delivering(database: &str, daemon: &Daemon) {
+    let pid = format!("-{}-", daemon.pid());
+    eventually("the daemon to hold the sink's lease", WAIT, async || {
+        (lease_holder(database, "sink/hook")
+            .await
+            .is_some_and(|owner| owner.contains(&pid))
             && daemon.log_text().contains("nodeport-watch running"))
         .then_some(())
     })
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_daemon_on_the_same_database_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
+/// A config on a fresh database and, in the file source's directory, one NodePort line `id`
+/// written before any daemon starts at the end of its files: only a scan finds it. Returns the
+/// receiver, the database and the config's path.
+async fn setup(dir: &Path, id: &str) -> (Receiver, String, std::path::PathBuf) {
     let rx = Receiver::start().await;
-    let database = postgres_config(dir.path(), &rx.url("/hook")).await;
-    let config = dir.path().join("config.toml");
-    let mut first = start_daemon(&config, dir.path(), "first.log");
-    wait_until_running(&database, &first).await;
+    let database = postgres_config(dir, &rx.url("/hook")).await;
+    let at = Utc::now() - chrono::Duration::minutes(5);
+    std::fs::write(
+        dir.join("logs/audit.log"),
+        format!("{}\n", nodeport_line(id, "behind", at)),
+    )
+    .unwrap();
+    (rx, database, dir.join("config.toml"))
+}
 
-    let out = run_to_exit(&["run", "--config"], &config).await;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the second daemon must not run");
-    assert!(
-        stderr.contains("locked by another nodeport-watch process")
-            && stderr.contains(&format!("nodeport-watch run (pid {})", first.pid()))
-            && stderr.contains("[state] url"),
-        "{stderr}"
-    );
+/// Runs `scan --since 1h`: it must queue the one alert and deliver nothing. Returns stderr.
+async fn scan_queues_one(config: &Path, rx: &Receiver) -> String {
+    let out = run_to_exit(&["scan", "--since", "1h", "--config"], config).await;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("newly queued=1"), "{stderr}");
     assert!(!stderr.contains(PASSWORD), "{stderr}");
-    assert_eq!(
-        lock_holder(&database).await,
-        Some(format!("nodeport-watch run (pid {})", first.pid())),
-        "the holder keeps it"
-    );
+    assert!(rx.requests().is_empty(), "a scan on PostgreSQL delivered");
+    stderr
+}
 
-    // The server drops the lock with the session: the next daemon starts.
-    assert!(first.terminate().success(), "{}", first.log_text());
-    assert!(!first.log_text().contains(PASSWORD));
-    let mut next = start_daemon(&config, dir.path(), "next.log");
-    wait_until_running(&database, &next).await;
-    assert!(next.terminate().success(), "{}", next.log_text());
-    assert!(!next.log_text().contains(PASSWORD));
+/// Stops `daemon`, which delivers the queued alert `id` on its way out, exactly once.
+async fn stop_and_expect_one(mut daemon: Daemon, rx: &Receiver, id: &str) {
+    assert!(daemon.terminate().success(), "{}", daemon.log_text());
+    let got = rx.wait_for(1, WAIT).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].json()["audit_id"], id);
+    assert!(!daemon.log_text().contains(PASSWORD));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_beside_a_postgres_daemon_only_queues_and_the_daemon_delivers_once() {
     let dir = tempfile::tempdir().unwrap();
-    let rx = Receiver::start().await;
-    let database = postgres_config(dir.path(), &rx.url("/hook")).await;
-    let config = dir.path().join("config.toml");
-    // Written before the daemon starts at the end of its files: only a scan finds it.
-    let at = Utc::now() - chrono::Duration::minutes(5);
-    std::fs::write(
-        dir.path().join("logs/audit.log"),
-        format!("{}\n", nodeport_line("pg-lock-scan-1", "behind", at)),
-    )
-    .unwrap();
-    let mut daemon = start_daemon(&config, dir.path(), "daemon.log");
-    wait_until_running(&database, &daemon).await;
-
-    let out = run_to_exit(&["scan", "--since", "1h", "--config"], &config).await;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (rx, database, config) = setup(dir.path(), "pg-lock-scan-1").await;
+    let daemon = start_daemon(&config, dir.path(), "daemon.log");
+    wait_until_delivering(&database, &daemon).await;
+    let stderr = scan_queues_one(&config, &rx).await;
     assert!(stderr.contains("only queues its alerts"), "{stderr}");
-    assert!(stderr.contains("newly queued=1"), "{stderr}");
-    assert!(!stderr.contains(PASSWORD), "{stderr}");
-    assert!(
-        rx.requests().is_empty(),
-        "the scan delivered beside the daemon"
-    );
-
     // The daemon delivers it (here: while stopping, it empties the outbox), exactly once.
-    assert!(daemon.terminate().success(), "{}", daemon.log_text());
-    let got = rx.wait_for(1, WAIT).await;
-    assert_eq!(got.len(), 1);
-    assert_eq!(got[0].json()["audit_id"], "pg-lock-scan-1");
-    assert!(!daemon.log_text().contains(PASSWORD));
+    stop_and_expect_one(daemon, &rx, "pg-lock-scan-1").await;
 }
 
-#[tokio::test]
-async fn a_store_whose_lock_session_dropped_delivers_nothing_while_another_holds_the_lock() {
-    let server = tokio::task::spawn_blocking(PgServer::start).await.unwrap();
-    let database = server.database().await;
-    let settings = StateSettings::Postgres(Box::new(
-        PostgresSettings::new(
-            &Secret::new(server.url(&database)),
-            PostgresOptions::default(),
-        )
-        .unwrap(),
-    ));
-    let store = state::open(&settings, Access::Deliver, Arc::new(SystemClock))
-        .await
-        .unwrap();
-    store.pending("hook", 10).await.unwrap();
-
-    // The server restarts; another process takes the lock before this store comes back.
-    server.restart();
-    let other = server.connect(&database).await.unwrap();
-    other
-        .query_one("SELECT pg_advisory_lock($1)", &[&DELIVERY_LOCK])
-        .await
-        .unwrap();
-    let err = eventually(
-        "the store to see the lock taken",
-        WAIT,
-        async || match store.pending("hook", 10).await {
-            Err(e @ StateError::Locked { .. }) => Some(e),
-            _ => None,
-        },
-    )
-    .await;
-    assert!(err.to_string().contains("[state] url"), "{err}");
-
-    // Once the other lets go, the store takes the lock back and reads its queue again.
-    other
-        .query_one("SELECT pg_advisory_unlock($1)", &[&DELIVERY_LOCK])
-        .await
-        .unwrap();
-    eventually("the store to take the lock back", WAIT, async || {
-        store.pending("hook", 10).await.ok()
-    })
-    .await;
-    let second = state::open(&settings, Access::Deliver, Arc::new(SystemClock)).await;
-    assert!(
-        matches!(second, Err(StateError::Locked { .. })),
-        "{:?}",
-        second.err()
-    );
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_with_no_replica_running_only_queues_and_the_first_replica_delivers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rx, database, config) = setup(dir.path(), "pg-scan-alone-1").await;
+    let stderr = scan_queues_one(&config, &rx).await;
+    assert!(stderr.contains("no daemon replica is running"), "{stderr}");
+    let daemon = start_daemon(&config, dir.path(), "daemon.log");
+    wait_until_delivering(&database, &daemon).await;
+    stop_and_expect_one(daemon, &rx, "pg-scan-alone-1").await;
 }

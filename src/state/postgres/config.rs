@@ -260,7 +260,7 @@ impl PostgresSettings {
     pub(super) fn connection_config(&self) -> tokio_postgres::Config {
         let mut pg = self.pg.clone();
         if pg.get_application_name().is_none() {
-            pg.application_name(super::delivery_lock::application_name());
+            pg.application_name(application_name());
         }
         pg
     }
@@ -271,6 +271,18 @@ fn decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
         .decode_utf8_lossy()
         .into_owned()
+}
+
+/// `nodeport-watch run (pid N)`: the `application_name` of this process's sessions, so a refused
+/// process (and `pg_stat_activity`) can name the holder.
+fn application_name() -> String {
+    let pid = std::process::id();
+    match std::env::args().nth(1) {
+        Some(sub) if !sub.is_empty() && sub.chars().all(|c| c.is_ascii_alphanumeric()) => {
+            format!("nodeport-watch {sub} (pid {pid})")
+        }
+        _ => format!("nodeport-watch (pid {pid})"),
+    }
 }
 
 #[cfg(test)]

@@ -50,9 +50,6 @@ pub enum PostgresError {
         "lease `{lease}` (epoch {epoch}) is no longer held by this replica; the write was refused"
     )]
     LeaseLost { lease: String, epoch: i64 },
-    /// Another process holds the delivery lock of this database (see `delivery_lock.rs`).
-    #[error("PostgreSQL database {target} is locked by another delivering process ({holder})")]
-    Locked { target: String, holder: String },
 }
 
 impl PostgresError {

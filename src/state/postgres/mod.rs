@@ -29,10 +29,10 @@
 
 mod checkpoints;
 pub mod config;
-mod delivery_lock;
 mod error;
 mod exposures;
 mod lease;
+mod leases;
 mod outbox;
 mod roles;
 mod schema;
@@ -47,12 +47,10 @@ use deadpool_postgres::{
 };
 
 pub use config::{PostgresConfigError, PostgresOptions, PostgresSettings, SslMode};
-pub use delivery_lock::DELIVERY_LOCK;
 pub use error::PostgresError;
 pub use lease::{Lease, LeaseRow, Replica};
 
 use crate::clock::{Clock, SystemClock};
-use delivery_lock::DeliveryLock;
 
 /// A pool of connections to one PostgreSQL database holding the daemon's state.
 #[derive(Clone)]
@@ -60,9 +58,6 @@ pub struct PostgresStore {
     pool: Pool,
     target: String,
     clock: Arc<dyn Clock>,
-    /// Held for the store's life when it was opened to deliver; the session (and with it the
-    /// lock) ends when the last clone is dropped.
-    delivery_lock: Option<Arc<DeliveryLock>>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -88,19 +83,6 @@ impl PostgresStore {
         let store = Self::connect(settings, clock)?;
         let mut client = store.client().await?;
         schema::migrate(&mut client, &store.target).await?;
-        Ok(store)
-    }
-
-    /// As [`PostgresStore::open_with`], holding the delivery lock first (see
-    /// `delivery_lock.rs`): a refused second daemon changes nothing, and every delivery batch
-    /// checks the lock is still held.
-    pub async fn open_to_deliver(
-        settings: &PostgresSettings,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, PostgresError> {
-        let lock = DeliveryLock::acquire(settings).await?;
-        let mut store = Self::open_with(settings, clock).await?;
-        store.delivery_lock = Some(Arc::new(lock));
         Ok(store)
     }
 
@@ -145,7 +127,6 @@ impl PostgresStore {
             pool,
             target: settings.display.clone(),
             clock,
-            delivery_lock: None,
         })
     }
 

@@ -35,11 +35,6 @@ impl From<PostgresError> for StateError {
                 supported,
             },
             PostgresError::Corrupt(e) => StateError::Corrupt(e),
-            PostgresError::Locked { target, holder } => StateError::Locked {
-                location: target,
-                holder,
-                remedy: "stop it, or give this one its own database in `[state] url`",
-            },
             PostgresError::NoSchema { target } => StateError::NotFound { location: target },
             e if e.is_transient() => StateError::Unavailable(Box::new(e)),
             e => StateError::Backend(Box::new(e)),
@@ -68,11 +63,7 @@ impl Checkpoints for PostgresStore {
 
 #[async_trait]
 impl OutboxDelivery for PostgresStore {
-    /// A delivering store proves it still holds the delivery lock before each batch.
     async fn pending(&self, sink: &str, limit: usize) -> Result<PendingBatch, StateError> {
-        if let Some(lock) = &self.delivery_lock {
-            lock.ensure_held().await?;
-        }
         Ok(PostgresStore::pending(self, sink, limit).await?)
     }
 

@@ -112,6 +112,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX exposures_by_status ON exposures (status, cluster, rule, opened_at);
     "#,
+    // 4 (replicas): the provider quota keys each leased unit draws on, for splitting budgets by lease share.
+    r#"
+    CREATE TABLE lease_quota_keys (
+        lease     TEXT NOT NULL,
+        quota_key TEXT NOT NULL,
+        PRIMARY KEY (lease, quota_key)
+    );
+    CREATE INDEX lease_quota_keys_by_key ON lease_quota_keys (quota_key);
+    "#,
 ];
 
 pub(super) fn supported() -> i64 {

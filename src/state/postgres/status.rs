@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{PostgresError, PostgresStore, lease};
-use crate::state::{CursorStatus, Fleet, LeaseStatus, ReplicaStatus, StateError, StoreStatus};
+use crate::state::{CursorStatus, Fleet, ReplicaStatus, StateError, StoreStatus};
 
 impl PostgresStore {
     async fn cursor_rows(&self) -> Result<Vec<CursorStatus>, PostgresError> {
@@ -56,22 +56,9 @@ impl StoreStatus for PostgresStore {
     }
 
     async fn fleet(&self) -> Result<Option<Fleet>, StateError> {
-        let leases = self
-            .leases()
-            .await?
-            .into_iter()
-            .map(|row| LeaseStatus {
-                epoch: u64::try_from(row.lease.epoch).unwrap_or(0),
-                name: row.lease.name,
-                owner: row.lease.owner,
-                since: row.lease.acquired_at,
-                expires_at: row.lease.expires_at,
-                live: row.live,
-            })
-            .collect();
         Ok(Some(Fleet {
             replicas: self.all_replicas().await?,
-            leases,
+            leases: crate::state::Leases::lease_list(self).await?,
         }))
     }
 }

@@ -25,3 +25,7 @@ impl StoreStatus for SqliteStore {
         .await
     }
 }
+
+/// The sole owner: one process writes a SQLite file at a time (its file lock), so every lease
+/// is its own and every scheduled occurrence is its to run (the trait's defaults).
+impl crate::state::Leases for SqliteStore {}

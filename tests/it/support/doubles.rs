@@ -16,8 +16,8 @@ use nodeport_watch::sources::{
 };
 use nodeport_watch::state::{
     AlertCount, Checkpoints, Commit, CommitReport, CursorStatus, DeliveryRecord, DeliveryState,
-    ExposureInventory, Fence, OutboxAdmin, OutboxDelivery, PendingBatch, SqliteStore, StateError,
-    StateStore, StoreStatus,
+    ExposureInventory, Fence, Leases, OutboxAdmin, OutboxDelivery, PendingBatch, SqliteStore,
+    StateError, StateStore, StoreStatus,
 };
 use serde::{Deserialize, Serialize};
 
@@ -169,6 +169,9 @@ impl OutboxDelivery for SwitchableStore {
         self.inner.mark_failed(sink, seq, error, dead).await
     }
 }
+
+/// The sole owner, as SQLite is.
+impl Leases for SwitchableStore {}
 
 #[async_trait]
 impl StoreStatus for SwitchableStore {

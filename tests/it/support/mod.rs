@@ -16,6 +16,7 @@ pub mod fake_filter;
 pub mod fake_log_analytics;
 pub mod fake_logging;
 pub mod fixtures;
+pub mod fleet;
 pub mod gcp;
 pub mod ingest;
 pub mod installer;
