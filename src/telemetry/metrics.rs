@@ -35,6 +35,7 @@ pub const SCAN_RUNS: &str = "nodeport_watch_scan_runs_total";
 pub const AUDIT_ID_REUSE: &str = "nodeport_watch_audit_id_reuse_total";
 pub const EXCEPTION_MATCHES: &str = "nodeport_watch_exception_matches_total";
 pub const UNRECORDED_DELIVERIES: &str = "nodeport_watch_deliveries_unrecorded";
+pub const CLOCK_SKEW: &str = "nodeport_watch_clock_skew_seconds";
 
 /// Every metric with its type and help text, for the exporter's `# HELP` lines and the README.
 pub const CATALOG: &[(&str, MetricType, &str)] = &[
@@ -127,6 +128,11 @@ pub const CATALOG: &[(&str, MetricType, &str)] = &[
         SOURCE_FAILURES,
         MetricType::Gauge,
         "Failed polls in a row, by source.",
+    ),
+    (
+        CLOCK_SKEW,
+        MetricType::Gauge,
+        "Seconds the local clock is behind the time a source had already read up to, beyond the tolerance (a clock jump); 0 when none, by source.",
     ),
     (
         SCAN_RUNS,
@@ -231,6 +237,8 @@ pub fn record_source_health(
             .set(at.timestamp_millis() as f64 / 1000.0);
     }
     gauge!(SOURCE_FAILURES, "source" => source.to_owned()).set(health.consecutive_failures);
+    let skew = health.clock_skew.map_or(0.0, |s| s.as_secs_f64());
+    gauge!(CLOCK_SKEW, "source" => source.to_owned()).set(skew);
 }
 
 /// Outbox totals, from the state store at scrape time: `(rule, source, alerts ever written)`
