@@ -15,11 +15,11 @@ use tracing::{debug, error, info, warn};
 
 use super::Services;
 use super::poll_loop::{self, Next, Steps};
+use crate::clock::Clock;
 use crate::delivery::OutboxSignal;
 use crate::model::{BatchStats, CursorError, Record, SeenKey, StoredCursor};
 use crate::pipeline::Pipeline;
 use crate::retry::{Backoff, ErrorKind};
-use crate::clock::Clock;
 use crate::sources::time_axis::{SkewChange, SkewWatch};
 use crate::sources::{PollMode, Progress, Source, SourceError};
 use crate::state::{Commit, Fence, SeenUpdate, StateError, StateStore};

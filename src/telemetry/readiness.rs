@@ -171,6 +171,10 @@ mod tests {
         };
         let verdict = judge(Some(&skewed), allowed, now);
         assert!(matches!(verdict, Verdict::NotReady(_)));
-        assert!(verdict.to_string().starts_with("CLOCK SKEW: the local clock is 3600s behind"));
+        assert!(
+            verdict
+                .to_string()
+                .starts_with("CLOCK SKEW: the local clock is 3600s behind")
+        );
     }
 }

@@ -175,7 +175,11 @@ mod tests {
         let clock = ManualClock::new(at_ms(T));
         let mut cursor = Two(T - 30_000, T - 600_000);
         assert_eq!(rewind_ahead(&mut cursor, &planner(), clock.now()), None);
-        assert_eq!(cursor, Two(T - 30_000, T - 600_000), "at the horizon: unchanged");
+        assert_eq!(
+            cursor,
+            Two(T - 30_000, T - 600_000),
+            "at the horizon: unchanged"
+        );
 
         // Three hours fast, then stepped back: the first stream stands in the future.
         cursor.0 = T + 3 * 3_600_000;
@@ -184,7 +188,11 @@ mod tests {
         let rewound = rewind_ahead(&mut cursor, &planner, clock.now()).unwrap();
         assert_eq!(rewound.from_ms, T + 3 * 3_600_000);
         assert_eq!(rewound.to_ms, T - 120_000);
-        assert_eq!(cursor, Two(T - 120_000, T - 600_000), "only the stream ahead moves");
+        assert_eq!(
+            cursor,
+            Two(T - 120_000, T - 600_000),
+            "only the stream ahead moves"
+        );
         let window = planner.next(cursor.0, clock.now(), None).unwrap().window;
         assert!(window.start_ms <= T - 120_000 && window.end_ms == T - 30_000);
     }
@@ -204,17 +212,26 @@ mod tests {
     fn an_episode_starts_once_and_ends_when_the_clock_catches_up() {
         let clock = ManualClock::new(at_ms(T));
         let mut watch = SkewWatch::new(Duration::from_secs(240));
-        assert_eq!(watch.observe(Some(T - 30_000), clock.now()), (None, SkewChange::Same));
+        assert_eq!(
+            watch.observe(Some(T - 30_000), clock.now()),
+            (None, SkewChange::Same)
+        );
         assert_eq!(
             watch.observe(Some(T + 200_000), clock.now()),
             (None, SkewChange::Same),
             "within the tolerance"
         );
         let (skew, change) = watch.observe(Some(T + 3_600_000), clock.now());
-        assert_eq!((skew, change), (Some(Duration::from_secs(3_600)), SkewChange::Started));
+        assert_eq!(
+            (skew, change),
+            (Some(Duration::from_secs(3_600)), SkewChange::Started)
+        );
         clock.advance(chrono::Duration::minutes(30));
         let (skew, change) = watch.observe(Some(T), clock.now());
-        assert_eq!((skew, change), (Some(Duration::from_secs(1_800)), SkewChange::Same));
+        assert_eq!(
+            (skew, change),
+            (Some(Duration::from_secs(1_800)), SkewChange::Same)
+        );
         clock.advance(chrono::Duration::minutes(27));
         assert_eq!(watch.observe(None, clock.now()), (None, SkewChange::Ended));
         assert_eq!(watch.observe(None, clock.now()), (None, SkewChange::Same));
