@@ -1,9 +1,10 @@
-//! Clock jumps under a live `gcp_logging` source (the fake behind it): a node that ran hours
-//! fast and was stepped back by NTP, and a small backward step.
+//! Clock jumps under a live source: a node that ran hours fast and was stepped back by NTP, and a
+//! small backward step, with `gcp_logging` (the fake behind it); hours of an `azure_blob`
+//! archive closed by a fast clock (Azurite).
 //!
-//! The clock is tokio's paused clock plus an offset the test moves, so window edges follow
-//! simulated time and jumps happen at an exact instant. Each test would fail before the rewind:
-//! the planner found nothing to read while the checkpoint stood past `now − lag`.
+//! For `gcp_logging` the clock is tokio's paused clock plus an offset the test moves, so window
+//! edges follow simulated time and jumps happen at an exact instant. Each test would fail before
+//! the rewind: nothing was read while the checkpoint stood past the clock's horizon.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -16,6 +17,9 @@ use nodeport_watch::sources::PollMode;
 use nodeport_watch::telemetry::exporter;
 use nodeport_watch::telemetry::readiness::Readiness;
 
+use crate::support::azure_blob_kit::{self, ADMIN, blob_name, nodeport_line, service_names};
+use crate::support::azure_harness::{cluster_id, start_time};
+use crate::support::azurite::{Azurite, append};
 use crate::support::fake_logging::FakeLogging;
 use crate::support::gcp::{GcpHarness, at, harness, nodeport_create};
 use crate::support::ingest;
@@ -204,4 +208,50 @@ async fn a_small_backward_step_keeps_the_source_reading_and_ready() {
     h.services.health.record_success("gke");
     let (ready, text) = readiness(&h).await;
     assert!(ready, "{text}");
+}
+
+#[tokio::test]
+async fn azure_blob_hours_closed_by_a_fast_clock_are_opened_again() {
+    let azurite = Azurite::start().await;
+    let admin = azurite.create_container(ADMIN).await;
+    let h = azure_blob_kit::harness(
+        &azurite,
+        &format!("clusters = [\"{}\"]\n", cluster_id("prod")),
+    );
+    // The hour being written when the host's clock jumps three hours ahead.
+    let prod = blob_name("prod", start_time());
+    append(
+        &admin,
+        &prod,
+        nodeport_line("prod", "r-1", "r1").as_bytes(),
+        true,
+    )
+    .await;
+    let services = h.services();
+    let mut live = azure_blob_kit::driver(&h, &services, PollMode::Live).await;
+    assert_eq!(live.step().await.unwrap().inserted, 1);
+    h.clock.advance(Span::hours(3));
+    live.step().await.unwrap();
+
+    // Stepped back; the hour, closed as settled by the fast clock, is still being written.
+    h.clock.advance(Span::hours(-3) + Span::minutes(5));
+    append(
+        &admin,
+        &prod,
+        nodeport_line("prod", "r-2", "r2").as_bytes(),
+        false,
+    )
+    .await;
+    let after = ingest::drain(&mut live, 10).await;
+    assert_eq!(after.iter().map(|r| r.inserted).sum::<usize>(), 1);
+    assert_eq!(
+        after.iter().map(|r| r.duplicates).sum::<usize>(),
+        1,
+        "the blob is read again from its start; the outbox already holds the first alert"
+    );
+    assert_eq!(service_names(&services).await, ["r1", "r2"]);
+    let skew = services.health.snapshot()["archive"]
+        .clock_skew
+        .expect("a skew");
+    assert!(skew > Duration::from_secs(3_600), "{skew:?}");
 }

@@ -25,7 +25,7 @@ pub trait Watermarked {
     }
 
     /// The newest instant any stream has read up to, to see a watermark ahead of the clock
-    /// (`skew`); `None` for a cursor that cannot be rewound (hours of blobs keep the default).
+    /// (`skew`); `None` for a cursor that cannot be rewound.
     fn ahead_ms(&self) -> Option<i64> {
         None
     }

@@ -31,7 +31,7 @@ pub use bounds::ScanBounds;
 pub use config::{RawWindowSettings, WindowDefaults, WindowSettings};
 pub use page_failure::HeldFailure;
 pub use position::{ResumePoint, StreamPosition};
-pub use skew::{Rewound, SkewChange, SkewWatch, rewind_ahead, skew_tolerance};
+pub use skew::{Rewound, SkewChange, SkewWatch, rewind_ahead, rewind_past, skew_tolerance};
 pub use window::{Planned, Window, WindowPlanner};
 
 use std::time::Duration;

@@ -49,12 +49,23 @@ pub fn rewind_ahead<C: Watermarked>(
 ) -> Option<Rewound> {
     let now_ms = now.timestamp_millis();
     let horizon = now_ms.saturating_sub(millis(planner.lag));
-    let ahead = cursor.ahead_ms().filter(|a| *a > horizon)?;
     let ceiling = now_ms.saturating_sub(millis(planner.overlap)).min(horizon);
-    cursor.rewind_to(ceiling);
+    rewind_past(cursor, horizon, ceiling)
+}
+
+/// If a stream of `cursor` stands past `horizon_ms` (the furthest a stream can be at this
+/// clock), moves every stream past `ceiling_ms` back to it. For cursors whose horizon is not
+/// `now − lag` (the hours of an archive close by `settle`).
+pub fn rewind_past<C: Watermarked>(
+    cursor: &mut C,
+    horizon_ms: i64,
+    ceiling_ms: i64,
+) -> Option<Rewound> {
+    let ahead = cursor.ahead_ms().filter(|a| *a > horizon_ms)?;
+    cursor.rewind_to(ceiling_ms);
     Some(Rewound {
         from_ms: ahead,
-        to_ms: ceiling,
+        to_ms: ceiling_ms,
     })
 }
 
