@@ -7,7 +7,6 @@
 //! the rewind: nothing was read while the checkpoint stood past the clock's horizon.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,7 +21,7 @@ use crate::support::azure_harness::{cluster_id, start_time};
 use crate::support::azurite::{Azurite, append};
 use crate::support::fake_logging::FakeLogging;
 use crate::support::gcp::{GcpHarness, at, harness, nodeport_create};
-use crate::support::ingest;
+use crate::support::{ingest, logs};
 
 /// Simulated time (tokio's paused clock) plus an offset: the host's clock, jumps included.
 #[derive(Debug)]
@@ -52,25 +51,6 @@ impl Clock for JumpClock {
     }
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 const OPTIONS: &str = "lag = \"60s\"\noverlap = \"5m\"\nmax_span = \"4h\"\nlookback = \"10m\"";
 
 async fn readiness(h: &GcpHarness) -> (bool, String) {
@@ -88,14 +68,7 @@ async fn readiness(h: &GcpHarness) -> (bool, String) {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn a_forward_jump_then_back_is_reported_and_the_skipped_span_is_read_once() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let _guard = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish(),
-    );
+    let (_guard, logs) = logs::capture();
     let fake = FakeLogging::start().await;
     let t0 = at("2024-04-01T08:00:00Z");
     fake.insert(nodeport_create("p1", "web", t0 - Span::minutes(3), 1));

@@ -19,6 +19,7 @@ pub mod fixtures;
 pub mod gcp;
 pub mod ingest;
 pub mod installer;
+pub mod logs;
 pub mod moto;
 pub mod postgres;
 pub mod prom;
