@@ -240,7 +240,7 @@ impl<S: Source> SourceDriver<S> {
             .map(|t| t.to_rfc3339())
             .unwrap_or_default();
         match change {
-            SkewChange::Started => error!(
+            SkewChange::Started => warn!(
                 source = %self.name.escape_debug(),
                 skew_seconds = skew.map_or(0, |s| s.as_secs()),
                 reached = %reached,
