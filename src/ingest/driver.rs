@@ -15,10 +15,12 @@ use tracing::{debug, error, info, warn};
 
 use super::Services;
 use super::poll_loop::{self, Next, Steps};
+use crate::clock::Clock;
 use crate::delivery::OutboxSignal;
 use crate::model::{BatchStats, CursorError, Record, SeenKey, StoredCursor};
 use crate::pipeline::Pipeline;
 use crate::retry::{Backoff, ErrorKind};
+use crate::sources::time_axis::{SkewChange, SkewWatch};
 use crate::sources::{PollMode, Progress, Source, SourceError};
 use crate::state::{Commit, CommitReport, Fence, SeenUpdate, StateError, StateStore};
 use crate::telemetry::health::BatchTotals;
@@ -78,6 +80,10 @@ pub struct SourceDriver<S: Source> {
     max_failures: Option<u32>,
     failures: u32,
     throttled: bool,
+    clock: Arc<dyn Clock>,
+    /// A live checkpoint ahead of the local clock (a clock jump), for the log, `/readyz` and
+    /// the skew gauge.
+    skew: SkewWatch,
 }
 
 impl<S: Source> SourceDriver<S> {
@@ -121,6 +127,7 @@ impl<S: Source> SourceDriver<S> {
             None => source.start(&mode, clock.now()),
         };
         let max_failures = matches!(mode, PollMode::Scan(_)).then_some(8);
+        let skew = SkewWatch::new(source.skew_tolerance());
         Ok(SourceDriver {
             name: name.to_owned(),
             source,
@@ -136,6 +143,8 @@ impl<S: Source> SourceDriver<S> {
             max_failures,
             failures: 0,
             throttled: false,
+            clock: Arc::clone(&services.clock),
+            skew,
         })
     }
 
@@ -155,6 +164,7 @@ impl<S: Source> SourceDriver<S> {
 
     /// Polls one batch and commits it.
     pub async fn step(&mut self) -> Result<StepReport, DriverError> {
+        self.rewind_if_ahead();
         let batch = self.source.poll(&self.cursor, &self.mode).await?;
         let total = batch.records.len();
         let (records, seen_keys) = self.drop_already_seen(batch.records).await?;
@@ -185,6 +195,9 @@ impl<S: Source> SourceDriver<S> {
         }
         if let Some(position) = batch.position {
             self.health.record_position(&self.name, position);
+            if self.mode == PollMode::Live {
+                self.watch_skew(Some(position.timestamp_millis()));
+            }
         }
         metrics::record_commit(&self.name, report.inserted, report.duplicates, already_seen);
         self.health.record_totals(
@@ -219,6 +232,57 @@ impl<S: Source> SourceDriver<S> {
     /// row hundreds of times a second. Skipping writes nothing, so it cannot weaken fencing.
     fn idle(&self, records: usize, cursor: &StoredCursor, forget_before_ms: Option<i64>) -> bool {
         records == 0 && forget_before_ms.is_none() && self.committed.as_ref() == Some(cursor)
+    }
+
+    /// A live cursor standing past the clock's horizon is moved back before the poll (the
+    /// clock went back), so the source keeps reading; the poll's commit makes it durable.
+    fn rewind_if_ahead(&mut self) {
+        if self.mode != PollMode::Live {
+            return;
+        }
+        let now = self.clock.now();
+        let rewound = self.source.rewind_ahead(&mut self.cursor, now);
+        if let Some(r) = rewound {
+            debug!(
+                source = %self.name.escape_debug(),
+                from_ms = r.from_ms,
+                to_ms = r.to_ms,
+                "checkpoint ahead of the clock's horizon; reading again from now − overlap"
+            );
+        }
+        self.watch_skew(rewound.map(|r| r.from_ms));
+    }
+
+    /// Judges the skew after the source reached `reached_ms`: one loud line per episode, the
+    /// gauge and `/readyz` through the health registry.
+    fn watch_skew(&mut self, reached_ms: Option<i64>) {
+        let now = self.clock.now();
+        let (skew, change) = self.skew.observe(reached_ms, now);
+        let reached = self
+            .skew
+            .reached_ms()
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default();
+        match change {
+            SkewChange::Started => warn!(
+                source = %self.name.escape_debug(),
+                skew_seconds = skew.map_or(0, |s| s.as_secs()),
+                reached = %reached,
+                now = %now.to_rfc3339(),
+                "CLOCK SKEW: the local clock is behind the time this source had already read up to \
+                 (the clock jumped back, or ran fast before); the source re-reads from now − overlap \
+                 (repeats are dropped) and is not ready until the clock catches up; check the host's \
+                 time sync (NTP)"
+            ),
+            SkewChange::Ended => info!(
+                source = %self.name.escape_debug(),
+                reached = %reached,
+                "clock skew over: the local clock has caught up"
+            ),
+            SkewChange::Same => {}
+        }
+        self.health.record_clock_skew(&self.name, skew);
     }
 
     /// Splits off records an earlier window already read; returns the rest and their ids.

@@ -131,6 +131,23 @@ pub trait Source: Send + Sync + 'static {
         None
     }
 
+    /// Called before each live poll: a cursor standing past the live horizon (the clock went
+    /// back) is moved back so the source keeps reading, and the rewind returned for the driver
+    /// to judge the skew ([`time_axis::skew`]). Sources without a time axis keep the default.
+    fn rewind_ahead(
+        &self,
+        cursor: &mut Self::Cursor,
+        now: DateTime<Utc>,
+    ) -> Option<time_axis::Rewound> {
+        let _ = (cursor, now);
+        None
+    }
+
+    /// How far ahead of the local clock a reached instant may be before it is a clock skew.
+    fn skew_tolerance(&self) -> Duration {
+        time_axis::skew::MIN_SKEW_TOLERANCE
+    }
+
     /// A real call proving the source can read (credentials, permissions, the log exists);
     /// run by `validate --connect`.
     async fn healthcheck(&mut self) -> Result<(), SourceError> {

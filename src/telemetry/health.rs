@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -24,6 +25,9 @@ pub struct SourceHealth {
     pub batches: u64,
     /// What the committed batches held, for a scan's closing summary.
     pub totals: BatchTotals,
+    /// How far the local clock is behind an instant the source already reached, while that is
+    /// more than the source's tolerance (a clock jump; see `time_axis::skew`).
+    pub clock_skew: Option<Duration>,
 }
 
 /// Counts summed over the batches a source committed.
@@ -131,6 +135,11 @@ impl Health {
             h.consecutive_failures += 1;
             h.last_error = Some(error.to_owned());
         });
+    }
+
+    /// The source's clock skew at its last poll (`None`: within the tolerance).
+    pub fn record_clock_skew(&self, source: &str, skew: Option<Duration>) {
+        self.update(source, |h| h.clock_skew = skew);
     }
 
     pub fn record_position(&self, source: &str, position: DateTime<Utc>) {

@@ -39,6 +39,7 @@ pub const OPEN_EXPOSURES: &str = "nodeport_watch_exposures_open";
 pub const OLDEST_OPEN_EXPOSURE: &str = "nodeport_watch_exposure_oldest_open_age_seconds";
 pub const TASK_RESTARTS: &str = "nodeport_watch_task_restarts_total";
 pub const COMMITS_REFUSED: &str = "nodeport_watch_commits_refused_total";
+pub const CLOCK_SKEW: &str = "nodeport_watch_clock_skew_seconds";
 
 /// Every metric with its type and help text, for the exporter's `# HELP` lines and the README.
 pub const CATALOG: &[(&str, MetricType, &str)] = &[
@@ -136,6 +137,11 @@ pub const CATALOG: &[(&str, MetricType, &str)] = &[
         SOURCE_FAILURES,
         MetricType::Gauge,
         "Failed polls in a row, by source.",
+    ),
+    (
+        CLOCK_SKEW,
+        MetricType::Gauge,
+        "Seconds the local clock is behind the time a source had already read up to, beyond the tolerance (a clock jump); 0 when none, by source.",
     ),
     (
         SCAN_RUNS,
@@ -259,6 +265,8 @@ pub fn record_source_health(
             .set(at.timestamp_millis() as f64 / 1000.0);
     }
     gauge!(SOURCE_FAILURES, "source" => source.to_owned()).set(health.consecutive_failures);
+    let skew = health.clock_skew.map_or(0.0, |s| s.as_secs_f64());
+    gauge!(CLOCK_SKEW, "source" => source.to_owned()).set(skew);
 }
 
 /// Exposures, from the state store at scrape time: `(cluster, rule, open now, oldest opening

@@ -153,6 +153,13 @@ fn judge(health: Option<&SourceHealth>, allowed: Duration, now: DateTime<Utc>) -
         (Some(e), n) if n > 0 => format!("; {n} failure(s) in a row, last: {e}"),
         _ => String::new(),
     };
+    if let Some(skew) = h.clock_skew {
+        return Verdict::NotReady(format!(
+            "CLOCK SKEW: the local clock is {}s behind the time this source had already read up to; \
+             it re-reads from now − overlap and keeps reading; check the host's time sync (NTP){errors}",
+            skew.as_secs()
+        ));
+    }
     match h.last_success {
         Some(at) if age_ms(at) <= allowed_ms => Verdict::Ok(format!(
             "ok (last success {}s ago){errors}",
@@ -200,5 +207,16 @@ mod tests {
             "FAILING: no successful poll yet; 2 failure(s) in a row, last: boom"
         );
         assert!(matches!(judge(None, allowed, now), Verdict::NotReady(_)));
+        let skewed = SourceHealth {
+            clock_skew: Some(Duration::from_secs(3_600)),
+            ..h(at(30), 0)
+        };
+        let verdict = judge(Some(&skewed), allowed, now);
+        assert!(matches!(verdict, Verdict::NotReady(_)));
+        assert!(
+            verdict
+                .to_string()
+                .starts_with("CLOCK SKEW: the local clock is 3600s behind")
+        );
     }
 }

@@ -70,6 +70,7 @@
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
 //! - `faults_files` a log rotated to a name `paths` does not match: its tail is read first
 //! - `faults_memory` a Cloud Logging page of large entries is cut at `max_batch_size` mid-page
+//! - `faults_clock` clock jumps: a checkpoint ahead of the clock is rewound, reported, read once
 //! - `faults_orphans` cursors of sources no longer configured: named at start, `prune --orphans`
 //! - `faults_store` a SQLite store that fills up, turns read-only or is damaged: a sent alert is
 //!   never sent again, its mark is written once the volume recovers, readiness notices
@@ -127,6 +128,7 @@ mod exposures;
 mod exposures_daemon;
 mod external_corpus;
 mod fake_log_analytics;
+mod faults_clock;
 mod faults_files;
 mod faults_memory;
 mod faults_orphans;

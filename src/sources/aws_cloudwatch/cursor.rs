@@ -157,6 +157,17 @@ impl Watermarked for CloudWatchCursor {
             pos.advance_to(floor_ms);
         }
     }
+
+    fn ahead_ms(&self) -> Option<i64> {
+        self.groups.values().map(GroupPosition::ahead_ms).max()
+    }
+
+    fn rewind_to(&mut self, ceiling_ms: i64) {
+        self.origin_ms = self.origin_ms.min(ceiling_ms);
+        for pos in self.groups.values_mut() {
+            pos.rewind_to(ceiling_ms);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -352,6 +352,18 @@ impl Source for AwsCloudWatchSource {
         time_axis::skip_backlog(cursor, keep, now)
     }
 
+    fn rewind_ahead(
+        &self,
+        cursor: &mut Self::Cursor,
+        now: DateTime<Utc>,
+    ) -> Option<time_axis::Rewound> {
+        time_axis::rewind_ahead(cursor, &self.planner, now)
+    }
+
+    fn skew_tolerance(&self) -> std::time::Duration {
+        time_axis::skew_tolerance(&self.planner)
+    }
+
     async fn healthcheck(&mut self) -> Result<(), SourceError> {
         let groups = self.log_groups().await?;
         if groups.is_empty() {

@@ -38,6 +38,16 @@ impl Watermarked for BlobCursor {
     fn align_floor(&self, floor_ms: i64) -> i64 {
         super::layout::hour_floor(floor_ms)
     }
+
+    fn ahead_ms(&self) -> Option<i64> {
+        Some(self.from_hour_ms)
+    }
+
+    /// Hours closed by a clock that ran fast are opened again; their blobs were forgotten, so
+    /// they are read from their start (the outbox recognises the alerts already written).
+    fn rewind_to(&mut self, ceiling_ms: i64) {
+        self.from_hour_ms = self.from_hour_ms.min(super::layout::hour_floor(ceiling_ms));
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

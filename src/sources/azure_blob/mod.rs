@@ -186,6 +186,11 @@ impl AzureBlobSource {
     }
 }
 
+/// The oldest hour that has not settled at `now_ms`: no hour from it on may be closed yet.
+fn first_unsettled_hour(now_ms: i64, settle_ms: i64) -> i64 {
+    layout::hour_floor(now_ms - settle_ms - layout::hour_ms()) + layout::hour_ms()
+}
+
 /// The hour a cursor key (`container/name`) belongs to.
 pub(crate) fn hour_of_key(key: &str) -> Option<i64> {
     let (_, name) = key.split_once('/')?;
@@ -281,8 +286,7 @@ impl Source for AzureBlobSource {
         }
 
         // An hour closes once it has settled and none of its blobs has bytes left to read.
-        let first_unsettled =
-            layout::hour_floor(now_ms - settle - layout::hour_ms()) + layout::hour_ms();
+        let first_unsettled = first_unsettled_hour(now_ms, settle);
         let horizon = oldest_pending
             .map_or(first_unsettled, |h| h.min(first_unsettled))
             .min(layout::hour_floor(until_ms) + layout::hour_ms())
@@ -313,6 +317,17 @@ impl Source for AzureBlobSource {
         now: DateTime<Utc>,
     ) -> Option<TimeRange> {
         time_axis::skip_backlog(cursor, keep, now)
+    }
+
+    /// Hours closed while the clock ran fast (it has since been stepped back) are opened again
+    /// from the oldest hour that has not settled by the clock now: appends to them are read.
+    fn rewind_ahead(
+        &self,
+        cursor: &mut BlobCursor,
+        now: DateTime<Utc>,
+    ) -> Option<time_axis::Rewound> {
+        let unsettled = first_unsettled_hour(now.timestamp_millis(), millis(self.settings.settle));
+        time_axis::rewind_past(cursor, unsettled, unsettled)
     }
 
     async fn healthcheck(&mut self) -> Result<(), SourceError> {

@@ -40,4 +40,14 @@ impl Watermarked for AzureMonitorCursor {
             *w = (*w).max(floor_ms);
         }
     }
+
+    fn ahead_ms(&self) -> Option<i64> {
+        self.watermarks.values().copied().max()
+    }
+
+    fn rewind_to(&mut self, ceiling_ms: i64) {
+        for w in self.watermarks.values_mut() {
+            *w = (*w).min(ceiling_ms);
+        }
+    }
 }

@@ -217,6 +217,18 @@ impl Source for AzureMonitorSource {
         time_axis::skip_backlog(cursor, keep, now)
     }
 
+    fn rewind_ahead(
+        &self,
+        cursor: &mut Self::Cursor,
+        now: DateTime<Utc>,
+    ) -> Option<time_axis::Rewound> {
+        time_axis::rewind_ahead(cursor, &self.settings.window.planner(), now)
+    }
+
+    fn skew_tolerance(&self) -> std::time::Duration {
+        time_axis::skew_tolerance(&self.settings.window.planner())
+    }
+
     async fn healthcheck(&mut self) -> Result<(), SourceError> {
         let query = kql::healthcheck(self.settings.table);
         for workspace in &self.settings.workspaces {

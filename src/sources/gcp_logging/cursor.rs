@@ -144,6 +144,17 @@ impl Watermarked for GcpCursor {
         }
         self.resume = None;
     }
+
+    fn ahead_ms(&self) -> Option<i64> {
+        self.projects.values().copied().max()
+    }
+
+    fn rewind_to(&mut self, ceiling_ms: i64) {
+        for w in self.projects.values_mut() {
+            *w = (*w).min(ceiling_ms);
+        }
+        self.resume = None;
+    }
 }
 
 #[cfg(test)]

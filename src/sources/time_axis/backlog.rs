@@ -23,6 +23,18 @@ pub trait Watermarked {
     fn align_floor(&self, floor_ms: i64) -> i64 {
         floor_ms
     }
+
+    /// The newest instant any stream has read up to, to see a watermark ahead of the clock
+    /// (`skew`); `None` for a cursor that cannot be rewound.
+    fn ahead_ms(&self) -> Option<i64> {
+        None
+    }
+
+    /// Moves every stream ahead of `ceiling_ms` back to it; a half-read window is dropped (its
+    /// token belongs to a request that will be planned again).
+    fn rewind_to(&mut self, ceiling_ms: i64) {
+        let _ = ceiling_ms;
+    }
 }
 
 /// If `cursor` is more than `keep` behind `now`, moves it to `now - keep` and returns the range

@@ -14,7 +14,8 @@
 //! - [`backlog`]: `max_catchup`, moving watermarks too far behind forward;
 //! - [`config`]: the shared window keys of every cloud source's table, one set of rules;
 //! - [`page_failure`]: a page failing after earlier pages of the same window succeeded;
-//! - [`progress`]: catch-up and scan progress lines.
+//! - [`progress`]: catch-up and scan progress lines;
+//! - [`skew`]: a watermark ahead of the local clock (a clock jump): rewinding and reporting it.
 
 pub mod backlog;
 pub mod bounds;
@@ -22,6 +23,7 @@ pub mod config;
 pub mod page_failure;
 pub mod position;
 pub mod progress;
+pub mod skew;
 pub mod window;
 
 pub use backlog::{Watermarked, skip_backlog};
@@ -29,6 +31,7 @@ pub use bounds::ScanBounds;
 pub use config::{RawWindowSettings, WindowDefaults, WindowSettings};
 pub use page_failure::HeldFailure;
 pub use position::{ResumePoint, StreamPosition};
+pub use skew::{Rewound, SkewChange, SkewWatch, rewind_ahead, rewind_past, skew_tolerance};
 pub use window::{Planned, Window, WindowPlanner};
 
 use std::time::Duration;

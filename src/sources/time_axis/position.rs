@@ -107,6 +107,22 @@ impl StreamPosition {
             self.page = None;
         }
     }
+
+    /// The newest instant this stream has planned a read up to (a window in progress included).
+    pub fn ahead_ms(&self) -> i64 {
+        self.page
+            .as_ref()
+            .map_or(self.watermark_ms, |p| p.end_ms.max(self.watermark_ms))
+    }
+
+    /// Moves the stream back to `ceiling_ms` if it stands past it (the clock went back); a
+    /// half-read window reaching past it is dropped and planned again from the watermark.
+    pub fn rewind_to(&mut self, ceiling_ms: i64) {
+        if self.ahead_ms() > ceiling_ms {
+            self.watermark_ms = self.watermark_ms.min(ceiling_ms);
+            self.page = None;
+        }
+    }
 }
 
 #[cfg(test)]

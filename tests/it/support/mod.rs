@@ -20,6 +20,7 @@ pub mod fleet;
 pub mod gcp;
 pub mod ingest;
 pub mod installer;
+pub mod logs;
 pub mod moto;
 pub mod postgres;
 pub mod process;
