@@ -10,13 +10,14 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_value::Value;
 
+pub use crate::sinks::alertmanager::{AlertmanagerSettings, RawAlertmanagerSink};
 pub use crate::sinks::file::{FileSinkSettings, RawFileSink};
 pub use crate::sinks::http::HttpSettings;
 pub use crate::sinks::pagerduty::{PagerDutySettings, RawPagerDutySink};
 pub use crate::sinks::slack::{RawSlackSink, SlackSettings};
 pub use crate::sinks::splunk_hec::{RawSplunkHecSink, SplunkHecSettings};
 pub use crate::sinks::webhook::{RawWebhookSink, WebhookSettings};
-use crate::sinks::{file, pagerduty, slack, splunk_hec, webhook};
+use crate::sinks::{alertmanager, file, pagerduty, slack, splunk_hec, webhook};
 
 use super::decode;
 use super::detection::rule_set;
@@ -34,6 +35,7 @@ pub enum RawSink {
     SplunkHec(RawSplunkHecSink),
     #[serde(rename = "pagerduty")]
     PagerDuty(RawPagerDutySink),
+    Alertmanager(RawAlertmanagerSink),
 }
 
 /// Which alerts a sink receives. Every sink table repeats these keys: serde cannot flatten a
@@ -53,6 +55,7 @@ impl RawSink {
         "slack",
         "splunk_hec",
         "pagerduty",
+        "alertmanager",
     ];
 
     /// Decodes one `[[sinks]]` table whose `type` was `kind` (already taken out), reporting
@@ -65,6 +68,7 @@ impl RawSink {
             "slack" => decode::table(table, key, p).map(RawSink::Slack),
             "splunk_hec" => decode::table(table, key, p).map(RawSink::SplunkHec),
             "pagerduty" => decode::table(table, key, p).map(RawSink::PagerDuty),
+            "alertmanager" => decode::table(table, key, p).map(RawSink::Alertmanager),
             _ => None,
         }
     }
@@ -77,6 +81,7 @@ impl RawSink {
             RawSink::Slack(s) => &s.name,
             RawSink::SplunkHec(s) => &s.name,
             RawSink::PagerDuty(s) => &s.name,
+            RawSink::Alertmanager(s) => &s.name,
         }
     }
 
@@ -88,6 +93,7 @@ impl RawSink {
             RawSink::Slack(s) => (&s.rules, &s.min_severity),
             RawSink::SplunkHec(s) => (&s.rules, &s.min_severity),
             RawSink::PagerDuty(s) => (&s.rules, &s.min_severity),
+            RawSink::Alertmanager(s) => (&s.rules, &s.min_severity),
         };
         SinkFilter {
             rules: rules.as_deref(),
@@ -119,6 +125,7 @@ pub enum SinkKind {
     Slack(SlackSettings),
     SplunkHec(SplunkHecSettings),
     PagerDuty(PagerDutySettings),
+    Alertmanager(AlertmanagerSettings),
 }
 
 impl SinkKind {
@@ -130,6 +137,7 @@ impl SinkKind {
             SinkKind::Slack(_) => "slack",
             SinkKind::SplunkHec(_) => "splunk_hec",
             SinkKind::PagerDuty(_) => "pagerduty",
+            SinkKind::Alertmanager(_) => "alertmanager",
         }
     }
 }
@@ -151,6 +159,9 @@ pub(super) fn build(
             splunk_hec::config::build(s, key, base, p).map(SinkKind::SplunkHec)
         }
         RawSink::PagerDuty(s) => pagerduty::config::build(s, key, base, p).map(SinkKind::PagerDuty),
+        RawSink::Alertmanager(s) => {
+            alertmanager::config::build(s, key, base, p).map(SinkKind::Alertmanager)
+        }
     }?;
     Some(SinkSettings {
         name: raw.name().to_owned(),

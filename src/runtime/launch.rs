@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Settings, SinkKind, SinkSettings};
 use crate::delivery::Deliverer;
 use crate::ingest::Services;
+use crate::sinks::alertmanager::AlertmanagerSink;
 use crate::sinks::pagerduty::PagerDutySink;
 use crate::sinks::slack::SlackSink;
 use crate::sinks::splunk_hec::SplunkHecSink;
@@ -26,6 +27,7 @@ pub fn build_sink(settings: &SinkSettings) -> Result<Arc<dyn Sink>, String> {
         SinkKind::Slack(s) => Arc::new(SlackSink::new(s)?),
         SinkKind::SplunkHec(s) => Arc::new(SplunkHecSink::new(s)?),
         SinkKind::PagerDuty(s) => Arc::new(PagerDutySink::new(s)?),
+        SinkKind::Alertmanager(s) => Arc::new(AlertmanagerSink::new(s)?),
     })
 }
 

@@ -10,7 +10,10 @@
 //! | `slack`      | Block Kit message                      | same                            |
 //! | `splunk_hec` | HEC event envelope                     | same                            |
 //! | `pagerduty`  | Events API v2 trigger                  | same                            |
+//! | `alertmanager` | API v2 `postableAlert` array         | same                            |
 
+pub mod alertmanager;
+pub mod exposure;
 pub mod file;
 pub mod format;
 pub mod http;

@@ -48,6 +48,8 @@
 //!   outbox, replicas, leases), `alerts` from PostgreSQL, the URL's password never shown
 //! - `sinks`        webhook, Slack, Splunk HEC, PagerDuty against loopback receivers: exact
 //!   requests, signatures, idempotency keys, classification, secrets never shown
+//! - `sink_alertmanager` the `alertmanager` sink against a strict API v2 receiver: labels,
+//!   annotations, times, auth, re-posts and closes; the receiver's own schema contract
 //! - `delivery`     a sink down (refused, 503, 429 + Retry-After) then back: each alert once, in
 //!   order; a 400 dead-lettered, listed and re-queued with `alerts`
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
@@ -109,6 +111,7 @@ mod postgres_store;
 mod robustness;
 mod scan_bounds;
 mod scans;
+mod sink_alertmanager;
 mod sinks;
 mod state;
 mod state_cli;

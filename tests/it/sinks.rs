@@ -18,13 +18,13 @@ use crate::support::receiver::{Receiver, Reply};
 const WAIT: Duration = Duration::from_secs(20);
 
 /// Loads a configuration whose `[[sinks]]` are `sinks`; secrets are files in `dir`.
-fn settings(dir: &Path, sinks: &str) -> Settings {
+pub(crate) fn settings(dir: &Path, sinks: &str) -> Settings {
     let path = dir.join("config.toml");
     std::fs::write(&path, format!("[state]\npath = \":memory:\"\n{sinks}")).unwrap();
     config::load(&path).unwrap()
 }
 
-fn sink(settings: &Settings, name: &str) -> std::sync::Arc<dyn Sink> {
+pub(crate) fn sink(settings: &Settings, name: &str) -> std::sync::Arc<dyn Sink> {
     let s = settings.sinks.iter().find(|s| s.name == name).unwrap();
     build_sink(s).unwrap()
 }

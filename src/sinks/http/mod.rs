@@ -8,6 +8,7 @@
 //! Errors never carry the URL (reqwest puts it in its messages; webhook URLs often hold a token)
 //! nor any configured secret: [`Redactor`] scrubs them from every message we keep or log.
 
+pub mod auth;
 pub mod config;
 
 pub use config::HttpSettings;
@@ -182,9 +183,19 @@ pub async fn reachable(poster: &JsonPoster) -> Result<(), DeliveryError> {
 
 /// A `GET` that must answer 2xx (a health endpoint).
 pub async fn get_ok(poster: &JsonPoster, url: Url) -> Result<(), DeliveryError> {
+    get_ok_with(poster, url, HeaderMap::new()).await
+}
+
+/// [`get_ok`] with headers (credentials, for an endpoint that checks them).
+pub async fn get_ok_with(
+    poster: &JsonPoster,
+    url: Url,
+    headers: HeaderMap,
+) -> Result<(), DeliveryError> {
     let response = poster
         .client
         .get(url)
+        .headers(headers)
         .send()
         .await
         .map_err(|e| DeliveryError::retriable(poster.describe_error(e)))?;

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod alertmanager_api;
 pub mod aws_proxy;
 pub mod azure_blob_kit;
 pub mod azure_harness;
