@@ -5,8 +5,8 @@
 //! | sink         | body                                   | retried                         |
 //! |--------------|----------------------------------------|---------------------------------|
 //! | `stdout`     | alert JSON line                        | write errors                    |
-//! | `file`       | alert JSON or OCSF line, synced        | I/O errors                      |
-//! | `webhook`    | alert JSON or OCSF, signed             | network, timeout, 408, 429, 5xx |
+//! | `file`       | alert JSON, OCSF or Falco line, synced | I/O errors                      |
+//! | `webhook`    | alert JSON, OCSF or Falco, signed      | network, timeout, 408, 429, 5xx |
 //! | `slack`      | Block Kit message                      | same                            |
 //! | `splunk_hec` | HEC event envelope                     | same                            |
 //! | `pagerduty`  | Events API v2 trigger                  | same                            |
@@ -14,6 +14,7 @@
 
 pub mod alertmanager;
 pub mod exposure;
+pub mod falco;
 pub mod file;
 pub mod format;
 pub mod http;
@@ -22,6 +23,7 @@ pub mod pagerduty;
 pub mod slack;
 pub mod splunk_hec;
 pub mod stdout;
+pub mod text;
 pub mod webhook;
 
 use std::time::Duration;

@@ -50,6 +50,8 @@
 //!   requests, signatures, idempotency keys, classification, secrets never shown
 //! - `sink_alertmanager` the `alertmanager` sink against a strict API v2 receiver: labels,
 //!   annotations, times, auth, re-posts and closes; the receiver's own schema contract
+//! - `sink_falco`   `format = "falco"` on webhook and file: the Falco event a strict
+//!   falcosidekick input accepts; the input's own contract
 //! - `delivery`     a sink down (refused, 503, 429 + Retry-After) then back: each alert once, in
 //!   order; a 400 dead-lettered, listed and re-queued with `alerts`
 //! - `daemon`       `run` on the demo config, then a clean stop on SIGTERM
@@ -112,6 +114,7 @@ mod robustness;
 mod scan_bounds;
 mod scans;
 mod sink_alertmanager;
+mod sink_falco;
 mod sinks;
 mod state;
 mod state_cli;

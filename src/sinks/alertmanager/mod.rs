@@ -24,6 +24,7 @@ use serde_json::{Map, Value, json};
 
 use super::exposure::ExposureState;
 use super::http::{JsonPoster, Redactor};
+use super::text::strip_controls as clean;
 use super::{DeliveryError, Sink};
 use crate::model::{Alert, RuleId};
 
@@ -63,14 +64,6 @@ pub fn alert_name(rule: RuleId) -> &'static str {
 
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// Text from the audit event for a receiver's template: control characters (terminal escapes,
-/// carriage returns) are dropped; a line break is kept only where `multiline`.
-fn clean(text: &str, multiline: bool) -> String {
-    text.chars()
-        .filter(|c| !c.is_control() || (multiline && *c == '\n'))
-        .collect()
 }
 
 /// The one `postableAlert` for `alert`, as of `now`.
@@ -223,16 +216,5 @@ impl Sink for AlertmanagerSink {
             self.auth_headers.clone(),
         )
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn control_characters_never_reach_a_template() {
-        assert_eq!(clean("a\u{1b}[31mb\r\nc", false), "a[31mbc");
-        assert_eq!(clean("a\u{1b}\nb", true), "a\nb");
     }
 }

@@ -16,6 +16,7 @@ pub mod doubles;
 pub mod fake_filter;
 pub mod fake_log_analytics;
 pub mod fake_logging;
+pub mod falcosidekick_api;
 pub mod fixtures;
 pub mod gcp;
 pub mod ingest;
