@@ -11,13 +11,14 @@ use serde::Deserialize;
 use serde_value::Value;
 
 pub use crate::sinks::alertmanager::{AlertmanagerSettings, RawAlertmanagerSink};
+pub use crate::sinks::elasticsearch::{ElasticsearchSettings, RawElasticsearchSink};
 pub use crate::sinks::file::{FileSinkSettings, RawFileSink};
 pub use crate::sinks::http::HttpSettings;
 pub use crate::sinks::pagerduty::{PagerDutySettings, RawPagerDutySink};
 pub use crate::sinks::slack::{RawSlackSink, SlackSettings};
 pub use crate::sinks::splunk_hec::{RawSplunkHecSink, SplunkHecSettings};
 pub use crate::sinks::webhook::{RawWebhookSink, WebhookSettings};
-use crate::sinks::{alertmanager, file, pagerduty, slack, splunk_hec, webhook};
+use crate::sinks::{alertmanager, elasticsearch, file, pagerduty, slack, splunk_hec, webhook};
 
 use super::decode;
 use super::detection::rule_set;
@@ -36,6 +37,7 @@ pub enum RawSink {
     #[serde(rename = "pagerduty")]
     PagerDuty(RawPagerDutySink),
     Alertmanager(RawAlertmanagerSink),
+    Elasticsearch(RawElasticsearchSink),
 }
 
 /// Which alerts a sink receives. Every sink table repeats these keys: serde cannot flatten a
@@ -56,6 +58,7 @@ impl RawSink {
         "splunk_hec",
         "pagerduty",
         "alertmanager",
+        "elasticsearch",
     ];
 
     /// Decodes one `[[sinks]]` table whose `type` was `kind` (already taken out), reporting
@@ -69,6 +72,7 @@ impl RawSink {
             "splunk_hec" => decode::table(table, key, p).map(RawSink::SplunkHec),
             "pagerduty" => decode::table(table, key, p).map(RawSink::PagerDuty),
             "alertmanager" => decode::table(table, key, p).map(RawSink::Alertmanager),
+            "elasticsearch" => decode::table(table, key, p).map(RawSink::Elasticsearch),
             _ => None,
         }
     }
@@ -82,6 +86,7 @@ impl RawSink {
             RawSink::SplunkHec(s) => &s.name,
             RawSink::PagerDuty(s) => &s.name,
             RawSink::Alertmanager(s) => &s.name,
+            RawSink::Elasticsearch(s) => &s.name,
         }
     }
 
@@ -94,6 +99,7 @@ impl RawSink {
             RawSink::SplunkHec(s) => (&s.rules, &s.min_severity),
             RawSink::PagerDuty(s) => (&s.rules, &s.min_severity),
             RawSink::Alertmanager(s) => (&s.rules, &s.min_severity),
+            RawSink::Elasticsearch(s) => (&s.rules, &s.min_severity),
         };
         SinkFilter {
             rules: rules.as_deref(),
@@ -126,6 +132,7 @@ pub enum SinkKind {
     SplunkHec(SplunkHecSettings),
     PagerDuty(PagerDutySettings),
     Alertmanager(AlertmanagerSettings),
+    Elasticsearch(ElasticsearchSettings),
 }
 
 impl SinkKind {
@@ -138,6 +145,7 @@ impl SinkKind {
             SinkKind::SplunkHec(_) => "splunk_hec",
             SinkKind::PagerDuty(_) => "pagerduty",
             SinkKind::Alertmanager(_) => "alertmanager",
+            SinkKind::Elasticsearch(_) => "elasticsearch",
         }
     }
 }
@@ -161,6 +169,9 @@ pub(super) fn build(
         RawSink::PagerDuty(s) => pagerduty::config::build(s, key, base, p).map(SinkKind::PagerDuty),
         RawSink::Alertmanager(s) => {
             alertmanager::config::build(s, key, base, p).map(SinkKind::Alertmanager)
+        }
+        RawSink::Elasticsearch(s) => {
+            elasticsearch::config::build(s, key, base, p).map(SinkKind::Elasticsearch)
         }
     }?;
     Some(SinkSettings {

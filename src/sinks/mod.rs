@@ -11,8 +11,10 @@
 //! | `splunk_hec` | HEC event envelope                     | same                            |
 //! | `pagerduty`  | Events API v2 trigger                  | same                            |
 //! | `alertmanager` | API v2 `postableAlert` array         | same                            |
+//! | `elasticsearch` | `_bulk` create of an ECS document   | same, and per item: 429, 5xx    |
 
 pub mod alertmanager;
+pub mod elasticsearch;
 pub mod exposure;
 pub mod falco;
 pub mod file;

@@ -50,6 +50,8 @@
 //!   requests, signatures, idempotency keys, classification, secrets never shown
 //! - `sink_alertmanager` the `alertmanager` sink against a strict API v2 receiver: labels,
 //!   annotations, times, auth, re-posts and closes; the receiver's own schema contract
+//! - `sink_elasticsearch` the `elasticsearch` sink against a strict `_bulk` receiver: NDJSON,
+//!   ECS types, idempotency by id (409), per-item classification; the receiver's own contract
 //! - `sink_falco`   `format = "falco"` on webhook and file: the Falco event a strict
 //!   falcosidekick input accepts; the input's own contract
 //! - `delivery`     a sink down (refused, 503, 429 + Retry-After) then back: each alert once, in
@@ -114,6 +116,7 @@ mod robustness;
 mod scan_bounds;
 mod scans;
 mod sink_alertmanager;
+mod sink_elasticsearch;
 mod sink_falco;
 mod sinks;
 mod state;

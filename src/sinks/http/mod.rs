@@ -115,8 +115,19 @@ impl JsonPoster {
     }
 
     /// Sends `body` with `headers` (plus `Content-Type: application/json`).
-    pub async fn post(&self, mut headers: HeaderMap, body: Vec<u8>) -> Result<(), DeliveryError> {
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    pub async fn post(&self, headers: HeaderMap, body: Vec<u8>) -> Result<(), DeliveryError> {
+        self.send("application/json", headers, body).await.map(drop)
+    }
+
+    /// Sends `body` as `content_type`; a 2xx answer's body is returned (a bulk API reports
+    /// per-item results in it), anything else is classified.
+    pub async fn send(
+        &self,
+        content_type: &'static str,
+        mut headers: HeaderMap,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, DeliveryError> {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         let response = self
             .client
             .post(self.url.clone())
@@ -127,7 +138,11 @@ impl JsonPoster {
             .map_err(|e| DeliveryError::retriable(self.describe_error(e)))?;
         let status = response.status();
         if status.is_success() {
-            return Ok(());
+            return response
+                .bytes()
+                .await
+                .map(|b| b.to_vec())
+                .map_err(|e| DeliveryError::retriable(self.describe_error(e)));
         }
         let retry_after = retry_after(response.headers(), Utc::now());
         // The body explains a refusal; reading it may fail, which must not hide the status.

@@ -13,6 +13,7 @@ pub mod cloudwatch;
 pub mod daemon;
 pub mod detect;
 pub mod doubles;
+pub mod elasticsearch_api;
 pub mod fake_filter;
 pub mod fake_log_analytics;
 pub mod fake_logging;

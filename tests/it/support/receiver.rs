@@ -36,6 +36,8 @@ pub enum Reply {
     Status(u16),
     /// A status with extra headers (`Retry-After`).
     With(u16, Vec<(&'static str, String)>),
+    /// A status with a JSON body (a bulk API's per-item results).
+    Json(u16, String),
     /// Never answer (the client times out or is killed).
     Hang,
 }
@@ -141,6 +143,13 @@ async fn handle(
             for (name, value) in headers {
                 response.headers_mut().insert(name, value.parse().unwrap());
             }
+            response
+        }
+        Reply::Json(code, body) => {
+            let mut response = (StatusCode::from_u16(code).unwrap(), body).into_response();
+            response
+                .headers_mut()
+                .insert("content-type", "application/json".parse().unwrap());
             response
         }
         Reply::Hang => std::future::pending().await,
