@@ -11,6 +11,9 @@ use serde::Deserialize;
 use serde_value::Value;
 
 pub use crate::sinks::alertmanager::{AlertmanagerSettings, RawAlertmanagerSink};
+pub use crate::sinks::azure_logs_ingestion::{
+    AzureLogsIngestionSettings, RawAzureLogsIngestionSink,
+};
 pub use crate::sinks::elasticsearch::{ElasticsearchSettings, RawElasticsearchSink};
 pub use crate::sinks::file::{FileSinkSettings, RawFileSink};
 pub use crate::sinks::http::HttpSettings;
@@ -18,7 +21,9 @@ pub use crate::sinks::pagerduty::{PagerDutySettings, RawPagerDutySink};
 pub use crate::sinks::slack::{RawSlackSink, SlackSettings};
 pub use crate::sinks::splunk_hec::{RawSplunkHecSink, SplunkHecSettings};
 pub use crate::sinks::webhook::{RawWebhookSink, WebhookSettings};
-use crate::sinks::{alertmanager, elasticsearch, file, pagerduty, slack, splunk_hec, webhook};
+use crate::sinks::{
+    alertmanager, azure_logs_ingestion, elasticsearch, file, pagerduty, slack, splunk_hec, webhook,
+};
 
 use super::decode;
 use super::detection::rule_set;
@@ -38,6 +43,7 @@ pub enum RawSink {
     PagerDuty(RawPagerDutySink),
     Alertmanager(RawAlertmanagerSink),
     Elasticsearch(RawElasticsearchSink),
+    AzureLogsIngestion(RawAzureLogsIngestionSink),
 }
 
 /// Which alerts a sink receives. Every sink table repeats these keys: serde cannot flatten a
@@ -59,6 +65,7 @@ impl RawSink {
         "pagerduty",
         "alertmanager",
         "elasticsearch",
+        "azure_logs_ingestion",
     ];
 
     /// Decodes one `[[sinks]]` table whose `type` was `kind` (already taken out), reporting
@@ -73,6 +80,7 @@ impl RawSink {
             "pagerduty" => decode::table(table, key, p).map(RawSink::PagerDuty),
             "alertmanager" => decode::table(table, key, p).map(RawSink::Alertmanager),
             "elasticsearch" => decode::table(table, key, p).map(RawSink::Elasticsearch),
+            "azure_logs_ingestion" => decode::table(table, key, p).map(RawSink::AzureLogsIngestion),
             _ => None,
         }
     }
@@ -87,6 +95,7 @@ impl RawSink {
             RawSink::PagerDuty(s) => &s.name,
             RawSink::Alertmanager(s) => &s.name,
             RawSink::Elasticsearch(s) => &s.name,
+            RawSink::AzureLogsIngestion(s) => &s.name,
         }
     }
 
@@ -100,6 +109,7 @@ impl RawSink {
             RawSink::PagerDuty(s) => (&s.rules, &s.min_severity),
             RawSink::Alertmanager(s) => (&s.rules, &s.min_severity),
             RawSink::Elasticsearch(s) => (&s.rules, &s.min_severity),
+            RawSink::AzureLogsIngestion(s) => (&s.rules, &s.min_severity),
         };
         SinkFilter {
             rules: rules.as_deref(),
@@ -133,6 +143,7 @@ pub enum SinkKind {
     PagerDuty(PagerDutySettings),
     Alertmanager(AlertmanagerSettings),
     Elasticsearch(ElasticsearchSettings),
+    AzureLogsIngestion(AzureLogsIngestionSettings),
 }
 
 impl SinkKind {
@@ -146,6 +157,7 @@ impl SinkKind {
             SinkKind::PagerDuty(_) => "pagerduty",
             SinkKind::Alertmanager(_) => "alertmanager",
             SinkKind::Elasticsearch(_) => "elasticsearch",
+            SinkKind::AzureLogsIngestion(_) => "azure_logs_ingestion",
         }
     }
 }
@@ -172,6 +184,9 @@ pub(super) fn build(
         }
         RawSink::Elasticsearch(s) => {
             elasticsearch::config::build(s, key, base, p).map(SinkKind::Elasticsearch)
+        }
+        RawSink::AzureLogsIngestion(s) => {
+            azure_logs_ingestion::config::build(s, key, base, p).map(SinkKind::AzureLogsIngestion)
         }
     }?;
     Some(SinkSettings {

@@ -11,6 +11,7 @@ use crate::config::{Settings, SinkKind, SinkSettings};
 use crate::delivery::Deliverer;
 use crate::ingest::Services;
 use crate::sinks::alertmanager::AlertmanagerSink;
+use crate::sinks::azure_logs_ingestion::AzureLogsIngestionSink;
 use crate::sinks::elasticsearch::ElasticsearchSink;
 use crate::sinks::pagerduty::PagerDutySink;
 use crate::sinks::slack::SlackSink;
@@ -30,6 +31,7 @@ pub fn build_sink(settings: &SinkSettings) -> Result<Arc<dyn Sink>, String> {
         SinkKind::PagerDuty(s) => Arc::new(PagerDutySink::new(s)?),
         SinkKind::Alertmanager(s) => Arc::new(AlertmanagerSink::new(s)?),
         SinkKind::Elasticsearch(s) => Arc::new(ElasticsearchSink::new(s)?),
+        SinkKind::AzureLogsIngestion(s) => Arc::new(AzureLogsIngestionSink::new(s)?),
     })
 }
 

@@ -12,8 +12,10 @@
 //! | `pagerduty`  | Events API v2 trigger                  | same                            |
 //! | `alertmanager` | API v2 `postableAlert` array         | same                            |
 //! | `elasticsearch` | `_bulk` create of an ECS document   | same, and per item: 429, 5xx    |
+//! | `azure_logs_ingestion` | a row for a DCR stream       | same                            |
 
 pub mod alertmanager;
+pub mod azure_logs_ingestion;
 pub mod elasticsearch;
 pub mod exposure;
 pub mod falco;

@@ -50,6 +50,8 @@
 //!   requests, signatures, idempotency keys, classification, secrets never shown
 //! - `sink_alertmanager` the `alertmanager` sink against a strict API v2 receiver: labels,
 //!   annotations, times, auth, re-posts and closes; the receiver's own schema contract
+//! - `sink_azure_logs_ingestion` the `azure_logs_ingestion` sink against a strict Logs
+//!   Ingestion API receiver: path, api-version, token audience, rows, 1 MB; its own contract
 //! - `sink_elasticsearch` the `elasticsearch` sink against a strict `_bulk` receiver: NDJSON,
 //!   ECS types, idempotency by id (409), per-item classification; the receiver's own contract
 //! - `sink_falco`   `format = "falco"` on webhook and file: the Falco event a strict
@@ -116,6 +118,7 @@ mod robustness;
 mod scan_bounds;
 mod scans;
 mod sink_alertmanager;
+mod sink_azure_logs_ingestion;
 mod sink_elasticsearch;
 mod sink_falco;
 mod sinks;

@@ -22,6 +22,7 @@ pub mod fixtures;
 pub mod gcp;
 pub mod ingest;
 pub mod installer;
+pub mod logs_ingestion_api;
 pub mod moto;
 pub mod postgres;
 pub mod prom;

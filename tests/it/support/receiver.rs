@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 pub struct Captured {
     pub method: Method,
     pub path: String,
+    pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: Bytes,
     /// tokio time (virtual under a paused clock).
@@ -129,6 +130,7 @@ async fn handle(
     let captured = Captured {
         method,
         path: uri.path().to_owned(),
+        query: uri.query().map(str::to_owned),
         headers,
         body,
         at: tokio::time::Instant::now(),
