@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
-use crate::sinks::http::auth::{self, HttpAuth, RawAuth, require_tls};
+use crate::sinks::http::auth::{self, HttpAuth, RawAuth, tls_url};
 use crate::sinks::http::config::{HttpSettings, check_url, http};
 use crate::validation::{Problems, RawSecret, Secret, duration};
 
@@ -74,9 +74,7 @@ pub fn build(
     p: &mut Problems,
 ) -> Option<AlertmanagerSettings> {
     let before = p.len();
-    let url_key = format!("{key}.url");
-    let base_url = check_url(p, &url_key, &Secret::new(raw.url.as_str()))
-        .filter(|u| require_tls(p, &url_key, u));
+    let base_url = tls_url(p, &format!("{key}.url"), &raw.url);
     let auth = auth::build(
         p,
         key,

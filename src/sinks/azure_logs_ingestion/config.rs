@@ -6,13 +6,13 @@ use std::path::Path;
 use serde::Deserialize;
 use url::Url;
 
-use crate::sinks::http::auth::require_tls;
-use crate::sinks::http::config::{HttpSettings, check_url, http};
+use crate::sinks::http::auth::tls_url;
+use crate::sinks::http::config::{HttpSettings, http};
 use crate::sources::azure::config::{
     self as azure_credential, AzureCredentialSettings, CredentialKeys,
 };
 use crate::sources::azure::is_loopback;
-use crate::validation::{Problems, Secret};
+use crate::validation::Problems;
 
 pub const API_VERSION: &str = "2023-01-01";
 /// The Azure Monitor audience (the double slash is part of it).
@@ -54,9 +54,7 @@ pub fn build(
     p: &mut Problems,
 ) -> Option<AzureLogsIngestionSettings> {
     let before = p.len();
-    let endpoint_key = format!("{key}.endpoint");
-    let endpoint = check_url(p, &endpoint_key, &Secret::new(raw.endpoint.as_str()))
-        .filter(|u| require_tls(p, &endpoint_key, u));
+    let endpoint = tls_url(p, &format!("{key}.endpoint"), &raw.endpoint);
     let dcr = raw.dcr_immutable_id.as_str();
     let hex = dcr.strip_prefix("dcr-").unwrap_or_default();
     if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {

@@ -5,9 +5,9 @@ use std::path::Path;
 use serde::Deserialize;
 use url::Url;
 
-use crate::sinks::http::auth::{self, HttpAuth, RawAuth, require_tls};
-use crate::sinks::http::config::{HttpSettings, check_url, http};
-use crate::validation::{Problems, RawSecret, Secret};
+use crate::sinks::http::auth::{self, HttpAuth, RawAuth, tls_url};
+use crate::sinks::http::config::{HttpSettings, http};
+use crate::validation::{Problems, RawSecret};
 
 /// The data stream naming scheme `logs-<dataset>-<namespace>`: matches the built-in `logs-*-*`
 /// index template, so the stream is created with ECS mappings on the first write.
@@ -47,9 +47,7 @@ pub fn build(
     p: &mut Problems,
 ) -> Option<ElasticsearchSettings> {
     let before = p.len();
-    let url_key = format!("{key}.url");
-    let root = check_url(p, &url_key, &Secret::new(raw.url.as_str()))
-        .filter(|u| require_tls(p, &url_key, u));
+    let root = tls_url(p, &format!("{key}.url"), &raw.url);
     let auth = auth::build(
         p,
         key,

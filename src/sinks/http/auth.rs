@@ -14,6 +14,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use url::Url;
 
 use super::Redactor;
+use super::config::check_url;
 use crate::sources::azure::may_carry_credentials;
 use crate::validation::{Inline, Problems, RawSecret, Secret, resolve};
 
@@ -138,6 +139,11 @@ pub fn build(p: &mut Problems, key: &str, raw: RawAuth<'_>, base: &Path) -> Opti
         } => secret(p, "api_key", api_key).map(HttpAuth::ApiKey),
         _ => Some(HttpAuth::None),
     }
+}
+
+/// Parses the endpoint at `key` ([`check_url`]) and requires TLS off loopback ([`require_tls`]).
+pub fn tls_url(p: &mut Problems, key: &str, url: &str) -> Option<Url> {
+    check_url(p, key, &Secret::new(url)).filter(|u| require_tls(p, key, u))
 }
 
 /// Refuses a plain-http endpoint unless it is this machine: alerts name users, addresses and
