@@ -18,6 +18,9 @@ pub const STATUS_PATH: &str = "api/v2/status";
 /// How long an alert stays active without a close: a week, so nobody misses it over a weekend.
 pub const DEFAULT_FIRING_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// A year: longer would only hide that an exposure was never closed.
+pub const MAX_FIRING_FOR: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// Labels the sink sets itself.
 pub const OWN_LABELS: &[&str] = &[
     "alertname",
@@ -89,10 +92,11 @@ pub fn build(
     let firing_key = format!("{key}.firing_for");
     let firing_for =
         duration(p, &firing_key, raw.firing_for.as_deref()).unwrap_or(DEFAULT_FIRING_FOR);
-    if firing_for < Duration::from_secs(60) {
+    if firing_for < Duration::from_secs(60) || firing_for > MAX_FIRING_FOR {
         p.push(
             firing_key,
-            "must be at least 1m (Alertmanager would resolve the alert almost at once)",
+            "must be between 1m (shorter, Alertmanager would resolve the alert almost at once) \
+             and 365d",
         );
     }
     let generator_url = raw

@@ -124,8 +124,10 @@ pub fn postable_alert(
         }
         None => {
             let starts = alert.event_time.unwrap_or(alert.detected_at);
-            let ends = starts.max(now)
-                + chrono::Duration::from_std(settings.firing_for).unwrap_or(chrono::Duration::MAX);
+            let ends = chrono::Duration::from_std(settings.firing_for)
+                .ok()
+                .and_then(|d| starts.max(now).checked_add_signed(d))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
             out.insert("startsAt".into(), json!(rfc3339(starts)));
             out.insert("endsAt".into(), json!(rfc3339(ends)));
         }
