@@ -10,13 +10,20 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_value::Value;
 
+pub use crate::sinks::alertmanager::{AlertmanagerSettings, RawAlertmanagerSink};
+pub use crate::sinks::azure_logs_ingestion::{
+    AzureLogsIngestionSettings, RawAzureLogsIngestionSink,
+};
+pub use crate::sinks::elasticsearch::{ElasticsearchSettings, RawElasticsearchSink};
 pub use crate::sinks::file::{FileSinkSettings, RawFileSink};
 pub use crate::sinks::http::HttpSettings;
 pub use crate::sinks::pagerduty::{PagerDutySettings, RawPagerDutySink};
 pub use crate::sinks::slack::{RawSlackSink, SlackSettings};
 pub use crate::sinks::splunk_hec::{RawSplunkHecSink, SplunkHecSettings};
 pub use crate::sinks::webhook::{RawWebhookSink, WebhookSettings};
-use crate::sinks::{file, pagerduty, slack, splunk_hec, webhook};
+use crate::sinks::{
+    alertmanager, azure_logs_ingestion, elasticsearch, file, pagerduty, slack, splunk_hec, webhook,
+};
 
 use super::decode;
 use super::detection::rule_set;
@@ -34,6 +41,9 @@ pub enum RawSink {
     SplunkHec(RawSplunkHecSink),
     #[serde(rename = "pagerduty")]
     PagerDuty(RawPagerDutySink),
+    Alertmanager(RawAlertmanagerSink),
+    Elasticsearch(RawElasticsearchSink),
+    AzureLogsIngestion(RawAzureLogsIngestionSink),
 }
 
 /// Which alerts a sink receives. Every sink table repeats these keys: serde cannot flatten a
@@ -55,6 +65,9 @@ impl RawSink {
         "slack",
         "splunk_hec",
         "pagerduty",
+        "alertmanager",
+        "elasticsearch",
+        "azure_logs_ingestion",
     ];
 
     /// Decodes one `[[sinks]]` table whose `type` was `kind` (already taken out), reporting
@@ -67,6 +80,9 @@ impl RawSink {
             "slack" => decode::table(table, key, p).map(RawSink::Slack),
             "splunk_hec" => decode::table(table, key, p).map(RawSink::SplunkHec),
             "pagerduty" => decode::table(table, key, p).map(RawSink::PagerDuty),
+            "alertmanager" => decode::table(table, key, p).map(RawSink::Alertmanager),
+            "elasticsearch" => decode::table(table, key, p).map(RawSink::Elasticsearch),
+            "azure_logs_ingestion" => decode::table(table, key, p).map(RawSink::AzureLogsIngestion),
             _ => None,
         }
     }
@@ -79,6 +95,9 @@ impl RawSink {
             RawSink::Slack(s) => &s.name,
             RawSink::SplunkHec(s) => &s.name,
             RawSink::PagerDuty(s) => &s.name,
+            RawSink::Alertmanager(s) => &s.name,
+            RawSink::Elasticsearch(s) => &s.name,
+            RawSink::AzureLogsIngestion(s) => &s.name,
         }
     }
 
@@ -90,6 +109,11 @@ impl RawSink {
             RawSink::Slack(s) => (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after),
             RawSink::SplunkHec(s) => (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after),
             RawSink::PagerDuty(s) => (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after),
+            RawSink::Alertmanager(s) => (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after),
+            RawSink::Elasticsearch(s) => (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after),
+            RawSink::AzureLogsIngestion(s) => {
+                (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after)
+            }
         };
         SinkFilter {
             rules: rules.as_deref(),
@@ -127,6 +151,9 @@ pub enum SinkKind {
     Slack(SlackSettings),
     SplunkHec(SplunkHecSettings),
     PagerDuty(PagerDutySettings),
+    Alertmanager(AlertmanagerSettings),
+    Elasticsearch(ElasticsearchSettings),
+    AzureLogsIngestion(AzureLogsIngestionSettings),
 }
 
 impl SinkKind {
@@ -138,6 +165,9 @@ impl SinkKind {
             SinkKind::Slack(_) => "slack",
             SinkKind::SplunkHec(_) => "splunk_hec",
             SinkKind::PagerDuty(_) => "pagerduty",
+            SinkKind::Alertmanager(_) => "alertmanager",
+            SinkKind::Elasticsearch(_) => "elasticsearch",
+            SinkKind::AzureLogsIngestion(_) => "azure_logs_ingestion",
         }
     }
 }
@@ -159,6 +189,15 @@ pub(super) fn build(
             splunk_hec::config::build(s, key, base, p).map(SinkKind::SplunkHec)
         }
         RawSink::PagerDuty(s) => pagerduty::config::build(s, key, base, p).map(SinkKind::PagerDuty),
+        RawSink::Alertmanager(s) => {
+            alertmanager::config::build(s, key, base, p).map(SinkKind::Alertmanager)
+        }
+        RawSink::Elasticsearch(s) => {
+            elasticsearch::config::build(s, key, base, p).map(SinkKind::Elasticsearch)
+        }
+        RawSink::AzureLogsIngestion(s) => {
+            azure_logs_ingestion::config::build(s, key, base, p).map(SinkKind::AzureLogsIngestion)
+        }
     }?;
     Some(SinkSettings {
         name: raw.name().to_owned(),

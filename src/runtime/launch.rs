@@ -10,6 +10,9 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Settings, SinkKind, SinkSettings};
 use crate::delivery::Deliverer;
 use crate::ingest::Services;
+use crate::sinks::alertmanager::AlertmanagerSink;
+use crate::sinks::azure_logs_ingestion::AzureLogsIngestionSink;
+use crate::sinks::elasticsearch::ElasticsearchSink;
 use crate::sinks::pagerduty::PagerDutySink;
 use crate::sinks::slack::SlackSink;
 use crate::sinks::splunk_hec::SplunkHecSink;
@@ -28,6 +31,9 @@ pub fn build_sink(settings: &SinkSettings) -> Result<Arc<dyn Sink>, String> {
         SinkKind::Slack(s) => Arc::new(SlackSink::new(s)?),
         SinkKind::SplunkHec(s) => Arc::new(SplunkHecSink::new(s)?),
         SinkKind::PagerDuty(s) => Arc::new(PagerDutySink::new(s)?),
+        SinkKind::Alertmanager(s) => Arc::new(AlertmanagerSink::new(s)?),
+        SinkKind::Elasticsearch(s) => Arc::new(ElasticsearchSink::new(s)?),
+        SinkKind::AzureLogsIngestion(s) => Arc::new(AzureLogsIngestionSink::new(s)?),
     })
 }
 

@@ -1,6 +1,7 @@
-//! The body a sink writes for an alert: our own document, or an OCSF Detection Finding.
+//! The body a sink writes for an alert: our own document, an OCSF Detection Finding, or a
+//! Falco event.
 
-use super::{DeliveryError, ocsf};
+use super::{DeliveryError, falco, ocsf};
 use crate::model::Alert;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -10,6 +11,8 @@ pub enum OutputFormat {
     Native,
     /// OCSF Detection Finding (class 2004), for SIEMs and data lakes that speak OCSF.
     Ocsf,
+    /// A Falco event (`json_output`), for falcosidekick and Falco's ecosystem.
+    Falco,
 }
 
 impl OutputFormat {
@@ -17,6 +20,7 @@ impl OutputFormat {
         match self {
             OutputFormat::Native => "native",
             OutputFormat::Ocsf => "ocsf",
+            OutputFormat::Falco => "falco",
         }
     }
 }
@@ -26,6 +30,7 @@ pub fn render(alert: &Alert, format: OutputFormat) -> Result<Vec<u8>, DeliveryEr
     let body = match format {
         OutputFormat::Native => serde_json::to_vec(alert),
         OutputFormat::Ocsf => serde_json::to_vec(&ocsf::detection_finding(alert)),
+        OutputFormat::Falco => serde_json::to_vec(&falco::event(alert)),
     };
     // Serializing plain data cannot fail in practice; if it ever does, retrying cannot help.
     body.map_err(|e| DeliveryError::rejected(format!("alert not serializable: {e}")))

@@ -5,12 +5,20 @@
 //! | sink         | body                                   | retried                         |
 //! |--------------|----------------------------------------|---------------------------------|
 //! | `stdout`     | alert JSON line                        | write errors                    |
-//! | `file`       | alert JSON or OCSF line, synced        | I/O errors                      |
-//! | `webhook`    | alert JSON or OCSF, signed             | network, timeout, 408, 429, 5xx |
+//! | `file`       | alert JSON, OCSF or Falco line, synced | I/O errors                      |
+//! | `webhook`    | alert JSON, OCSF or Falco, signed      | network, timeout, 408, 429, 5xx |
 //! | `slack`      | Block Kit message                      | same                            |
 //! | `splunk_hec` | HEC event envelope                     | same                            |
 //! | `pagerduty`  | Events API v2 trigger                  | same                            |
+//! | `alertmanager` | API v2 `postableAlert` array         | same                            |
+//! | `elasticsearch` | `_bulk` create of an ECS document   | same, and per item: 429, 5xx    |
+//! | `azure_logs_ingestion` | a row for a DCR stream       | same                            |
 
+pub mod alertmanager;
+pub mod azure_logs_ingestion;
+pub mod elasticsearch;
+pub mod exposure;
+pub mod falco;
 pub mod file;
 pub mod format;
 pub mod http;
@@ -19,6 +27,7 @@ pub mod pagerduty;
 pub mod slack;
 pub mod splunk_hec;
 pub mod stdout;
+pub mod text;
 pub mod webhook;
 
 use std::time::Duration;

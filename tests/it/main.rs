@@ -63,6 +63,14 @@
 //!   requests, signatures, idempotency keys, classification, secrets never shown
 //! - `hostile_output` attacker-chosen names (URLs, mentions, line breaks, control characters,
 //!   bidi overrides, invalid UTF-8) through Slack (inert), webhook/OCSF/HEC (exact, one line)
+//! - `sink_alertmanager` the `alertmanager` sink against a strict API v2 receiver: labels,
+//!   annotations, times, auth, re-posts and closes; the receiver's own schema contract
+//! - `sink_azure_logs_ingestion` the `azure_logs_ingestion` sink against a strict Logs
+//!   Ingestion API receiver: path, api-version, token audience, rows, 1 MB; its own contract
+//! - `sink_elasticsearch` the `elasticsearch` sink against a strict `_bulk` receiver: NDJSON,
+//!   ECS types, idempotency by id (409), per-item classification; the receiver's own contract
+//! - `sink_falco`   `format = "falco"` on webhook and file: the Falco event a strict
+//!   falcosidekick input accepts; the input's own contract
 //! - `delivery`     a sink down (refused, 503, 429 + Retry-After) then back: each alert once, in
 //!   order; a 400 dead-lettered, listed and re-queued with `alerts`
 //! - `supervision`  a panicking sink restarted, counted and shown by /readyz; a hung sink and
@@ -149,6 +157,10 @@ mod replicas_failover;
 mod robustness;
 mod scan_bounds;
 mod scans;
+mod sink_alertmanager;
+mod sink_azure_logs_ingestion;
+mod sink_elasticsearch;
+mod sink_falco;
 mod sinks;
 mod state;
 mod state_cli;

@@ -24,6 +24,18 @@ pub(crate) fn settings(dir: &Path, sinks: &str) -> Settings {
     config::load(&path).unwrap()
 }
 
+/// Loading `toml` fails with a problem under each of `keys`, and never shows `secret`.
+pub(crate) fn assert_problems(toml: &str, keys: &[&str], secret: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, toml).unwrap();
+    let err = config::load(&path).unwrap_err().to_string();
+    for key in keys {
+        assert!(err.contains(key), "no problem reported for {key}:\n{err}");
+    }
+    assert!(!err.contains(secret), "{err}");
+}
+
 pub(crate) fn sink(settings: &Settings, name: &str) -> std::sync::Arc<dyn Sink> {
     let s = settings.sinks.iter().find(|s| s.name == name).unwrap();
     build_sink(s).unwrap()

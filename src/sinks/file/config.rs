@@ -13,7 +13,7 @@ use crate::validation::Problems;
 pub struct RawFileSink {
     pub name: String,
     pub path: String,
-    /// `native` (the alert document, default) or `ocsf` (an OCSF Detection Finding).
+    /// `native` (the alert document, default), `ocsf` (an OCSF Detection Finding) or `falco`.
     pub format: Option<String>,
     pub rules: Option<Vec<String>>,
     pub min_severity: Option<String>,

@@ -54,10 +54,11 @@ pub fn output_format(p: &mut Problems, key: &str, value: Option<&str>) -> Output
     match value {
         None | Some("native") => OutputFormat::Native,
         Some("ocsf") => OutputFormat::Ocsf,
+        Some("falco") => OutputFormat::Falco,
         Some(other) => {
             p.push(
                 format!("{key}.format"),
-                format!("`{other}` is not `native` or `ocsf`"),
+                format!("`{other}` is not `native`, `ocsf` or `falco`"),
             );
             OutputFormat::Native
         }

@@ -8,6 +8,7 @@
 //! Errors never carry the URL (reqwest puts it in its messages; webhook URLs often hold a token)
 //! nor any configured secret: [`Redactor`] scrubs them from every message we keep or log.
 
+pub mod auth;
 pub mod config;
 
 pub use config::HttpSettings;
@@ -117,8 +118,19 @@ impl JsonPoster {
     }
 
     /// Sends `body` with `headers` (plus `Content-Type: application/json`).
-    pub async fn post(&self, mut headers: HeaderMap, body: Vec<u8>) -> Result<(), DeliveryError> {
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    pub async fn post(&self, headers: HeaderMap, body: Vec<u8>) -> Result<(), DeliveryError> {
+        self.send("application/json", headers, body).await.map(drop)
+    }
+
+    /// Sends `body` as `content_type`; a 2xx answer's body is returned (a bulk API reports
+    /// per-item results in it), anything else is classified.
+    pub async fn send(
+        &self,
+        content_type: &'static str,
+        mut headers: HeaderMap,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, DeliveryError> {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         let response = self
             .client
             .post(self.url.clone())
@@ -129,7 +141,11 @@ impl JsonPoster {
             .map_err(|e| DeliveryError::retriable(self.describe_error(e)))?;
         let status = response.status();
         if status.is_success() {
-            return Ok(());
+            return response
+                .bytes()
+                .await
+                .map(|b| b.to_vec())
+                .map_err(|e| DeliveryError::retriable(self.describe_error(e)));
         }
         let retry_after = retry_after(response.headers(), Utc::now());
         // The body explains a refusal; reading it may fail, which must not hide the status.
@@ -182,9 +198,19 @@ pub async fn reachable(poster: &JsonPoster) -> Result<(), DeliveryError> {
 
 /// A `GET` that must answer 2xx (a health endpoint).
 pub async fn get_ok(poster: &JsonPoster, url: Url) -> Result<(), DeliveryError> {
+    get_ok_with(poster, url, HeaderMap::new()).await
+}
+
+/// [`get_ok`] with headers (credentials, for an endpoint that checks them).
+pub async fn get_ok_with(
+    poster: &JsonPoster,
+    url: Url,
+    headers: HeaderMap,
+) -> Result<(), DeliveryError> {
     let response = poster
         .client
         .get(url)
+        .headers(headers)
         .send()
         .await
         .map_err(|e| DeliveryError::retriable(poster.describe_error(e)))?;

@@ -30,7 +30,7 @@ pub struct RawWebhookSink {
     pub name: String,
     /// The endpoint; inline, or `{ env = … }` / `{ file = … }` when it carries a token.
     pub url: RawSecret,
-    /// `native` (the alert document, default) or `ocsf` (an OCSF Detection Finding).
+    /// `native` (the alert document, default), `ocsf` (an OCSF Detection Finding) or `falco`.
     pub format: Option<String>,
     /// Extra headers; values may be references (`Authorization = { env = "TOKEN" }`).
     pub headers: Option<BTreeMap<String, RawSecret>>,

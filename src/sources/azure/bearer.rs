@@ -44,7 +44,8 @@ impl BearerPolicy {
         }
     }
 
-    async fn token(&self) -> azure_core::Result<AccessToken> {
+    /// The cached token, renewed shortly before it expires (also used by the Logs Ingestion sink).
+    pub async fn token(&self) -> azure_core::Result<AccessToken> {
         let mut cached = self.cached.lock().await;
         if let Some(token) = cached.as_ref()
             && token.expires_on - REFRESH_MARGIN > OffsetDateTime::now_utc()

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod alertmanager_api;
 pub mod aws_proxy;
 pub mod azure_blob_kit;
 pub mod azure_harness;
@@ -12,15 +13,18 @@ pub mod cloudwatch;
 pub mod daemon;
 pub mod detect;
 pub mod doubles;
+pub mod elasticsearch_api;
 pub mod fake_filter;
 pub mod fake_log_analytics;
 pub mod fake_logging;
+pub mod falcosidekick_api;
 pub mod fixtures;
 pub mod fleet;
 pub mod gcp;
 pub mod ingest;
 pub mod installer;
 pub mod logs;
+pub mod logs_ingestion_api;
 pub mod moto;
 pub mod postgres;
 pub mod process;

@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 pub struct Captured {
     pub method: Method,
     pub path: String,
+    pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: Bytes,
     /// tokio time (virtual under a paused clock).
@@ -36,6 +37,8 @@ pub enum Reply {
     Status(u16),
     /// A status with extra headers (`Retry-After`).
     With(u16, Vec<(&'static str, String)>),
+    /// A status with a JSON body (a bulk API's per-item results).
+    Json(u16, String),
     /// Never answer (the client times out or is killed).
     Hang,
 }
@@ -127,6 +130,7 @@ async fn handle(
     let captured = Captured {
         method,
         path: uri.path().to_owned(),
+        query: uri.query().map(str::to_owned),
         headers,
         body,
         at: tokio::time::Instant::now(),
@@ -141,6 +145,13 @@ async fn handle(
             for (name, value) in headers {
                 response.headers_mut().insert(name, value.parse().unwrap());
             }
+            response
+        }
+        Reply::Json(code, body) => {
+            let mut response = (StatusCode::from_u16(code).unwrap(), body).into_response();
+            response
+                .headers_mut()
+                .insert("content-type", "application/json".parse().unwrap());
             response
         }
         Reply::Hang => std::future::pending().await,
