@@ -109,8 +109,12 @@ impl RawSink {
             RawSink::Slack(s) => (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after),
             RawSink::SplunkHec(s) => (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after),
             RawSink::PagerDuty(s) => (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after),
-            RawSink::Alertmanager(s) => (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after),
-            RawSink::Elasticsearch(s) => (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after),
+            RawSink::Alertmanager(s) => {
+                (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after)
+            }
+            RawSink::Elasticsearch(s) => {
+                (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after)
+            }
             RawSink::AzureLogsIngestion(s) => {
                 (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after)
             }

@@ -251,6 +251,11 @@ impl Deliverer {
                         error!(sink = %self.name, alert = %pending.alert.id, error = %e, "delivered, but the state store cannot record it; the mark is kept in memory and retried, and the alert is not sent again (make the state volume writable or free space)");
                     }
                     metrics::record_delivery(&self.name, "delivered");
+                    let waited = chrono::Utc::now() - pending.alert.detected_at;
+                    metrics::record_delivery_latency(
+                        &self.name,
+                        waited.num_milliseconds() as f64 / 1000.0,
+                    );
                     if attempts > pending.attempts {
                         info!(sink = %self.name, alert = %pending.alert.id, attempts = attempts + 1, "delivered after retrying; the sink is back");
                     } else {

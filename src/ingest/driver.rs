@@ -171,6 +171,11 @@ impl<S: Source> SourceDriver<S> {
         let already_seen = total - records.len();
 
         let outcome = self.pipeline.process(&records);
+        let detected: Vec<(&'static str, Option<String>)> = outcome
+            .alerts
+            .iter()
+            .map(|a| (a.alert.rule.as_str(), a.alert.cluster.clone()))
+            .collect();
         let cursor = StoredCursor::encode(&batch.cursor)?;
         let report = if self.idle(total, &cursor, batch.forget_seen_before_ms) {
             CommitReport::default()
@@ -200,6 +205,7 @@ impl<S: Source> SourceDriver<S> {
             }
         }
         metrics::record_commit(&self.name, report.inserted, report.duplicates, already_seen);
+        metrics::record_detections(detected.iter().map(|(r, c)| (*r, c.as_deref())));
         self.health.record_totals(
             &self.name,
             &BatchTotals {

@@ -34,7 +34,7 @@ use crate::telemetry::readiness::Readiness;
 use crate::telemetry::server::{self, ServerError, ServerState};
 
 /// How long stopping deliverers may keep emptying the outbox.
-const DELIVERY_GRACE: Duration = Duration::from_secs(10);
+pub(super) const DELIVERY_GRACE: Duration = Duration::from_secs(10);
 
 /// The lease timing when no source is configured (sinks only).
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);

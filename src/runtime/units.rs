@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
+use super::daemon::DELIVERY_GRACE;
 use super::fleet::{FLEET_METRICS, Work};
 use super::launch::{SinkError, build_sink};
 use super::supervise::{self, Restart};
@@ -78,23 +79,34 @@ impl Work for DaemonWork {
                 Some(sink) => {
                     let (name, sink) = (name.to_owned(), Arc::clone(sink));
                     let (services, policy) = (self.services.clone(), self.settings.delivery);
-                    tokio::spawn(supervise::supervise(
+                    let abort = CancellationToken::new();
+                    let deliverer = supervise::supervise(
                         "deliverer",
                         name.clone(),
                         Arc::clone(&self.services.health),
                         Restart::default(),
                         stop.clone(),
-                        move || {
-                            Deliverer::new(
-                                &name,
-                                Arc::clone(&sink),
-                                Arc::clone(&services.store) as Arc<dyn OutboxDelivery>,
-                                &services.outbox,
-                                policy,
-                            )
-                            .run(stop.clone())
+                        {
+                            let (stop, abort) = (stop.clone(), abort.clone());
+                            move || {
+                                Deliverer::new(
+                                    &name,
+                                    Arc::clone(&sink),
+                                    Arc::clone(&services.store) as Arc<dyn OutboxDelivery>,
+                                    &services.outbox,
+                                    policy,
+                                )
+                                .abort_on(abort.clone())
+                                .run(stop.clone())
+                            }
                         },
-                    ))
+                    );
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            () = deliverer => {}
+                            () = abandon_before_the_grace_ends(stop, abort) => {}
+                        }
+                    })
                 }
                 None => idle(stop),
             },
@@ -105,6 +117,16 @@ impl Work for DaemonWork {
     fn abort_on_loss(&self, unit: &str) -> bool {
         unit.starts_with("sink/")
     }
+}
+
+/// Once stopping has gone on for nearly the keeper's delivery grace, tells the deliverer to
+/// drop a send still in flight itself: it then logs the alert as abandoned (still pending)
+/// instead of being torn down without a word when the grace ends. Never completes.
+async fn abandon_before_the_grace_ends(stop: CancellationToken, abort: CancellationToken) {
+    stop.cancelled().await;
+    tokio::time::sleep(DELIVERY_GRACE.saturating_sub(Duration::from_secs(1))).await;
+    abort.cancel();
+    std::future::pending::<()>().await;
 }
 
 /// A unit with nothing to run: it holds its lease until stopped.

@@ -231,13 +231,7 @@ pub trait Leases: Send + Sync {
 /// A complete backend: every role. Processes hold one `Arc<dyn StateStore>` and hand each part
 /// the role it needs (`Arc<dyn StateStore>` upcasts to `Arc<dyn OutboxDelivery>` and so on).
 pub trait StateStore:
-    Checkpoints
-    + OutboxDelivery
-    + OutboxAdmin
-    + StoreStatus
-    + ExposureInventory
-    + Leases
-    + 'static
+    Checkpoints + OutboxDelivery + OutboxAdmin + StoreStatus + ExposureInventory + Leases + 'static
 {
 }
 

@@ -7,8 +7,8 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use metrics::{describe_counter, describe_gauge};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics::{describe_counter, describe_gauge, describe_histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use thiserror::Error;
 use tracing::warn;
 
@@ -33,12 +33,18 @@ pub fn install() -> Result<PrometheusHandle, ExporterError> {
         return Ok(handle.clone());
     }
     let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(m::DELIVERY_LATENCY.to_owned()),
+            m::DELIVERY_LATENCY_BUCKETS,
+        )
+        .map_err(|e| ExporterError::Install(e.to_string()))?
         .install_recorder()
         .map_err(|e| ExporterError::Install(e.to_string()))?;
     for (name, kind, help) in CATALOG {
         match kind {
             MetricType::Counter => describe_counter!(*name, *help),
             MetricType::Gauge => describe_gauge!(*name, *help),
+            MetricType::Histogram => describe_histogram!(*name, *help),
         }
     }
     Ok(HANDLE.get_or_init(|| handle).clone())

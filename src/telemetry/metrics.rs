@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Utc};
 
-use metrics::{counter, gauge};
+use metrics::{counter, gauge, histogram};
 
 use crate::model::BatchStats;
 
@@ -39,10 +39,22 @@ pub const OPEN_EXPOSURES: &str = "nodeport_watch_exposures_open";
 pub const OLDEST_OPEN_EXPOSURE: &str = "nodeport_watch_exposure_oldest_open_age_seconds";
 pub const TASK_RESTARTS: &str = "nodeport_watch_task_restarts_total";
 pub const COMMITS_REFUSED: &str = "nodeport_watch_commits_refused_total";
+pub const DETECTIONS: &str = "nodeport_watch_detections_total";
+pub const DELIVERY_LATENCY: &str = "nodeport_watch_delivery_latency_seconds";
 pub const CLOCK_SKEW: &str = "nodeport_watch_clock_skew_seconds";
 
 /// Every metric with its type and help text, for the exporter's `# HELP` lines and the README.
 pub const CATALOG: &[(&str, MetricType, &str)] = &[
+    (
+        DETECTIONS,
+        MetricType::Counter,
+        "Exposing writes detected (before the outbox drops an alert it already holds), by rule and cluster.",
+    ),
+    (
+        DELIVERY_LATENCY,
+        MetricType::Histogram,
+        "Seconds from detection to the sink accepting the alert, by sink.",
+    ),
     (
         COMMITS_REFUSED,
         MetricType::Counter,
@@ -179,7 +191,14 @@ pub const CATALOG: &[(&str, MetricType, &str)] = &[
 pub enum MetricType {
     Counter,
     Gauge,
+    Histogram,
 }
+
+/// Buckets of [`DELIVERY_LATENCY`]: from a webhook answering at once to a sink that was down
+/// for an hour.
+pub const DELIVERY_LATENCY_BUCKETS: &[f64] = &[
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0,
+];
 
 pub fn record_batch(source: &str, stats: &BatchStats) {
     let source = source.to_owned();
@@ -225,6 +244,19 @@ pub fn record_api_call(source: &str, api: &'static str) {
 pub fn record_position(source: &str, position: DateTime<Utc>, now: DateTime<Utc>) {
     let lag = (now - position).num_milliseconds().max(0) as f64 / 1000.0;
     gauge!(CHECKPOINT_LAG, "source" => source.to_owned()).set(lag);
+}
+
+/// Alerts a batch produced, `(rule, cluster)` each; counted before the outbox's dedupe.
+pub fn record_detections<'a>(alerts: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) {
+    for (rule, cluster) in alerts {
+        let cluster = cluster.unwrap_or("").to_owned();
+        counter!(DETECTIONS, "rule" => rule.to_owned(), "cluster" => cluster).increment(1);
+    }
+}
+
+/// A delivery the sink accepted `seconds` after the alert was detected.
+pub fn record_delivery_latency(sink: &str, seconds: f64) {
+    histogram!(DELIVERY_LATENCY, "sink" => sink.to_owned()).record(seconds.max(0.0));
 }
 
 pub fn record_delivery(sink: &str, outcome: &'static str) {

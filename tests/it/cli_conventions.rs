@@ -14,6 +14,8 @@ const SUBCOMMANDS: &[&str] = &[
     "alerts",
     "health",
     "status",
+    "exposures",
+    "prune",
     "completions",
     "man",
 ];

@@ -104,6 +104,8 @@
 //! - `measure_fleet` (ignored; run explicitly) one daemon over 1,000 clusters (file, GKE on the
 //!   fake): memory, idle CPU, threads, visible -> alert p99, requests per minute per project
 //! - `measure_store` (ignored; run explicitly) commits and alerts per second, SQLite and PostgreSQL
+//! - `monitoring_assets` the Grafana dashboard and Prometheus rules under `deploy/` query only
+//!   metrics the daemon exports; every rule has a severity, summary and description
 //!
 //! Shared helpers live in `support`.
 
@@ -149,6 +151,7 @@ mod hostile_output;
 mod measure;
 mod measure_fleet;
 mod measure_store;
+mod monitoring_assets;
 mod operations;
 mod postgres_leases;
 mod postgres_store;

@@ -49,7 +49,12 @@ fn rule_list(rules: &Yaml) -> Vec<Yaml> {
     assert!(!groups.is_empty());
     groups
         .iter()
-        .flat_map(|g| g["rules"].as_vec().expect("each group has `rules:`").clone())
+        .flat_map(|g| {
+            g["rules"]
+                .as_vec()
+                .expect("each group has `rules:`")
+                .clone()
+        })
         .collect()
 }
 
@@ -138,7 +143,9 @@ fn the_alert_rules_use_exported_metrics_and_say_what_to_do() {
     let exported = exported();
     let mut names = BTreeSet::new();
     for rule in &rules {
-        let alert = rule["alert"].as_str().expect("every rule is an alerting rule");
+        let alert = rule["alert"]
+            .as_str()
+            .expect("every rule is an alerting rule");
         assert!(names.insert(alert.to_owned()), "{alert} twice");
         let expr = rule["expr"].as_str().expect("expr");
         for name in metric_names(expr) {
@@ -148,7 +155,10 @@ fn the_alert_rules_use_exported_metrics_and_say_what_to_do() {
             );
         }
         let severity = rule["labels"]["severity"].as_str().expect("severity label");
-        assert!(["critical", "warning", "info"].contains(&severity), "{alert}");
+        assert!(
+            ["critical", "warning", "info"].contains(&severity),
+            "{alert}"
+        );
         for annotation in ["summary", "description"] {
             assert!(
                 rule["annotations"][annotation].as_str().is_some(),

@@ -195,6 +195,9 @@ mod tests {
             mitre: vec![],
             runbook: String::new(),
             raw: (raw_bytes > 0).then(|| json!("x".repeat(raw_bytes))),
+            status: Default::default(),
+            exposure_id: None,
+            reminder: false,
         }
     }
 
