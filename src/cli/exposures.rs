@@ -1,7 +1,8 @@
 //! `nodeport-watch exposures`: what is exposed right now (or was), per cluster, read from the
 //! state store the daemon writes (`[state]`, opened to inspect: never created nor migrated).
 //!
-//! The default is an aligned table for people; `--json` prints one object per line for tools.
+//! The default is an aligned table for people; `--output json` prints one object per line for
+//! tools.
 //! Service names, users and clusters come from audit records an attacker may have written:
 //! control characters are shown escaped, so a name cannot forge a row or drive the terminal.
 
@@ -10,10 +11,10 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use unicode_width::UnicodeWidthStr;
 
 use super::alerts::open_existing;
 use super::output::Output;
+use super::table::{OutputArg, Table, age, timestamp};
 use crate::exposure::{Actor, Exposure, ExposureFilter, Showing};
 
 #[derive(Debug, clap::Args)]
@@ -42,7 +43,10 @@ pub struct ExposuresArgs {
     /// At most this many rows, the most recently opened first.
     #[arg(long, default_value_t = 1000)]
     limit: usize,
-    /// One JSON object per line instead of a table.
+    /// An aligned table (the default) or one JSON object per line.
+    #[arg(long, value_enum)]
+    output: Option<OutputArg>,
+    /// The same as `--output json`.
     #[arg(long)]
     json: bool,
 }
@@ -61,16 +65,14 @@ pub async fn exposures(args: ExposuresArgs) -> anyhow::Result<ExitCode> {
     };
     let rows = store.exposures(&filter, args.limit).await?;
     let mut out = Output::stdout();
-    if args.json {
+    if OutputArg::chosen(args.output, args.json, OutputArg::Table) == OutputArg::Json {
         for row in &rows {
             out.json(&ExposureView::of(row))?;
         }
     } else if rows.is_empty() {
         out.line("no matching exposures")?;
     } else {
-        for line in table(&rows, Utc::now()) {
-            out.line(line)?;
-        }
+        table(&rows, Utc::now()).print(&mut out)?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
@@ -128,99 +130,31 @@ const HEADER: [&str; 10] = [
     "CLOSED AT",
 ];
 
-/// The table, columns padded to their widest cell (as a terminal shows it).
-fn table(rows: &[Exposure], now: DateTime<Utc>) -> Vec<String> {
-    let cells: Vec<[String; 10]> = rows.iter().map(|r| cells(r, now)).collect();
-    let mut widths = HEADER.map(UnicodeWidthStr::width);
-    for row in &cells {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.width());
-        }
+/// The table; cells are escaped by [`Table`] (names come from audit records).
+fn table(rows: &[Exposure], now: DateTime<Utc>) -> Table {
+    let mut table = Table::new(&HEADER);
+    for row in rows {
+        table.row(cells(row, now));
     }
-    let line = |row: &[String]| {
-        let mut out = String::new();
-        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
-            out.push_str(cell);
-            if i + 1 < row.len() {
-                out.push_str(&" ".repeat(w - cell.width() + 2));
-            }
-        }
-        out
-    };
-    let mut out = vec![line(&HEADER.map(str::to_owned))];
-    out.extend(cells.iter().map(|r| line(r)));
-    out
+    table
 }
 
 fn cells(r: &Exposure, now: DateTime<Utc>) -> [String; 10] {
     let s = &r.key.service;
-    let dash = || "-".to_owned();
-    let by = |a: &Option<Actor>| {
-        a.as_ref()
-            .and_then(|a| a.user.as_deref())
-            .map_or_else(dash, shown)
-    };
-    let at = |t: Option<DateTime<Utc>>| {
-        t.map_or_else(dash, |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-    };
+    let by = |a: &Option<Actor>| a.as_ref().and_then(|a| a.user.clone()).unwrap_or_default();
+    let at = |t: Option<DateTime<Utc>>| t.map(timestamp).unwrap_or_default();
     let ports: Vec<String> = r.snapshot.node_ports.iter().map(i64::to_string).collect();
     let end = r.closed_at().unwrap_or(now);
     [
-        if s.cluster.is_empty() {
-            dash()
-        } else {
-            shown(&s.cluster)
-        },
-        shown(&s.namespace),
-        shown(&s.service),
-        r.snapshot.service_type.as_deref().map_or_else(dash, shown),
-        if ports.is_empty() {
-            dash()
-        } else {
-            ports.join(",")
-        },
+        s.cluster.clone(),
+        s.namespace.clone(),
+        s.service.clone(),
+        r.snapshot.service_type.clone().unwrap_or_default(),
+        ports.join(","),
         by(&r.opened),
         at(r.opened_at()),
-        r.opened_at().map_or_else(dash, |t| age(end - t)),
+        r.opened_at().map(|t| age(end - t)).unwrap_or_default(),
         by(&r.closed),
         at(r.closed_at()),
     ]
-}
-
-/// Text from audit records: control characters (and only they) escaped, so names in other
-/// scripts stay readable while a line break or terminal escape cannot act.
-fn shown(text: &str) -> String {
-    if text.chars().any(char::is_control) {
-        text.escape_debug().to_string()
-    } else {
-        text.to_owned()
-    }
-}
-
-/// How long it has been (or was) open: `42s`, `3m`, `5h`, `12d`.
-fn age(d: chrono::Duration) -> String {
-    let secs = d.num_seconds().max(0);
-    match secs {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m", s / 60),
-        s if s < 86_400 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86_400),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn control_characters_are_escaped_and_other_scripts_kept() {
-        assert_eq!(shown("web\n\u{1b}[31mfake"), "web\\n\\u{1b}[31mfake");
-        assert_eq!(shown("サービス"), "サービス");
-    }
-
-    #[test]
-    fn ages_read_at_a_glance() {
-        assert_eq!(age(chrono::Duration::seconds(59)), "59s");
-        assert_eq!(age(chrono::Duration::hours(49)), "2d");
-    }
 }

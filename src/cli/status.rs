@@ -2,10 +2,10 @@
 //! cursor and how long ago it moved, the outbox per sink and state, and on a shared
 //! (PostgreSQL) store the replicas and who holds which lease.
 //!
-//! It reads only `[state]` (like `alerts`) and never writes. Tab-separated tables by default,
-//! one JSON object per line with `--json` (each with a `"kind"`), for scripts.
+//! It reads only `[state]` (like `alerts`) and never writes. Aligned tables by default (names
+//! escaped: they come from the configuration and from other replicas), one JSON object per
+//! line with `--output json` (each with a `"kind"`), for scripts.
 
-use std::fmt::Display;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::alerts::open_existing;
 use super::output::Output;
+use super::table::{OutputArg, Table, age, timestamp};
 use crate::state::{CursorStatus, DeliveryState, Fleet, LeaseStatus, ReplicaStatus};
 
 #[derive(Debug, clap::Args)]
@@ -24,7 +25,10 @@ pub struct StatusArgs {
     /// Open this SQLite state database directly (takes precedence over `--config`).
     #[arg(long)]
     db: Option<PathBuf>,
-    /// One JSON object per line instead of tables.
+    /// Aligned tables (the default) or one JSON object per line.
+    #[arg(long, value_enum)]
+    output: Option<OutputArg>,
+    /// The same as `--output json`.
     #[arg(long)]
     json: bool,
 }
@@ -36,7 +40,7 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let fleet = store.fleet().await?;
     let now = Utc::now();
     let mut out = Output::stdout();
-    if args.json {
+    if OutputArg::chosen(args.output, args.json, OutputArg::Table) == OutputArg::Json {
         for c in &cursors {
             out.json(&json!({
                 "kind": "cursor",
@@ -96,53 +100,53 @@ fn text_cursors(
     cursors: &[CursorStatus],
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    out.line("CURSOR\tFORMAT\tUPDATED\tAGE")?;
+    let mut table = Table::new(&["CURSOR", "FORMAT", "UPDATED", "AGE"]);
+    for c in cursors {
+        table.row([
+            c.key.clone(),
+            c.kind.clone(),
+            timestamp(c.updated_at),
+            age(now - c.updated_at),
+        ]);
+    }
+    table.print(out)?;
     if cursors.is_empty() {
         out.line("(no cursor yet: no source has committed)")?;
-    }
-    for c in cursors {
-        out.line(format_args!(
-            "{}\t{}\t{}\t{}",
-            shown(&c.key),
-            shown(&c.kind),
-            time(c.updated_at),
-            age(now, c.updated_at)
-        ))?;
     }
     Ok(())
 }
 
 fn text_outbox(out: &mut Output, counts: &[(String, DeliveryState, u64)]) -> anyhow::Result<()> {
-    out.line("\nSINK\tPENDING\tDELIVERED\tDEAD")?;
+    out.line("")?;
     let mut sinks: Vec<&str> = counts.iter().map(|(s, _, _)| s.as_str()).collect();
     sinks.dedup();
-    if sinks.is_empty() {
-        out.line("(the outbox is empty)")?;
-    }
-    for sink in sinks {
+    let mut table = Table::new(&["SINK", "PENDING", "DELIVERED", "DEAD"]);
+    for sink in &sinks {
         let n = |state: DeliveryState| {
             counts
                 .iter()
                 .filter(|(s, st, _)| s == sink && *st == state)
                 .map(|(_, _, n)| n)
                 .sum::<u64>()
+                .to_string()
         };
-        out.line(format_args!(
-            "{}\t{}\t{}\t{}",
-            shown(sink),
+        table.row([
+            (*sink).to_owned(),
             n(DeliveryState::Pending),
             n(DeliveryState::Delivered),
-            n(DeliveryState::Dead)
-        ))?;
+            n(DeliveryState::Dead),
+        ]);
+    }
+    table.print(out)?;
+    if sinks.is_empty() {
+        out.line("(the outbox is empty)")?;
     }
     Ok(())
 }
 
 fn text_fleet(out: &mut Output, fleet: &Fleet, now: DateTime<Utc>) -> anyhow::Result<()> {
-    out.line("\nREPLICA\tHOST\tSTARTED\tLAST HEARTBEAT\tAGE")?;
-    if fleet.replicas.is_empty() {
-        out.line("(no replica registered)")?;
-    }
+    out.line("")?;
+    let mut replicas = Table::new(&["REPLICA", "HOST", "STARTED", "LAST HEARTBEAT", "AGE"]);
     for ReplicaStatus {
         id,
         host,
@@ -150,19 +154,20 @@ fn text_fleet(out: &mut Output, fleet: &Fleet, now: DateTime<Utc>) -> anyhow::Re
         heartbeat_at,
     } in &fleet.replicas
     {
-        out.line(format_args!(
-            "{}\t{}\t{}\t{}\t{}",
-            shown(id),
-            shown(host),
-            time(*started_at),
-            time(*heartbeat_at),
-            age(now, *heartbeat_at)
-        ))?;
+        replicas.row([
+            id.clone(),
+            host.clone(),
+            timestamp(*started_at),
+            timestamp(*heartbeat_at),
+            age(now - *heartbeat_at),
+        ]);
     }
-    out.line("\nLEASE\tOWNER\tEPOCH\tSINCE\tEXPIRES\tLIVE")?;
-    if fleet.leases.is_empty() {
-        out.line("(no lease taken)")?;
+    replicas.print(out)?;
+    if fleet.replicas.is_empty() {
+        out.line("(no replica registered)")?;
     }
+    out.line("")?;
+    let mut leases = Table::new(&["LEASE", "OWNER", "EPOCH", "SINCE", "EXPIRES", "LIVE"]);
     for LeaseStatus {
         name,
         owner,
@@ -172,52 +177,18 @@ fn text_fleet(out: &mut Output, fleet: &Fleet, now: DateTime<Utc>) -> anyhow::Re
         live,
     } in &fleet.leases
     {
-        out.line(format_args!(
-            "{}\t{}\t{epoch}\t{}\t{}\t{}",
-            shown(name),
-            shown(owner),
-            time(*since),
-            time(*expires_at),
-            if *live { "yes" } else { "no" }
-        ))?;
+        leases.row([
+            name.clone(),
+            owner.clone(),
+            epoch.to_string(),
+            timestamp(*since),
+            timestamp(*expires_at),
+            if *live { "yes" } else { "no" }.to_owned(),
+        ]);
+    }
+    leases.print(out)?;
+    if fleet.leases.is_empty() {
+        out.line("(no lease taken)")?;
     }
     Ok(())
-}
-
-/// Names come from the configuration and from other replicas: control characters (a forged
-/// line break or terminal escape) are shown escaped, never interpreted.
-fn shown(text: &str) -> impl Display + '_ {
-    text.escape_debug()
-}
-
-fn time(at: DateTime<Utc>) -> impl Display {
-    at.format("%Y-%m-%dT%H:%M:%SZ")
-}
-
-/// `42s`, `3m`, `5h`, `2d`: enough to see a stalled source at a glance.
-fn age(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
-    let secs = (now - then).num_seconds().max(0);
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 => format!("{}m", secs / 60),
-        3600..86400 => format!("{}h", secs / 3600),
-        _ => format!("{}d", secs / 86400),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::Duration;
-
-    #[test]
-    fn ages_and_names_read_at_a_glance() {
-        let now = Utc::now();
-        assert_eq!(age(now, now - Duration::seconds(42)), "42s");
-        assert_eq!(age(now, now - Duration::minutes(3)), "3m");
-        assert_eq!(age(now, now - Duration::hours(5)), "5h");
-        assert_eq!(age(now, now - Duration::days(2)), "2d");
-        assert_eq!(age(now, now + Duration::seconds(5)), "0s", "a clock ahead");
-        assert_eq!(shown("evil\n\u{1b}[2J").to_string(), "evil\\n\\u{1b}[2J");
-    }
 }

@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 
+use chrono::{DateTime, Utc};
 use clap::ValueEnum;
 use comfy_table::presets::NOTHING;
 use comfy_table::{CellAlignment, ContentArrangement};
@@ -77,6 +78,23 @@ impl Table {
     }
 }
 
+/// A time as the tables show it: UTC, to the second.
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// How long ago, or for how long: `42s`, `3m`, `5h`, `12d` (a negative span, from a clock that
+/// disagrees, reads `0s`).
+pub fn age(span: chrono::Duration) -> String {
+    let secs = span.num_seconds().max(0);
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m", secs / 60),
+        3600..86_400 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86_400),
+    }
+}
+
 /// `text` with control characters (a forged line break, a terminal escape), bidirectional
 /// overrides (text that reads differently from how it sorts) and other invisible format
 /// characters escaped as `\u{…}`; `-` for empty text, so columns never collapse.
@@ -123,6 +141,16 @@ mod tests {
         assert_eq!(printable("zero\u{200b}width"), "zero\\u{200b}width");
         // Ordinary non-ASCII text is kept.
         assert_eq!(printable("dienst-ä-日本"), "dienst-ä-日本");
+    }
+
+    #[test]
+    fn ages_read_at_a_glance() {
+        use chrono::Duration;
+        assert_eq!(age(Duration::seconds(42)), "42s");
+        assert_eq!(age(Duration::minutes(3)), "3m");
+        assert_eq!(age(Duration::hours(5)), "5h");
+        assert_eq!(age(Duration::days(2)), "2d");
+        assert_eq!(age(Duration::seconds(-5)), "0s", "a clock ahead");
     }
 
     #[test]
