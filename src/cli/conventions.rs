@@ -1,9 +1,11 @@
-//! `completions` and `man`: generated from the command-line definition itself (clap's own
-//! generators), so they can never disagree with what the binary accepts.
+//! `completions`, `man` and `config-schema`: generated from the definitions the binary itself
+//! uses (clap's command line, the configuration file's serde mirror through schemars), so they
+//! can never disagree with what it accepts.
 //!
-//! Both print to standard output, for packagers and for people:
+//! All print to standard output, for packagers, editors and people:
 //! `nodeport-watch completions bash > /etc/bash_completion.d/nodeport-watch`,
-//! `nodeport-watch man > nodeport-watch.1`.
+//! `nodeport-watch man > nodeport-watch.1`,
+//! `nodeport-watch config-schema > nodeport-watch.schema.json`.
 
 use std::process::ExitCode;
 
@@ -46,6 +48,24 @@ impl From<CompletionShell> for Shell {
 
 #[derive(Debug, clap::Args)]
 pub struct ManArgs {}
+
+#[derive(Debug, clap::Args)]
+pub struct ConfigSchemaArgs {}
+
+/// The JSON Schema (draft 2020-12) of the configuration file, for editors' TOML plugins
+/// (Taplo, Even Better TOML): key names, types, allowed `type` values, unknown keys refused.
+/// What only `validate` can judge (a duration's text, a file that must exist) is left to it.
+pub fn config_schema(_args: ConfigSchemaArgs) -> anyhow::Result<ExitCode> {
+    let mut schema = schemars::schema_for!(crate::config::RawConfig);
+    schema.insert(
+        "title".to_owned(),
+        "nodeport-watch configuration file".into(),
+    );
+    let mut text = serde_json::to_vec_pretty(&schema)?;
+    text.push(b'\n');
+    Output::stdout().bytes(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
 
 /// The binary's name as users type it (completions register under it).
 fn command() -> clap::Command {

@@ -70,6 +70,8 @@ pub enum Command {
     Completions(conventions::CompletionsArgs),
     /// Prints the manual page, nodeport-watch(1), in roff (`man > nodeport-watch.1`).
     Man(conventions::ManArgs),
+    /// Prints the configuration file's JSON Schema, for editors (`config-schema > npw.schema.json`).
+    ConfigSchema(conventions::ConfigSchemaArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -101,6 +103,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Prune(args) => prune::prune(args).await,
         Command::Completions(args) => conventions::completions(args),
         Command::Man(args) => conventions::man(args),
+        Command::ConfigSchema(args) => conventions::config_schema(args),
     })
 }
 

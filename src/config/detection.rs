@@ -9,7 +9,7 @@ use crate::detect::{Exception, Patterns};
 use crate::model::RuleId;
 use crate::validation::{Problems, parse_expiry};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDetection {
     pub rules: Option<Vec<String>>,
@@ -18,7 +18,7 @@ pub struct RawDetection {
     pub exceptions: Vec<RawException>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawException {
     pub rules: Option<Vec<String>>,

@@ -11,7 +11,7 @@ use super::sinks::RawSink;
 use super::sources::RawSource;
 pub use crate::state::RawState;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     #[serde(default)]
@@ -31,7 +31,7 @@ pub struct RawConfig {
     pub scans: Vec<RawScan>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLog {
     /// `text` or `json`.
@@ -40,7 +40,7 @@ pub struct RawLog {
     pub level: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDelivery {
     pub min_backoff: Option<String>,
@@ -52,7 +52,7 @@ pub struct RawDelivery {
     pub poll_interval: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
     /// `host:port` for `/healthz`, `/readyz` and `/metrics`.
@@ -62,7 +62,7 @@ pub struct RawServer {
 }
 
 /// `[[scans]]`: a catch-up scan the daemon runs on a schedule.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawScan {
     pub name: String,

@@ -31,7 +31,7 @@ use crate::alert::SinkRoute;
 use crate::model::Severity;
 use crate::validation::{self, Problems};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RawSink {
     Stdout(RawStdoutSink),
@@ -128,7 +128,7 @@ impl RawSink {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawStdoutSink {
     pub name: String,

@@ -17,7 +17,7 @@ use crate::validation::{Problems, duration};
 pub const DEFAULT_STATE_PATH: &str = "/var/lib/nodeport-watch/state.db";
 
 /// The `[state]` table as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawState {
     /// SQLite file; `:memory:` keeps state only for the life of the process (demos).

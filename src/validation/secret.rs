@@ -68,7 +68,22 @@ impl<'de> Deserialize<'de> for RawSecret {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+/// The schema of a secret: the three forms [`RawSecret`]'s hand-written `Deserialize` takes.
+impl schemars::JsonSchema for RawSecret {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Secret".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let reference = generator.subschema_for::<RawSecretRef>();
+        schemars::json_schema!({
+            "description": "A secret: inline text (where the key allows it), `{ env = \"VARIABLE\" }` or `{ file = \"/path\" }`.",
+            "oneOf": [{ "type": "string" }, reference]
+        })
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSecretRef {
     /// The name of an environment variable holding the value.

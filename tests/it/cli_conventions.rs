@@ -18,6 +18,7 @@ const SUBCOMMANDS: &[&str] = &[
     "prune",
     "completions",
     "man",
+    "config-schema",
 ];
 
 fn generate(args: &[&str]) -> String {

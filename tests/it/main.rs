@@ -10,6 +10,8 @@
 //! - `cli_detect`   `detect` input: gzip by content, binary and damaged input skipped, folders,
 //!   `--explain` reasons and the audit-level warning
 //! - `config`       every problem reported with its key; shipped configs valid; env overrides
+//! - `config_schema` `config-schema` stays in step with `validate`: shipped configs match it,
+//!   shapes `validate` refuses (unknown keys and types, wrong value types) it refuses too
 //! - `config_errors` config problems through the binary, word for word: full key, line or
 //!   environment variable, expected/found, did-you-mean, all at once, printed once, no secret
 //! - `corpus`       every public corpus event gives its documented verdict (CLI and library)
@@ -125,6 +127,7 @@ mod cli_conventions;
 mod cli_detect;
 mod config;
 mod config_errors;
+mod config_schema;
 mod corpus;
 mod crash;
 mod daemon;

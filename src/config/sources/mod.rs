@@ -32,7 +32,7 @@ use crate::validation::Problems;
 
 // Parsed once at startup: the size of the largest table does not matter.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RawSource {
     File(RawFileSource),

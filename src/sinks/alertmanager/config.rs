@@ -33,7 +33,7 @@ pub const OWN_LABELS: &[&str] = &[
     "exposure_id",
 ];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAlertmanagerSink {
     pub name: String,

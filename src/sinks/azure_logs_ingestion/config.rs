@@ -18,7 +18,7 @@ pub const API_VERSION: &str = "2023-01-01";
 /// The Azure Monitor audience (the double slash is part of it).
 pub const DEFAULT_SCOPE: &str = "https://monitor.azure.com//.default";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAzureLogsIngestionSink {
     pub name: String,

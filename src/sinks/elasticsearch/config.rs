@@ -13,7 +13,7 @@ use crate::validation::{Problems, RawSecret};
 /// index template, so the stream is created with ECS mappings on the first write.
 pub const DEFAULT_DATA_STREAM: &str = "logs-nodeport_watch.alert-default";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawElasticsearchSink {
     pub name: String,

@@ -8,7 +8,7 @@ use crate::sinks::OutputFormat;
 use crate::sinks::http::config::output_format;
 use crate::validation::Problems;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFileSink {
     pub name: String,

@@ -11,7 +11,7 @@ use crate::validation::{Inline, RawSecret, Secret, resolve};
 
 pub const DEFAULT_ENDPOINT: &str = "https://events.pagerduty.com/v2/enqueue";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPagerDutySink {
     pub name: String,

@@ -8,7 +8,7 @@ use crate::sinks::http::config::{HttpSettings, check_credential_url, http};
 use crate::validation::Problems;
 use crate::validation::{Inline, RawSecret, Secret, resolve};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSlackSink {
     pub name: String,

@@ -14,7 +14,7 @@ pub const EVENT_PATH: &str = "/services/collector/event";
 pub const DEFAULT_SOURCETYPE: &str = "nodeport-watch:alert";
 pub const DEFAULT_SOURCE: &str = "nodeport-watch";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSplunkHecSink {
     pub name: String,

@@ -24,7 +24,7 @@ const RESERVED: &[&str] = &[
     "transfer-encoding",
 ];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawWebhookSink {
     pub name: String,

@@ -29,7 +29,7 @@ const DEFAULT_REQUESTS_PER_SECOND: u32 = 5;
 /// FilterLogEvents returns at most 10,000 events per page.
 const MAX_PAGE_EVENTS: usize = 10_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAwsCloudWatchSource {
     pub name: String,

@@ -35,7 +35,7 @@ pub const ENV_CONNECTION_STRING: &str = "AZURE_STORAGE_CONNECTION_STRING";
 pub const ENV_ACCOUNT_KEY: &str = "AZURE_STORAGE_KEY";
 pub const ENV_SAS_TOKEN: &str = "AZURE_STORAGE_SAS_TOKEN";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAzureBlobSource {
     pub name: String,

@@ -30,7 +30,7 @@ pub const WINDOW_DEFAULTS: WindowDefaults = WindowDefaults {
 /// row is ingested later than this after its `TimeGenerated`.
 const DEFAULT_MAX_INGESTION_DELAY: Duration = Duration::from_secs(2 * 24 * 3600);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum OneOrMany {
     One(String),
@@ -46,7 +46,7 @@ impl OneOrMany {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAzureMonitorSource {
     pub name: String,

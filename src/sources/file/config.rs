@@ -13,7 +13,7 @@ use crate::validation::{Problems, duration, size};
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
 const DEFAULT_MAX_RECORD: usize = 4 * 1024 * 1024;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFileSource {
     pub name: String,

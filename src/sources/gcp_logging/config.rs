@@ -32,7 +32,7 @@ const DEFAULT_MAX_BATCH_ENTRIES: usize = 5000;
 const DEFAULT_MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
 const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawGcpLoggingSource {
     pub name: String,

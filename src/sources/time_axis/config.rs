@@ -19,7 +19,7 @@ use crate::validation::{Problems, duration};
 const MIN_SPAN: Duration = Duration::from_secs(1);
 
 /// The keys as written in a `[[sources]]` table.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct RawWindowSettings {
     /// How far behind now a window's upper edge stays.
     pub lag: Option<String>,
