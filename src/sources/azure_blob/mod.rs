@@ -120,12 +120,34 @@ impl AzureBlobSource {
         now: DateTime<Utc>,
     ) -> Result<Vec<BlobInfo>, SourceError> {
         let discover = self.discovery_due(now);
+        let in_window = |blob: &BlobInfo| {
+            layout::parse(&blob.name).is_some_and(|p| {
+                let hour = p.hour.timestamp_millis();
+                hour >= from_ms && hour <= until_ms
+            })
+        };
         let mut listed = Vec::new();
         let containers: Vec<String> = self.store.containers().map(str::to_owned).collect();
         for container in containers {
             let result = if discover {
+                // Discovery lists the whole container once; only the cluster prefixes and the
+                // window's blobs are kept from it.
+                let known = self.clusters.entry(container.clone()).or_default();
                 self.store
-                    .list(&container, layout::RESOURCE_PREFIX, None)
+                    .list(
+                        &container,
+                        layout::RESOURCE_PREFIX,
+                        None,
+                        |blob| match layout::parse(&blob.name) {
+                            Some(parsed) => {
+                                if !known.contains(parsed.cluster_prefix) {
+                                    known.insert(parsed.cluster_prefix.to_owned());
+                                }
+                                in_window(blob)
+                            }
+                            None => false,
+                        },
+                    )
                     .await
             } else {
                 let mut blobs = Vec::new();
@@ -133,38 +155,26 @@ impl AzureBlobSource {
                 for prefix in prefixes {
                     for day in layout::days(from_ms, until_ms) {
                         let day_prefix = layout::day_prefix(&prefix, day);
-                        blobs.extend(self.store.list(&container, &day_prefix, None).await?);
+                        blobs.extend(
+                            self.store
+                                .list(&container, &day_prefix, None, in_window)
+                                .await?,
+                        );
                     }
                 }
                 Ok(blobs)
             };
-            let blobs = match result {
-                Ok(blobs) => blobs,
+            match result {
+                Ok(blobs) => listed.extend(blobs),
                 Err(e) if store::is_not_found(&e) => {
                     debug!(source = %self.name, container, "container does not exist (yet)");
-                    Vec::new()
                 }
                 Err(e) => return Err(e),
-            };
-            if discover {
-                let known = self.clusters.entry(container.clone()).or_default();
-                for blob in &blobs {
-                    if let Some(parsed) = layout::parse(&blob.name) {
-                        known.insert(parsed.cluster_prefix.to_owned());
-                    }
-                }
             }
-            listed.extend(blobs);
         }
         if discover {
             self.last_discovery = Some(now);
         }
-        listed.retain(|b| {
-            layout::parse(&b.name).is_some_and(|p| {
-                let hour = p.hour.timestamp_millis();
-                hour >= from_ms && hour <= until_ms
-            })
-        });
         listed.sort_by_key(|b| (layout::parse(&b.name).map(|p| p.hour), b.key()));
         Ok(listed)
     }
@@ -334,7 +344,7 @@ impl Source for AzureBlobSource {
         let containers: Vec<String> = self.store.containers().map(str::to_owned).collect();
         for container in containers {
             self.store
-                .list(&container, layout::RESOURCE_PREFIX, Some(1))
+                .list(&container, layout::RESOURCE_PREFIX, Some(1), |_| true)
                 .await
                 .map_err(|e| {
                     if store::is_not_found(&e) {

@@ -99,13 +99,16 @@ impl BlobStore {
             .ok_or_else(|| SourceError::fatal(format!("unknown container {container}")))
     }
 
-    /// Every blob of `container` whose name starts with `prefix`; `limit` stops after one page
-    /// of at most that many (for healthchecks).
+    /// The blobs of `container` whose name starts with `prefix` and that `keep` accepts; `limit`
+    /// stops after one page of at most that many (for healthchecks). `keep` sees every listed
+    /// blob page by page, so a container of many blobs (months of hourly archives) costs one
+    /// page of memory plus what is kept, not the whole listing.
     pub async fn list(
         &self,
         container: &str,
         prefix: &str,
         limit: Option<i32>,
+        mut keep: impl FnMut(&BlobInfo) -> bool,
     ) -> Result<Vec<BlobInfo>, SourceError> {
         let what = format!("listing {container}/{prefix}");
         let fail = |e: azure_core::Error| self.api.error(&e, &what);
@@ -129,7 +132,7 @@ impl BlobStore {
             for item in page.blob_items {
                 let Some(name) = item.name else { continue };
                 let properties = item.properties.unwrap_or_default();
-                out.push(BlobInfo {
+                let blob = BlobInfo {
                     container: container.to_owned(),
                     name,
                     size: properties.content_length.unwrap_or(0),
@@ -137,7 +140,10 @@ impl BlobStore {
                     created_ms: properties
                         .creation_time
                         .map(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)),
-                });
+                };
+                if keep(&blob) {
+                    out.push(blob);
+                }
             }
             if limit.is_some() {
                 break;
