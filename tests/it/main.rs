@@ -45,6 +45,8 @@
 //!   a damaged row is dead-lettered by the deliverer, never blocks its sink
 //! - `state_contract` what every state backend must do (commit, outbox, dead letters, seen ids,
 //!   cursors, clock, ownership token, late marks), run on SQLite file and memory and PostgreSQL
+//! - `state_contract_outbox` the delivery-queue cases of the contract (order, marks, dead
+//!   letters, late marks), run by `state_contract!` on every backend
 //! - `state_contract_exposures` the exposure cases of the contract: open and close in the
 //!   commit, alerts tied to exposures, resolutions, older writes, namespaces, counts, reminders
 //! - `state_lock`   one delivering process per SQLite file: a second daemon is refused, `scan`
@@ -172,6 +174,7 @@ mod state;
 mod state_cli;
 mod state_contract;
 mod state_contract_exposures;
+mod state_contract_outbox;
 mod state_lock;
 mod state_lock_postgres;
 mod supervision;
