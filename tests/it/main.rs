@@ -105,6 +105,8 @@
 //!   README shows the demo, install and test commands
 //! - `measure`      (ignored; run explicitly) detection latency p50/p99 and RSS with 100 sources
 //! - `aws_measure`  (ignored; run explicitly) one simulated cluster-day with and without pushdown
+//! - `measure_failover` (ignored; run explicitly) failover time over ten kill -9s of three
+//!   replicas on PostgreSQL: median and worst takeover against two intervals plus the lease
 //! - `measure_fleet` (ignored; run explicitly) one daemon over 1,000 clusters (file, GKE on the
 //!   fake): memory, idle CPU, threads, visible -> alert p99, requests per minute per project
 //! - `measure_store` (ignored; run explicitly) commits and alerts per second, SQLite and PostgreSQL
@@ -154,6 +156,7 @@ mod gcp_logging;
 mod gcp_resilience;
 mod hostile_output;
 mod measure;
+mod measure_failover;
 mod measure_fleet;
 mod measure_store;
 mod monitoring_assets;
