@@ -7,7 +7,8 @@
 //!
 //! - 1,000 `file` sources (one exported audit log per cluster, `interval = "2s"`);
 //! - 1,000 GKE clusters: 100 projects of 10 clusters, one `gcp_logging` source per project,
-//!   against the fake Cloud Logging API (`interval = "10s"`, `lag = "5s"`).
+//!   against the fake Cloud Logging API (`interval = "10s"`, `lag = "5s"`), on one daemon
+//!   (SQLite) and on three replicas sharing a PostgreSQL store.
 //!
 //! For each: resident memory, CPU while idle (a share of one core over 30 s, every source
 //! polling and finding nothing), the most threads seen, the time from an event becoming
@@ -25,6 +26,7 @@ use crate::support::daemon::{Daemon, free_port};
 use crate::support::fake_logging::FakeLogging;
 use crate::support::fixtures::nodeport_line;
 use crate::support::gcp::nodeport_create;
+use crate::support::postgres::PgServer;
 use crate::support::process::{cpu_share_and_threads, percentile, status_field};
 use crate::support::receiver::Receiver;
 
@@ -35,19 +37,26 @@ const IDLE_SPAN: Duration = Duration::from_secs(30);
 /// Starts the daemon on `sources` with a webhook to `rx` and `[server]` on a free port, at the
 /// log level an operator would run (`warn`), and waits until every source has polled once.
 async fn start(dir: &Path, sources: &str, rx: &Receiver) -> Daemon {
+    start_replica(dir, "path = \"state.db\"", sources, rx, 0).await
+}
+
+/// As [`start`], with `[state]` holding `state` and files named after replica `i`; a replica
+/// is ready once every source it holds has polled.
+async fn start_replica(dir: &Path, state: &str, sources: &str, rx: &Receiver, i: usize) -> Daemon {
     let port = free_port();
-    let config = dir.join("config.toml");
+    let config = dir.join(format!("config-{i}.toml"));
     std::fs::write(
         &config,
         format!(
-            "[state]\npath = \"state.db\"\n[log]\nlevel = \"warn\"\n\
+            "[state]\n{state}\n[log]\nlevel = \"warn\"\n\
              [server]\nlisten = \"127.0.0.1:{port}\"\n{sources}\
              [[sinks]]\ntype = \"webhook\"\nname = \"hook\"\nurl = \"{}\"\n",
             rx.url("/hook")
         ),
     )
     .unwrap();
-    let daemon = Daemon::start_with_env(&config, &dir.join("daemon.log"), &[("RUST_LOG", "warn")]);
+    let log = dir.join(format!("daemon-{i}.log"));
+    let daemon = Daemon::start_with_env(&config, &log, &[("RUST_LOG", "warn")]);
     let client = reqwest::Client::new();
     let ready = format!("http://127.0.0.1:{port}/readyz");
     let started = Instant::now();
@@ -134,11 +143,8 @@ async fn measure_fleet_of_1000_file_sources() {
     println!("{CLUSTERS} file sources (interval 2s): {idle}; {latency}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "measurement: run explicitly, see the module doc"]
-async fn measure_fleet_of_1000_gke_clusters() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = FakeLogging::start().await;
+/// One `gcp_logging` source per project of the fake.
+fn gke_sources(fake: &FakeLogging) -> String {
     let mut sources = String::new();
     for p in 0..GKE_PROJECTS {
         sources.push_str(&format!(
@@ -147,11 +153,11 @@ async fn measure_fleet_of_1000_gke_clusters() {
             fake.endpoint()
         ));
     }
-    let rx = Receiver::start().await;
-    let daemon = start(dir.path(), &sources, &rx).await;
-    let idle = idle_sample(&daemon).await;
+    sources
+}
 
-    // One NodePort Service in one cluster of every project, 100 ms apart.
+/// One NodePort Service in one cluster of every project, 100 ms apart; when each became visible.
+async fn insert_one_per_project(fake: &FakeLogging) -> HashMap<String, Instant> {
     let clusters_per_project = CLUSTERS / GKE_PROJECTS;
     let mut visible = HashMap::new();
     for p in 0..GKE_PROJECTS {
@@ -165,14 +171,59 @@ async fn measure_fleet_of_1000_gke_clusters() {
         visible.insert(format!("svc-{p}"), Instant::now());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let latency = latencies(&rx, &visible).await;
-    let busiest = (0..GKE_PROJECTS)
+    visible
+}
+
+fn busiest_project(fake: &FakeLogging) -> usize {
+    (0..GKE_PROJECTS)
         .map(|p| fake.max_requests_in_a_minute(&format!("project-{p}")))
         .max()
-        .unwrap();
+        .unwrap_or(0)
+}
+
+/// The same 1,000 GKE clusters over three replicas on PostgreSQL: per-replica memory, idle CPU
+/// and threads, requests per project summed over the replicas (counted at the fake), latency.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: run explicitly, see the module doc"]
+async fn measure_fleet_of_1000_gke_clusters_on_three_replicas() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeLogging::start().await;
+    let server = PgServer::shared();
+    let database = server.database().await;
+    let state = format!("url = \"{}\"", server.url(&database));
+    let sources = gke_sources(&fake);
+    let rx = Receiver::start().await;
+    let mut replicas = Vec::new();
+    for i in 0..3 {
+        replicas.push(start_replica(dir.path(), &state, &sources, &rx, i).await);
+    }
+    for (i, replica) in replicas.iter().enumerate() {
+        println!("  replica {i}: {}", idle_sample(replica).await);
+    }
+    let visible = insert_one_per_project(&fake).await;
+    let latency = latencies(&rx, &visible).await;
+    println!(
+        "{CLUSTERS} GKE clusters on 3 replicas: {latency}; busiest project over all replicas: {} \
+         requests in a minute (quota 60, budget 50)",
+        busiest_project(&fake)
+    );
+    drop(replicas);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: run explicitly, see the module doc"]
+async fn measure_fleet_of_1000_gke_clusters() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeLogging::start().await;
+    let rx = Receiver::start().await;
+    let daemon = start(dir.path(), &gke_sources(&fake), &rx).await;
+    let idle = idle_sample(&daemon).await;
+    let visible = insert_one_per_project(&fake).await;
+    let latency = latencies(&rx, &visible).await;
     println!(
         "{CLUSTERS} GKE clusters ({GKE_PROJECTS} projects, interval 10s, lag 5s): {idle}; {latency}; \
-         busiest project: {busiest} requests in a minute (quota 60, budget 50)"
+         busiest project: {} requests in a minute (quota 60, budget 50)",
+        busiest_project(&fake)
     );
     drop(daemon);
 }
