@@ -46,6 +46,7 @@ pub enum RawSink {
     Alertmanager(RawAlertmanagerSink),
     Elasticsearch(RawElasticsearchSink),
     AzureLogsIngestion(RawAzureLogsIngestionSink),
+    #[serde(rename = "aws_eventbridge")]
     AwsEventBridge(RawAwsEventBridgeSink),
 }
 
