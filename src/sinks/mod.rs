@@ -29,6 +29,8 @@ pub mod pagerduty;
 pub mod slack;
 pub mod splunk_hec;
 pub mod stdout;
+#[cfg(test)]
+mod test_alert;
 pub mod text;
 pub mod webhook;
 
