@@ -34,6 +34,7 @@
 //! `validation` (problems under full keys, durations, sizes, secrets).
 
 pub mod alert;
+pub mod aws;
 pub mod cli;
 pub mod clock;
 pub mod config;

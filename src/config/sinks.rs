@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_value::Value;
 
 pub use crate::sinks::alertmanager::{AlertmanagerSettings, RawAlertmanagerSink};
+pub use crate::sinks::aws_eventbridge::{AwsEventBridgeSettings, RawAwsEventBridgeSink};
 pub use crate::sinks::azure_logs_ingestion::{
     AzureLogsIngestionSettings, RawAzureLogsIngestionSink,
 };
@@ -22,7 +23,8 @@ pub use crate::sinks::slack::{RawSlackSink, SlackSettings};
 pub use crate::sinks::splunk_hec::{RawSplunkHecSink, SplunkHecSettings};
 pub use crate::sinks::webhook::{RawWebhookSink, WebhookSettings};
 use crate::sinks::{
-    alertmanager, azure_logs_ingestion, elasticsearch, file, pagerduty, slack, splunk_hec, webhook,
+    alertmanager, aws_eventbridge, azure_logs_ingestion, elasticsearch, file, pagerduty, slack,
+    splunk_hec, webhook,
 };
 
 use super::decode;
@@ -44,6 +46,8 @@ pub enum RawSink {
     Alertmanager(RawAlertmanagerSink),
     Elasticsearch(RawElasticsearchSink),
     AzureLogsIngestion(RawAzureLogsIngestionSink),
+    #[serde(rename = "aws_eventbridge")]
+    AwsEventBridge(RawAwsEventBridgeSink),
 }
 
 /// Which alerts a sink receives. Every sink table repeats these keys: serde cannot flatten a
@@ -68,6 +72,7 @@ impl RawSink {
         "alertmanager",
         "elasticsearch",
         "azure_logs_ingestion",
+        "aws_eventbridge",
     ];
 
     /// Decodes one `[[sinks]]` table whose `type` was `kind` (already taken out), reporting
@@ -83,6 +88,7 @@ impl RawSink {
             "alertmanager" => decode::table(table, key, p).map(RawSink::Alertmanager),
             "elasticsearch" => decode::table(table, key, p).map(RawSink::Elasticsearch),
             "azure_logs_ingestion" => decode::table(table, key, p).map(RawSink::AzureLogsIngestion),
+            "aws_eventbridge" => decode::table(table, key, p).map(RawSink::AwsEventBridge),
             _ => None,
         }
     }
@@ -98,6 +104,7 @@ impl RawSink {
             RawSink::Alertmanager(s) => &s.name,
             RawSink::Elasticsearch(s) => &s.name,
             RawSink::AzureLogsIngestion(s) => &s.name,
+            RawSink::AwsEventBridge(s) => &s.name,
         }
     }
 
@@ -116,6 +123,9 @@ impl RawSink {
                 (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after)
             }
             RawSink::AzureLogsIngestion(s) => {
+                (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after)
+            }
+            RawSink::AwsEventBridge(s) => {
                 (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after)
             }
         };
@@ -158,6 +168,7 @@ pub enum SinkKind {
     Alertmanager(AlertmanagerSettings),
     Elasticsearch(ElasticsearchSettings),
     AzureLogsIngestion(AzureLogsIngestionSettings),
+    AwsEventBridge(AwsEventBridgeSettings),
 }
 
 impl SinkKind {
@@ -172,6 +183,7 @@ impl SinkKind {
             SinkKind::Alertmanager(_) => "alertmanager",
             SinkKind::Elasticsearch(_) => "elasticsearch",
             SinkKind::AzureLogsIngestion(_) => "azure_logs_ingestion",
+            SinkKind::AwsEventBridge(_) => "aws_eventbridge",
         }
     }
 }
@@ -201,6 +213,9 @@ pub(super) fn build(
         }
         RawSink::AzureLogsIngestion(s) => {
             azure_logs_ingestion::config::build(s, key, base, p).map(SinkKind::AzureLogsIngestion)
+        }
+        RawSink::AwsEventBridge(s) => {
+            aws_eventbridge::config::build(s, key, base, p).map(SinkKind::AwsEventBridge)
         }
     }?;
     Some(SinkSettings {

@@ -11,6 +11,7 @@ use crate::config::{Settings, SinkKind, SinkSettings};
 use crate::delivery::Deliverer;
 use crate::ingest::Services;
 use crate::sinks::alertmanager::AlertmanagerSink;
+use crate::sinks::aws_eventbridge::AwsEventBridgeSink;
 use crate::sinks::azure_logs_ingestion::AzureLogsIngestionSink;
 use crate::sinks::elasticsearch::ElasticsearchSink;
 use crate::sinks::pagerduty::PagerDutySink;
@@ -34,6 +35,7 @@ pub fn build_sink(settings: &SinkSettings) -> Result<Arc<dyn Sink>, String> {
         SinkKind::Alertmanager(s) => Arc::new(AlertmanagerSink::new(s)?),
         SinkKind::Elasticsearch(s) => Arc::new(ElasticsearchSink::new(s)?),
         SinkKind::AzureLogsIngestion(s) => Arc::new(AzureLogsIngestionSink::new(s)?),
+        SinkKind::AwsEventBridge(s) => Arc::new(AwsEventBridgeSink::new(s)),
     })
 }
 

@@ -13,8 +13,10 @@
 //! | `alertmanager` | API v2 `postableAlert` array         | same                            |
 //! | `elasticsearch` | `_bulk` create of an ECS document   | same, and per item: 429, 5xx    |
 //! | `azure_logs_ingestion` | a row for a DCR stream       | same                            |
+//! | `aws_eventbridge` | a PutEvents entry                 | call failures; entries: throttled, internal |
 
 pub mod alertmanager;
+pub mod aws_eventbridge;
 pub mod azure_logs_ingestion;
 pub mod elasticsearch;
 pub mod exposure;
@@ -27,6 +29,8 @@ pub mod pagerduty;
 pub mod slack;
 pub mod splunk_hec;
 pub mod stdout;
+#[cfg(test)]
+mod test_alert;
 pub mod text;
 pub mod webhook;
 

@@ -69,6 +69,9 @@
 //!   bidi overrides, invalid UTF-8) through Slack (inert), webhook/OCSF/HEC (exact, one line)
 //! - `sink_alertmanager` the `alertmanager` sink against a strict API v2 receiver: labels,
 //!   annotations, times, auth, re-posts and closes; the receiver's own schema contract
+//! - `sink_aws_eventbridge` the `aws_eventbridge` sink on moto: PutEvents to a custom bus
+//!   routed by a rule to a log group (source, detail-type, time, detail), a missing bus
+//!   retried, configuration problems and the external ID never shown
 //! - `sink_azure_logs_ingestion` the `azure_logs_ingestion` sink against a strict Logs
 //!   Ingestion API receiver: path, api-version, token audience, rows, 1 MB; its own contract
 //! - `sink_elasticsearch` the `elasticsearch` sink against a strict `_bulk` receiver: NDJSON,
@@ -169,6 +172,7 @@ mod robustness;
 mod scan_bounds;
 mod scans;
 mod sink_alertmanager;
+mod sink_aws_eventbridge;
 mod sink_azure_logs_ingestion;
 mod sink_elasticsearch;
 mod sink_falco;

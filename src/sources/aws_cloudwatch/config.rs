@@ -7,9 +7,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::filter_pattern::{DEFAULT_PATTERN, FilterPattern};
+use crate::aws::{AccessKeys, AwsAccess};
+pub use crate::aws::{AssumeRole, role_account};
 use crate::sources::Validated;
 use crate::sources::time_axis::{RawWindowSettings, WindowDefaults, WindowSettings};
-use crate::validation::{Inline, Problems, RawSecret, duration, require_tls, resolve};
+use crate::validation::{Problems, RawSecret, duration};
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 /// The window keys' defaults for CloudWatch (`docs/time-axis.md`).
@@ -21,7 +23,6 @@ pub const WINDOW_DEFAULTS: WindowDefaults = WindowDefaults {
 };
 const DEFAULT_DISCOVERY_INTERVAL: Duration = Duration::from_secs(300);
 const DEFAULT_STREAM_PREFIX: &str = "kube-apiserver-audit-";
-const DEFAULT_SESSION_NAME: &str = "nodeport-watch";
 const DEFAULT_MAX_BATCH_ENTRIES: usize = 5_000;
 const DEFAULT_MAX_PAGES: u32 = 10;
 /// FilterLogEvents: 5 requests per second per account and region, not raisable.
@@ -71,32 +72,6 @@ pub struct RawAwsCloudWatchSource {
     pub requests_per_second: Option<u32>,
 }
 
-/// A role to assume for one source.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AssumeRole {
-    pub arn: String,
-    /// The role's account, from its ARN: keys the shared rate limit without an STS call.
-    pub account: String,
-    /// Written by the role's trust policy owner; never logged.
-    pub external_id: Option<String>,
-    pub session_name: String,
-}
-
-// The external ID is a shared secret: debug output must not show it.
-impl std::fmt::Debug for AssumeRole {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AssumeRole")
-            .field("arn", &self.arn)
-            .field("account", &self.account)
-            .field(
-                "external_id",
-                &self.external_id.as_ref().map(|_| "<redacted>"),
-            )
-            .field("session_name", &self.session_name)
-            .finish()
-    }
-}
-
 #[derive(Clone, Debug)]
 pub struct AwsCloudWatchSettings {
     pub region: String,
@@ -121,25 +96,6 @@ pub fn cluster_log_group(cluster: &str) -> String {
     format!("/aws/eks/{cluster}/cluster")
 }
 
-/// The account of an IAM role ARN (`arn:aws:iam::123456789012:role/name`).
-pub fn role_account(arn: &str) -> Result<String, String> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    match parts.as_slice() {
-        ["arn", partition, "iam", "", account, resource]
-            if !partition.is_empty()
-                && account.len() == 12
-                && account.bytes().all(|b| b.is_ascii_digit())
-                && resource.starts_with("role/")
-                && resource.len() > "role/".len() =>
-        {
-            Ok((*account).to_owned())
-        }
-        _ => Err(format!(
-            "`{arn}` is not an IAM role ARN like `arn:aws:iam::123456789012:role/name`"
-        )),
-    }
-}
-
 fn is_log_group_name(name: &str) -> bool {
     (1..=512).contains(&name.len())
         && name
@@ -153,12 +109,19 @@ pub(crate) fn build(
     base: &Path,
     p: &mut Problems,
 ) -> Option<Validated<AwsCloudWatchSettings>> {
-    if raw.region.trim().is_empty() {
-        p.push(
-            format!("{key}.region"),
-            "name the AWS region, e.g. `eu-west-1`",
-        );
-    }
+    let access = crate::aws::access::build(
+        AccessKeys {
+            region: &raw.region,
+            profile: raw.profile.as_deref(),
+            role_arn: raw.role_arn.as_deref(),
+            external_id: raw.external_id.as_ref(),
+            session_name: raw.session_name.as_deref(),
+            endpoint: raw.endpoint.as_deref(),
+        },
+        key,
+        base,
+        p,
+    );
     let mut log_groups = Vec::new();
     for (i, group) in raw.log_groups.iter().enumerate() {
         if is_log_group_name(group) {
@@ -198,42 +161,6 @@ pub(crate) fn build(
             key,
             "name what to read: `clusters`, `log_groups` and/or `log_group_prefix`",
         );
-    }
-
-    let role = raw.role_arn.as_ref().and_then(|arn| {
-        let account = p.check(format!("{key}.role_arn"), role_account(arn))?;
-        let external_id = raw.external_id.as_ref().map(|raw| {
-            resolve(p, &format!("{key}.external_id"), raw, Inline::Allowed, base)
-                .map(|s| s.expose().to_owned())
-        });
-        Some(AssumeRole {
-            arn: arn.clone(),
-            account,
-            // A reference that could not be read is reported above; the settings are dropped.
-            external_id: external_id.flatten(),
-            session_name: raw
-                .session_name
-                .clone()
-                .unwrap_or_else(|| DEFAULT_SESSION_NAME.to_owned()),
-        })
-    });
-    if raw.role_arn.is_none() && (raw.external_id.is_some() || raw.session_name.is_some()) {
-        p.push(
-            format!("{key}.role_arn"),
-            "`external_id` and `session_name` only apply with `role_arn`",
-        );
-    }
-    if let Some(endpoint) = &raw.endpoint {
-        match url::Url::parse(endpoint) {
-            // Signed requests carry the session token of assumed and SSO credentials.
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {
-                require_tls(p, &format!("{key}.endpoint"), &u, "the AWS session token");
-            }
-            _ => p.push(
-                format!("{key}.endpoint"),
-                format!("`{endpoint}` is not an http(s) URL"),
-            ),
-        }
     }
 
     let filter_pattern = match (raw.filter_pushdown.unwrap_or(true), &raw.filter_pattern) {
@@ -276,7 +203,7 @@ pub(crate) fn build(
     let window = raw.window.build(key, WINDOW_DEFAULTS, p);
 
     let settings = AwsCloudWatchSettings {
-        region: raw.region.trim().to_owned(),
+        region: access.region,
         log_groups,
         log_group_prefix,
         discovery_interval: d(
@@ -289,9 +216,9 @@ pub(crate) fn build(
             .stream_prefix
             .clone()
             .unwrap_or_else(|| DEFAULT_STREAM_PREFIX.to_owned()),
-        profile: raw.profile.clone(),
-        role,
-        endpoint: raw.endpoint.clone(),
+        profile: access.profile,
+        role: access.role,
+        endpoint: access.endpoint,
         filter_pattern,
         window,
         max_batch_entries: max_batch_entries.max(1),
@@ -306,6 +233,16 @@ pub(crate) fn build(
 }
 
 impl AwsCloudWatchSettings {
+    /// How the source reaches AWS, for [`crate::aws::sdk_config`].
+    pub fn access(&self) -> AwsAccess {
+        AwsAccess {
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+            role: self.role.clone(),
+            endpoint: self.endpoint.clone(),
+        }
+    }
+
     /// Events asked for per FilterLogEvents page: never more than a batch still has room for.
     pub fn page_limit(&self, room: usize) -> i32 {
         i32::try_from(room.clamp(1, MAX_PAGE_EVENTS)).unwrap_or(1)

@@ -83,10 +83,10 @@ impl ApiError {
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     {
         log_chain(call, &err);
-        let service = if call.starts_with("sts:") {
-            "AWS STS"
-        } else {
-            "CloudWatch Logs"
+        let service = match call.split_once(':') {
+            Some(("sts", _)) => "AWS STS",
+            Some(("events", _)) => "Amazon EventBridge",
+            _ => "CloudWatch Logs",
         };
         let (failure, diagnosis) = match &err {
             SdkError::DispatchFailure(d) => match credentials_error(&err) {
@@ -239,7 +239,14 @@ fn service_diagnosis(
         ("AccessDeniedException" | "AccessDenied", _) | (_, 403) => Diagnosis::permission_denied(
             service,
             &format!("{action} ({said})"),
-            format!("allow `{action}` on the log groups to the identity (or its `role_arn`)"),
+            format!(
+                "allow `{action}` on the {} to the identity (or its `role_arn`)",
+                if action.starts_with("events:") {
+                    "event bus"
+                } else {
+                    "log groups"
+                }
+            ),
         ),
         ("ExpiredToken" | "ExpiredTokenException", _) => Diagnosis::new(
             "the AWS session token expired",

@@ -1,4 +1,4 @@
-//! moto's server, a real AWS emulator, for the CloudWatch Logs tests.
+//! moto's server, a real AWS emulator, for the CloudWatch Logs and EventBridge tests.
 //!
 //! The first test that needs it installs moto from PyPI into a virtualenv under `target/`
 //! (`target/moto-venv`) through the shared [`installer`], once: later tests and later runs reuse
@@ -15,8 +15,14 @@ use std::time::{Duration, Instant};
 
 use super::installer::{self, Manager};
 
-/// Pinned so every run tests against the same emulator.
-const REQUIREMENTS: &[&str] = &["moto==5.2.5", "flask==3.1.3", "flask-cors==6.0.5"];
+/// Pinned so every run tests against the same emulator. `jsonpath-ng` is moto's `events`
+/// extra: without it EventBridge rules fail to deliver to their targets.
+const REQUIREMENTS: &[&str] = &[
+    "moto==5.2.5",
+    "flask==3.1.3",
+    "flask-cors==6.0.5",
+    "jsonpath-ng==1.8.0",
+];
 
 /// The virtualenv's `bin/`, installing it first if needed.
 pub fn venv_bin() -> PathBuf {
