@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Settings, SinkKind, SinkSettings};
-use crate::delivery::Deliverer;
+use crate::delivery::{Deliverer, RetryPolicy};
 use crate::ingest::Services;
 use crate::sinks::alertmanager::AlertmanagerSink;
 use crate::sinks::aws_eventbridge::AwsEventBridgeSink;
@@ -53,6 +53,37 @@ pub struct SinkError {
 /// How long deliverers get to drop a send in flight once told to.
 const ABORT_GRACE: Duration = Duration::from_secs(1);
 
+/// One sink's deliverer under supervision (restarted after a panic): it empties the outbox
+/// until `stop`, and drops a send in flight once `abort` fires (the alert stays pending).
+pub fn supervised_deliverer(
+    name: String,
+    sink: Arc<dyn Sink>,
+    services: &Services,
+    policy: RetryPolicy,
+    stop: CancellationToken,
+    abort: CancellationToken,
+) -> impl Future<Output = ()> + Send + 'static {
+    let services = services.clone();
+    supervise(
+        "deliverer",
+        name.clone(),
+        Arc::clone(&services.health),
+        Restart::default(),
+        stop.clone(),
+        move || {
+            Deliverer::new(
+                &name,
+                Arc::clone(&sink),
+                Arc::clone(&services.store) as Arc<dyn OutboxDelivery>,
+                &services.outbox,
+                policy,
+            )
+            .abort_on(abort.clone())
+            .run(stop.clone())
+        },
+    )
+}
+
 /// The running deliverers, one supervised task per sink.
 pub struct Deliverers {
     tracker: TaskTracker,
@@ -82,25 +113,13 @@ impl Deliverers {
                 name: sink.name.clone(),
                 message,
             })?;
-            let (name, services, policy) = (sink.name.clone(), services.clone(), settings.delivery);
-            let (stop, abort) = (deliverers.stop.clone(), deliverers.abort.clone());
-            deliverers.tracker.spawn(supervise(
-                "deliverer",
+            deliverers.tracker.spawn(supervised_deliverer(
                 sink.name.clone(),
-                Arc::clone(&services.health),
-                Restart::default(),
-                stop.clone(),
-                move || {
-                    Deliverer::new(
-                        &name,
-                        Arc::clone(&built),
-                        Arc::clone(&services.store) as Arc<dyn OutboxDelivery>,
-                        &services.outbox,
-                        policy,
-                    )
-                    .abort_on(abort.clone())
-                    .run(stop.clone())
-                },
+                built,
+                services,
+                settings.delivery,
+                deliverers.stop.clone(),
+                deliverers.abort.clone(),
             ));
         }
         Ok(deliverers)

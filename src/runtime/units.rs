@@ -13,16 +13,14 @@ use tracing::{error, info, warn};
 
 use super::daemon::DELIVERY_GRACE;
 use super::fleet::{FLEET_METRICS, Work};
-use super::launch::{SinkError, build_sink};
-use super::supervise::{self, Restart};
+use super::launch::{SinkError, build_sink, supervised_deliverer};
 use crate::config::{Settings, SourceSettings};
-use crate::delivery::Deliverer;
 use crate::ingest::Services;
 use crate::ingest::launch::launch_source_fenced;
 use crate::retry::Backoff;
 use crate::sinks::Sink;
 use crate::sources::PollMode;
-use crate::state::{Fence, OutboxDelivery};
+use crate::state::Fence;
 
 pub struct DaemonWork {
     settings: Settings,
@@ -77,29 +75,14 @@ impl Work for DaemonWork {
             },
             Some(("sink", name)) => match self.sinks.get(name) {
                 Some(sink) => {
-                    let (name, sink) = (name.to_owned(), Arc::clone(sink));
-                    let (services, policy) = (self.services.clone(), self.settings.delivery);
                     let abort = CancellationToken::new();
-                    let deliverer = supervise::supervise(
-                        "deliverer",
-                        name.clone(),
-                        Arc::clone(&self.services.health),
-                        Restart::default(),
+                    let deliverer = supervised_deliverer(
+                        name.to_owned(),
+                        Arc::clone(sink),
+                        &self.services,
+                        self.settings.delivery,
                         stop.clone(),
-                        {
-                            let (stop, abort) = (stop.clone(), abort.clone());
-                            move || {
-                                Deliverer::new(
-                                    &name,
-                                    Arc::clone(&sink),
-                                    Arc::clone(&services.store) as Arc<dyn OutboxDelivery>,
-                                    &services.outbox,
-                                    policy,
-                                )
-                                .abort_on(abort.clone())
-                                .run(stop.clone())
-                            }
-                        },
+                        abort.clone(),
                     );
                     tokio::spawn(async move {
                         tokio::select! {

@@ -2,13 +2,12 @@
 //! Service was deleted or stopped being exposed), and the exposure's id.
 //!
 //! Destinations that track state (Alertmanager's `endsAt`, Security Hub's workflow) act on a
-//! close. The `status` and `exposure_id` fields are additive in schema v1 and written by the
-//! exposure lifecycle; they are read from the serialized document, so a sink behaves the same
-//! whether or not the alert it received carries them (an alert without `status` is open).
+//! close. `status` and `exposure_id` are additive in schema v1: an alert stored before the
+//! exposure lifecycle existed reads back as open, with no id.
 
 use chrono::{DateTime, Utc};
 
-use crate::model::Alert;
+use crate::model::{Alert, AlertStatus};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExposureState {
@@ -20,21 +19,10 @@ pub struct ExposureState {
 
 impl ExposureState {
     pub fn of(alert: &Alert) -> Self {
-        // Serializing plain data cannot fail in practice; a failure reads as "open, no id".
-        let doc = serde_json::to_value(alert).unwrap_or_default();
-        Self::from_document(&doc, alert.event_time.unwrap_or(alert.detected_at))
-    }
-
-    /// Reads `status` and `exposure_id` from an alert document; `at` is its event time.
-    pub fn from_document(doc: &serde_json::Value, at: DateTime<Utc>) -> Self {
-        let closed = doc.get("status").and_then(|s| s.as_str()) == Some("closed");
+        let closed = alert.status == AlertStatus::Closed;
         ExposureState {
-            closed_at: closed.then_some(at),
-            exposure_id: doc
-                .get("exposure_id")
-                .and_then(|s| s.as_str())
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned),
+            closed_at: closed.then_some(alert.event_time.unwrap_or(alert.detected_at)),
+            exposure_id: alert.exposure_id.clone().filter(|id| !id.is_empty()),
         }
     }
 }
@@ -42,20 +30,22 @@ impl ExposureState {
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
-    use serde_json::json;
 
     use super::*;
+    use crate::sinks::test_alert::alert;
 
     #[test]
-    fn closed_only_when_the_document_says_so() {
+    fn closed_only_when_the_alert_says_so() {
         let at = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
-        let open = ExposureState::from_document(&json!({"id": "a"}), at);
-        assert_eq!(open, ExposureState::default());
-        let closed =
-            ExposureState::from_document(&json!({"status": "closed", "exposure_id": "exp-1"}), at);
+        let mut a = alert(0);
+        a.event_time = Some(at);
+        assert_eq!(ExposureState::of(&a), ExposureState::default());
+        a.status = AlertStatus::Closed;
+        a.exposure_id = Some("exp-1".to_owned());
+        let closed = ExposureState::of(&a);
         assert_eq!(closed.closed_at, Some(at));
         assert_eq!(closed.exposure_id.as_deref(), Some("exp-1"));
-        let reopened = ExposureState::from_document(&json!({"status": "open"}), at);
-        assert_eq!(reopened.closed_at, None);
+        a.status = AlertStatus::Open;
+        assert_eq!(ExposureState::of(&a).closed_at, None);
     }
 }
