@@ -1,5 +1,6 @@
 //! `nodeport-watch status`: what the state store says about the daemon's progress — each
-//! cursor and how long ago it moved, the outbox per sink and state, and on a shared
+//! cursor's position on the time axis and its lag behind now (what
+//! `nodeport_watch_checkpoint_lag_seconds` exports live), when it last moved, the outbox per sink and state, and on a shared
 //! (PostgreSQL) store the replicas and who holds which lease.
 //!
 //! It reads only `[state]` (like `alerts`) and never writes. Aligned tables by default (names
@@ -15,6 +16,7 @@ use serde_json::json;
 use super::alerts::open_existing;
 use super::output::Output;
 use super::table::{OutputArg, Table, age, timestamp};
+use crate::sources::committed::committed_position;
 use crate::state::{CursorStatus, DeliveryState, Fleet, LeaseStatus, ReplicaStatus};
 
 #[derive(Debug, clap::Args)]
@@ -42,10 +44,13 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let mut out = Output::stdout();
     if OutputArg::chosen(args.output, args.json, OutputArg::Table) == OutputArg::Json {
         for c in &cursors {
+            let position = committed_position(&c.cursor);
             out.json(&json!({
                 "kind": "cursor",
                 "cursor": c.key,
-                "format": c.kind,
+                "format": c.cursor.kind,
+                "position": position.map(|p| p.to_rfc3339()),
+                "lag_seconds": position.map(|p| (now - p).num_seconds().max(0)),
                 "updated_at": c.updated_at.to_rfc3339(),
                 "age_seconds": (now - c.updated_at).num_seconds(),
             }))?;
@@ -100,11 +105,14 @@ fn text_cursors(
     cursors: &[CursorStatus],
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let mut table = Table::new(&["CURSOR", "FORMAT", "UPDATED", "AGE"]);
+    let mut table = Table::new(&["CURSOR", "FORMAT", "POSITION", "LAG", "MOVED", "AGE"]);
     for c in cursors {
+        let position = committed_position(&c.cursor);
         table.row([
             c.key.clone(),
-            c.kind.clone(),
+            c.cursor.kind.clone(),
+            position.map_or_else(|| "-".to_owned(), timestamp),
+            position.map_or_else(|| "-".to_owned(), |p| age(now - p)),
             timestamp(c.updated_at),
             age(now - c.updated_at),
         ]);

@@ -21,7 +21,8 @@ pub struct ScanSchedule {
 
 #[derive(Clone, Debug)]
 pub enum ScanTrigger {
-    /// First run one period after start, then every period.
+    /// On every multiple of the period since the Unix epoch (UTC), so replicas agree on each
+    /// occurrence.
     Every(Duration),
     /// Cron expression, evaluated in UTC.
     Cron(Box<Cron>),

@@ -106,10 +106,11 @@ pub async fn run(
     let schedules = TaskTracker::new();
     let schedules_stop = CancellationToken::new();
     for schedule in &settings.scans {
-        let (schedule, all, services, owner, stop) = (
+        let (schedule, all, services, leases, owner, stop) = (
             schedule.clone(),
             settings.clone(),
             services.clone(),
+            Arc::clone(&leases),
             me.id.clone(),
             schedules_stop.clone(),
         );
@@ -124,6 +125,7 @@ pub async fn run(
                     schedule.clone(),
                     all.clone(),
                     services.clone(),
+                    Arc::clone(&leases),
                     owner.clone(),
                     stop.clone(),
                 )

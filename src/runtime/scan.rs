@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
+use tokio::task::{JoinError, JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info};
@@ -19,6 +20,7 @@ use tracing::{error, info};
 use super::launch::{Deliverers, SinkError};
 use super::progress::{self, Display};
 use crate::config::Settings;
+use crate::ingest::DriverError;
 use crate::ingest::Services;
 use crate::ingest::launch::launch_source;
 use crate::sources::{PollMode, TimeRange};
@@ -27,6 +29,8 @@ use crate::telemetry::health::BatchTotals;
 
 /// How long a finished `scan` command waits for its alerts to be delivered.
 const DELIVERY_GRACE: Duration = Duration::from_secs(60);
+/// How long a cancelled scan's step may take to end by itself before it is aborted.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Error)]
 pub enum ScanError {
@@ -135,7 +139,7 @@ pub async fn scan_sources(
     );
 
     for l in launched {
-        match l.task.await {
+        match join_or_abort(l.task, &cancel).await {
             Ok(Ok(())) if !cancel.is_cancelled() => {
                 if let Err(e) = services.store.delete_cursor(&l.cursor_key).await {
                     error!(source = %l.name, error = %e, "scan finished but its checkpoint could not be removed");
@@ -162,6 +166,9 @@ pub async fn scan_sources(
                 error!(scan = request.label, source = %l.name, error = %e, "scan failed; run it again with the same range to resume");
                 failed += 1;
             }
+            Err(e) if e.is_cancelled() => {
+                info!(scan = request.label, source = %l.name, "scan stopped mid-step; run it again with the same range to resume")
+            }
             Err(e) => {
                 error!(scan = request.label, source = %l.name, error = %e, "scan task failed");
                 failed += 1;
@@ -181,4 +188,23 @@ pub async fn scan_sources(
         totals.add(&h.totals);
     }
     Ok(totals)
+}
+
+/// Awaits a scan's task; once `cancel` fires, the task gets [`STOP_GRACE`] to end its step and
+/// is aborted after. A step may be waiting for a quota share this process no longer has (its
+/// replica lost the source's lease) and would never end; aborting it is safe because a batch
+/// commits atomically, so an aborted step leaves nothing half-written.
+async fn join_or_abort(
+    mut task: JoinHandle<Result<(), DriverError>>,
+    cancel: &CancellationToken,
+) -> Result<Result<(), DriverError>, JoinError> {
+    tokio::select! {
+        joined = &mut task => return joined,
+        () = cancel.cancelled() => {}
+    }
+    if let Ok(joined) = tokio::time::timeout(STOP_GRACE, &mut task).await {
+        return joined;
+    }
+    task.abort();
+    task.await
 }

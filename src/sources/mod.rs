@@ -16,6 +16,7 @@ pub mod aws_cloudwatch;
 pub mod azure;
 pub mod azure_blob;
 pub mod azure_monitor;
+pub mod committed;
 pub mod context;
 pub mod diagnosis;
 pub mod file;

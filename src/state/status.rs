@@ -3,13 +3,15 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::model::StoredCursor;
+
 /// A cursor as last committed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CursorStatus {
     /// `live/<source>` for the daemon, `scan/<source>/<range>` for a scan in progress.
     pub key: String,
-    /// The cursor's format (`aws-cloudwatch`, `time-axis`, …).
-    pub kind: String,
+    /// The cursor itself: `status` asks its source type how far along the time axis it is.
+    pub cursor: StoredCursor,
     /// When it last moved, by the store's clock.
     pub updated_at: DateTime<Utc>,
 }

@@ -14,6 +14,7 @@ use tracing::warn;
 
 use super::Health;
 use super::metrics::{self as m, CATALOG, MetricType};
+use super::store_metrics::StoreReadings;
 use crate::state::StateStore;
 
 #[derive(Debug, Error)]
@@ -50,10 +51,10 @@ pub fn install() -> Result<PrometheusHandle, ExporterError> {
     Ok(HANDLE.get_or_init(|| handle).clone())
 }
 
-/// Renders the Prometheus text after refreshing the present-state gauges. Outbox totals are
-/// read from the store only when `fleet` says this process exports them: replicas share one
+/// Renders the Prometheus text after refreshing the present-state gauges. The totals read from
+/// the store are appended only when `fleet` says this process exports them: replicas share one
 /// outbox, and one of them (the holder of the `fleet/metrics` lease) exports its totals, so a
-/// sum over replicas counts each alert once.
+/// sum over replicas counts each alert once (see [`super::store_metrics`]).
 pub async fn render(
     handle: &PrometheusHandle,
     health: &Health,
@@ -64,15 +65,27 @@ pub async fn render(
     for (source, h) in health.snapshot() {
         m::record_source_health(&source, &h, now);
     }
-    if !fleet {
-        handle.run_upkeep();
-        return handle.render();
+    handle.run_upkeep();
+    let mut text = handle.render();
+    if fleet {
+        read_store(store).await.render_into(&mut text, now);
     }
-    // A store that cannot answer must not break the scrape: the other metrics still matter.
-    let alerts = store.alert_counts().await.unwrap_or_else(|e| {
-        warn!(error = %e, "cannot count outbox alerts for /metrics");
-        Vec::new()
-    });
+    text
+}
+
+/// The outbox and exposure totals. A store that cannot answer must not break the scrape: the
+/// other metrics still matter, and the missing families say it until the store answers.
+async fn read_store(store: &Arc<dyn StateStore>) -> StoreReadings {
+    let alerts = match store.alert_counts().await {
+        Ok(counts) => counts
+            .into_iter()
+            .map(|a| (a.rule, a.source, a.count))
+            .collect(),
+        Err(e) => {
+            warn!(error = %e, "cannot count outbox alerts for /metrics");
+            Vec::new()
+        }
+    };
     let deliveries = match store.delivery_counts().await {
         Ok(counts) => counts
             .into_iter()
@@ -83,21 +96,19 @@ pub async fn render(
             Vec::new()
         }
     };
-    let alerts: Vec<_> = alerts
-        .into_iter()
-        .map(|a| (a.rule, a.source, a.count))
-        .collect();
-    m::record_outbox(&alerts, &deliveries);
-    match store.open_counts().await {
-        Ok(groups) => {
-            let groups: Vec<_> = groups
-                .into_iter()
-                .map(|g| (g.cluster, g.rule, g.count, g.oldest_opened_ms))
-                .collect();
-            m::record_exposures(&groups, now);
+    let exposures = match store.open_counts().await {
+        Ok(groups) => groups
+            .into_iter()
+            .map(|g| (g.cluster, g.rule, g.count, g.oldest_opened_ms))
+            .collect(),
+        Err(e) => {
+            warn!(error = %e, "cannot count open exposures for /metrics");
+            Vec::new()
         }
-        Err(e) => warn!(error = %e, "cannot count open exposures for /metrics"),
+    };
+    StoreReadings {
+        alerts,
+        deliveries,
+        exposures,
     }
-    handle.run_upkeep();
-    handle.render()
 }

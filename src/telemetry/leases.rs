@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 pub struct LeaseHealth {
@@ -19,6 +20,8 @@ pub struct LeaseHealth {
     stale_after: Duration,
     inner: Mutex<Inner>,
     fleet_metrics: AtomicBool,
+    /// Woken at every keeper tick, for [`LeaseHealth::until_released`].
+    ticked: Notify,
 }
 
 #[derive(Default)]
@@ -37,6 +40,7 @@ impl LeaseHealth {
             stale_after: Duration::MAX,
             inner: Mutex::default(),
             fleet_metrics: AtomicBool::new(true),
+            ticked: Notify::new(),
         }
     }
 
@@ -47,6 +51,7 @@ impl LeaseHealth {
             stale_after,
             inner: Mutex::default(),
             fleet_metrics: AtomicBool::new(false),
+            ticked: Notify::new(),
         }
     }
 
@@ -69,11 +74,27 @@ impl LeaseHealth {
             }
             Some(e) => inner.last_error = Some(e),
         }
+        drop(inner);
+        self.ticked.notify_waiters();
     }
 
     /// Whether this process works on `unit` (always, alone on a single-writer store).
     pub fn holds(&self, unit: &str) -> bool {
         !self.shared || self.inner().held.contains_key(unit)
+    }
+
+    /// Resolves once this process no longer holds `unit` (never alone on a single-writer store).
+    pub async fn until_released(&self, unit: &str) {
+        loop {
+            let ticked = self.ticked.notified();
+            tokio::pin!(ticked);
+            // Registered before the check, so a tick between the two is not missed.
+            ticked.as_mut().enable();
+            if !self.holds(unit) {
+                return;
+            }
+            ticked.await;
+        }
     }
 
     pub fn set_fleet_metrics(&self, on: bool) {
@@ -121,7 +142,33 @@ impl LeaseHealth {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+
+    #[tokio::test]
+    async fn until_released_waits_for_the_tick_that_drops_the_unit() {
+        let health = Arc::new(LeaseHealth::replica(Duration::from_secs(5)));
+        let held = BTreeMap::from([("source/a".to_owned(), Utc::now())]);
+        health.record_tick(held.clone(), None);
+        let waiter = tokio::spawn({
+            let health = Arc::clone(&health);
+            async move { health.until_released("source/a").await }
+        });
+        health.record_tick(held, None);
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "still held");
+        health.record_tick(BTreeMap::new(), None);
+        tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("released")
+            .expect("no panic");
+        // Alone on a single-writer store nothing is ever released.
+        let sole = LeaseHealth::sole();
+        let never =
+            tokio::time::timeout(Duration::from_millis(50), sole.until_released("source/a"));
+        assert!(never.await.is_err());
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_replica_is_ready_while_it_renews_and_holds_only_what_it_holds() {

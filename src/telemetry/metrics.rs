@@ -5,8 +5,9 @@
 //!
 //! Recording goes through the `metrics` facade: without an installed exporter it costs nothing,
 //! and `[server]` installs the Prometheus one ([`super::exporter`]). Per-source gauges (lag,
-//! last success) and outbox totals are computed when `/metrics` is scraped, from the health
-//! registry and the state store, so they are never stale.
+//! last success) are computed when `/metrics` is scraped, from the health registry, and the
+//! outbox and exposure totals are read from the state store then ([`super::store_metrics`]), so
+//! they are never stale.
 
 use chrono::{DateTime, Utc};
 
@@ -304,30 +305,7 @@ pub fn record_source_health(
 /// Exposures, from the state store at scrape time: `(cluster, rule, open now, oldest opening
 /// in ms)` for every cluster and rule that ever had one, so a gauge falls to 0 when the last
 /// exposure of its group closes.
-pub fn record_exposures(groups: &[(String, String, u64, Option<i64>)], now: DateTime<Utc>) {
-    for (cluster, rule, open, oldest_ms) in groups {
-        let labels = [("cluster", cluster.clone()), ("rule", rule.clone())];
-        gauge!(OPEN_EXPOSURES, &labels).set(*open as f64);
-        let age = oldest_ms
-            .map(|ms| (now.timestamp_millis() - ms).max(0) as f64 / 1000.0)
-            .unwrap_or(0.0);
-        gauge!(OLDEST_OPEN_EXPOSURE, &labels).set(age);
-    }
-}
-
 /// A commit refused because the source's lease moved on to another replica.
 pub fn record_commit_refused(source: &str) {
     counter!(COMMITS_REFUSED, "source" => source.to_owned()).increment(1);
-}
-
-/// Outbox totals, from the state store at scrape time: `(rule, source, alerts ever written)`
-/// and `(sink, delivery state, alerts)`. Plain tuples keep this file a leaf that sources may use.
-pub fn record_outbox(alerts: &[(String, String, u64)], deliveries: &[(String, &'static str, u64)]) {
-    for (rule, source, count) in alerts {
-        counter!(OUTBOX_ALERTS, "rule" => rule.clone(), "source" => source.clone())
-            .absolute(*count);
-    }
-    for (sink, state, n) in deliveries {
-        gauge!(OUTBOX_DELIVERIES, "sink" => sink.clone(), "state" => *state).set(*n as f64);
-    }
 }

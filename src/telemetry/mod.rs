@@ -7,5 +7,6 @@ pub mod logging;
 pub mod metrics;
 pub mod readiness;
 pub mod server;
+pub mod store_metrics;
 
 pub use health::Health;

@@ -57,6 +57,8 @@
 //!   spread and rebalanced on join and leave, provider quota held fleet-wide (counted at the fake)
 //! - `replicas_failover` kill -9 / SIGSTOP of a replica (takeover in time, late commit refused),
 //!   PostgreSQL restarted mid-run: nothing lost, nothing twice
+//! - `replicas_once`  once per fleet: a scheduled scan split by source among the holders, the
+//!   outbox totals exported only by the holder of `fleet/metrics` (dropped when it moves)
 //! - `postgres_store` the PostgreSQL store on a throwaway server: restart and reconnect, migration
 //!   once under concurrency, newer schema refused, atomic commits, idempotent enqueue, outbox
 //! - `postgres_leases` leases: epochs, expiry by the database clock, fenced commits refused after
@@ -168,6 +170,7 @@ mod postgres_leases;
 mod postgres_store;
 mod replicas;
 mod replicas_failover;
+mod replicas_once;
 mod robustness;
 mod scan_bounds;
 mod scans;

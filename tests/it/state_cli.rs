@@ -7,7 +7,10 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Utc;
 use nodeport_watch::clock::SystemClock;
+use nodeport_watch::model::StoredCursor;
+use nodeport_watch::sources::azure_monitor::AzureMonitorCursor;
 use nodeport_watch::state::postgres::{PostgresOptions, PostgresSettings, PostgresStore};
 use nodeport_watch::state::{self, Access, Fence, StatePath, StateSettings};
 use nodeport_watch::validation::Secret;
@@ -193,15 +196,46 @@ async fn status_reads_sqlite_too() {
         )
         .await
         .unwrap();
+    // A Log Analytics source ten minutes behind on its slower workspace.
+    let behind = Utc::now() - chrono::Duration::minutes(10);
+    let mut workspaces = AzureMonitorCursor::default();
+    workspaces
+        .watermarks
+        .insert("slow".into(), behind.timestamp_millis());
+    workspaces
+        .watermarks
+        .insert("fast".into(), Utc::now().timestamp_millis());
+    let mut azure = commit("live/aks", 0, &[], &[]);
+    azure.cursor = StoredCursor::encode(&workspaces).unwrap();
+    store.commit(azure, &Fence::Sole).await.unwrap();
     drop(store);
     let config = dir.path().join("npw.toml");
     std::fs::write(&config, "[state]\npath = \"state.db\"\n").unwrap();
     let out = run(&["status", "--json"], &config);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
-    assert_eq!(of_kind(&stdout, "cursor")[0]["cursor"], "live/files");
+    let cursors = of_kind(&stdout, "cursor");
+    assert_eq!(cursors[0]["cursor"], "live/aks");
+    let lag = cursors[0]["lag_seconds"].as_i64().unwrap_or_default();
+    assert!(
+        (600..660).contains(&lag),
+        "the slower workspace's lag: {stdout}"
+    );
+    assert_eq!(
+        cursors[0]["position"].as_str().map(|p| p[..19].to_owned()),
+        Some(behind.to_rfc3339()[..19].to_owned())
+    );
+    assert_eq!(cursors[1]["cursor"], "live/files");
+    assert!(cursors[1]["position"].is_null() && cursors[1]["lag_seconds"].is_null());
     assert_eq!(of_kind(&stdout, "outbox")[0]["count"], 2);
     assert!(of_kind(&stdout, "replica").is_empty() && of_kind(&stdout, "lease").is_empty());
     let table = run(&["status"], &config);
-    assert!(text(&table).0.contains("single-writer store (SQLite)"));
+    let (table_out, _) = text(&table);
+    assert!(table_out.contains("single-writer store (SQLite)"));
+    let aks: Vec<&str> = table_out
+        .lines()
+        .find(|l| l.starts_with("live/aks"))
+        .map(|l| l.split_whitespace().collect())
+        .unwrap_or_default();
+    assert_eq!(aks.get(3), Some(&"10m"), "the lag column: {table_out}");
 }

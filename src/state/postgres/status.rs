@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use super::{PostgresError, PostgresStore, lease};
+use crate::model::StoredCursor;
 use crate::state::{CursorStatus, Fleet, ReplicaStatus, StateError, StoreStatus};
 
 impl PostgresStore {
@@ -10,7 +11,7 @@ impl PostgresStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT key, kind, updated_at FROM cursors ORDER BY key",
+                "SELECT key, kind, version, value, updated_at FROM cursors ORDER BY key",
                 &[],
             )
             .await?;
@@ -18,8 +19,12 @@ impl PostgresStore {
             .map(|r| {
                 Ok(CursorStatus {
                     key: r.try_get(0)?,
-                    kind: r.try_get(1)?,
-                    updated_at: r.try_get(2)?,
+                    cursor: StoredCursor {
+                        kind: r.try_get(1)?,
+                        version: u32::try_from(r.try_get::<_, i64>(2)?).unwrap_or(u32::MAX),
+                        json: r.try_get(3)?,
+                    },
+                    updated_at: r.try_get(4)?,
                 })
             })
             .collect()

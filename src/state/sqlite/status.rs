@@ -4,19 +4,25 @@ use async_trait::async_trait;
 use chrono::DateTime;
 
 use super::SqliteStore;
+use crate::model::StoredCursor;
 use crate::state::{CursorStatus, StateError, StoreStatus};
 
 #[async_trait]
 impl StoreStatus for SqliteStore {
     async fn cursors(&self) -> Result<Vec<CursorStatus>, StateError> {
         self.run(|conn| {
-            let mut stmt =
-                conn.prepare("SELECT key, kind, updated_at FROM cursors ORDER BY key")?;
+            let mut stmt = conn.prepare(
+                "SELECT key, kind, version, value, updated_at FROM cursors ORDER BY key",
+            )?;
             let rows = stmt.query_map([], |r| {
-                let ms: i64 = r.get(2)?;
+                let ms: i64 = r.get(4)?;
                 Ok(CursorStatus {
                     key: r.get(0)?,
-                    kind: r.get(1)?,
+                    cursor: StoredCursor {
+                        kind: r.get(1)?,
+                        version: r.get(2)?,
+                        json: r.get(3)?,
+                    },
                     updated_at: DateTime::from_timestamp_millis(ms).unwrap_or_default(),
                 })
             })?;
