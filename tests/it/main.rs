@@ -53,12 +53,16 @@
 //!   beside a daemon only queues, `alerts` works without sink secrets
 //! - `state_lock_postgres` delivery on PostgreSQL by the sink's lease holder: `scan` beside a
 //!   daemon, or with no replica running, only queues; the URL's password never shown
-//! - `replicas`     three daemons on one PostgreSQL database: each alert delivered once, sources
-//!   spread and rebalanced on join and leave, provider quota held fleet-wide (counted at the fake)
+//! - `replicas`     three daemons on one PostgreSQL database over GKE sources on the fake: each
+//!   alert delivered once, sources spread and rebalanced on join and leave, provider quota held
+//!   fleet-wide (counted at the fake)
 //! - `replicas_failover` kill -9 / SIGSTOP of a replica (takeover in time, late commit refused),
 //!   PostgreSQL restarted mid-run: nothing lost, nothing twice
 //! - `replicas_once`  once per fleet: a scheduled scan split by source among the holders, the
 //!   outbox totals exported only by the holder of `fleet/metrics` (dropped when it moves)
+//! - `replicas_aws` the same fleet over CloudWatch on moto: a source per replica, each alert
+//!   once, kill -9 taken over in time, one account's FilterLogEvents budget held fleet-wide
+//!   (counted at the proxy)
 //! - `postgres_store` the PostgreSQL store on a throwaway server: restart and reconnect, migration
 //!   once under concurrency, newer schema refused, atomic commits, idempotent enqueue, outbox
 //! - `postgres_leases` leases: epochs, expiry by the database clock, fenced commits refused after
@@ -169,6 +173,7 @@ mod operations;
 mod postgres_leases;
 mod postgres_store;
 mod replicas;
+mod replicas_aws;
 mod replicas_failover;
 mod replicas_once;
 mod robustness;

@@ -7,30 +7,11 @@
 //! - three replicas reading one project stay within its `entries.list` budget together, as the
 //!   fake counts it, where each alone would use all of it.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::support::fleet::{Fleet, TTL, WAIT, one_at_a_time};
 use crate::support::postgres::PgServer;
 use crate::support::wait::eventually;
-
-/// Until `n` replicas each hold exactly `each` live source leases.
-async fn wait_for_spread(fleet: &Fleet<'_>, n: usize, each: usize) -> HashMap<String, usize> {
-    eventually(
-        &format!("{n} replicas holding {each} sources each"),
-        WAIT,
-        async || {
-            let mut spread = HashMap::new();
-            for lease in fleet.leases().await {
-                if lease.live && lease.name.starts_with("source/") {
-                    *spread.entry(lease.owner).or_insert(0) += 1;
-                }
-            }
-            (spread.len() == n && spread.values().all(|c| *c == each)).then_some(spread)
-        },
-    )
-    .await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_share_the_sources_and_deliver_every_alert_once() {
@@ -52,7 +33,7 @@ async fn three_replicas_share_the_sources_and_deliver_every_alert_once() {
     for _ in 0..3 {
         fleet.spawn();
     }
-    let spread = wait_for_spread(&fleet, 3, 2).await;
+    let spread = fleet.wait_for_spread(3, 2).await;
     for i in 0..3 {
         let id = fleet.replica_id(i).await;
         assert_eq!(spread.get(&id), Some(&2), "{id} in {spread:?}");
@@ -114,12 +95,12 @@ async fn ownership_rebalances_when_a_replica_joins_and_when_one_leaves() {
     let mut fleet = Fleet::new(PgServer::shared(), &pairs, 60).await;
     let first = fleet.spawn();
     let first_id = fleet.replica_id(first).await;
-    wait_for_spread(&fleet, 1, 4).await;
+    fleet.wait_for_spread(1, 4).await;
 
     // A second replica joins: the first gives up its surplus, one unit at a time.
     let second = fleet.spawn();
     let second_id = fleet.replica_id(second).await;
-    let spread = wait_for_spread(&fleet, 2, 2).await;
+    let spread = fleet.wait_for_spread(2, 2).await;
     assert_eq!(spread.get(&first_id), Some(&2));
     assert_eq!(spread.get(&second_id), Some(&2));
     let moved: Vec<_> = fleet
@@ -147,7 +128,7 @@ async fn ownership_rebalances_when_a_replica_joins_and_when_one_leaves() {
         fleet.log(first)
     );
     let stopped = left.elapsed();
-    wait_for_spread(&fleet, 1, 4).await;
+    fleet.wait_for_spread(1, 4).await;
     let taken = left.elapsed() - stopped;
     assert!(
         taken < TTL,
@@ -176,19 +157,19 @@ async fn three_replicas_on_one_project_stay_within_its_budget_together() {
     for _ in 0..3 {
         fleet.spawn();
     }
-    wait_for_spread(&fleet, 3, 1).await;
+    fleet.wait_for_spread(3, 1).await;
     fleet.insert("q");
     fleet.wait_for_alerts(1, WAIT).await;
     // Long enough that three full budgets (one per replica) would show: 3 × 20/min × 40 s = 40
     // requests, twice the budget.
     let watched = Instant::now();
-    let before = fleet.logging.requests().len();
+    let before = fleet.api.requests().len();
     eventually("40 s of polling", Duration::from_secs(90), async || {
         (watched.elapsed() >= Duration::from_secs(40)).then_some(())
     })
     .await;
-    let sent = fleet.logging.requests().len() - before;
-    let worst = fleet.logging.max_requests_in_a_minute("q");
+    let sent = fleet.api.requests().len() - before;
+    let worst = fleet.api.max_requests_in_a_minute("q");
     for i in 0..3 {
         assert!(fleet.daemons[i].terminate().success(), "{}", fleet.log(i));
     }

@@ -39,6 +39,11 @@ impl Daemon {
         self.child.as_ref().unwrap().id()
     }
 
+    /// Not killed or terminated by the test yet (it may have exited on its own).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
     /// SIGKILL: no chance to finish anything.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -1,20 +1,20 @@
-//! Replicas of the real binary on one PostgreSQL database, polling Cloud Logging sources on the
-//! local fake and delivering to one webhook receiver: the harness of `replicas` and
-//! `replicas_failover`.
+//! Replicas of the real binary on one PostgreSQL database, polling one provider's API and
+//! delivering to one webhook receiver: the harness of `replicas`, `replicas_failover` and
+//! `replicas_aws`.
 //!
-//! Each source reads its own project (or a shared one, for the quota test) with a 1 s poll
-//! interval, so the lease time is 3 s (see `runtime::fleet::timing`). A replica is named in
-//! the store `host-pid-random`; [`Fleet::replica_id`] finds a daemon's id by its pid.
+//! The fleet is generic over that API, `S`: the fake Cloud Logging (`fleet_gke`, the default)
+//! or moto behind a counting proxy (`fleet_aws`). Those files write the `[[sources]]` tables
+//! and events; this one runs the processes and reads the leases, which do not depend on the
+//! provider. Every source polls every second, so the lease time is 3 s (see
+//! `runtime::fleet::timing`). A replica is named in the store `host-pid-random`;
+//! [`Fleet::replica_id`] finds a daemon's id by its pid.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::Utc;
-
 use super::daemon::{Daemon, free_port};
 use super::fake_logging::FakeLogging;
-use super::gcp::nodeport_create;
 use super::postgres::PgServer;
 use super::receiver::Receiver;
 use super::wait::eventually;
@@ -32,10 +32,11 @@ pub async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
 pub const INTERVAL: Duration = Duration::from_secs(1);
 pub const TTL: Duration = Duration::from_secs(3);
 
-pub struct Fleet<'a> {
+pub struct Fleet<'a, S = FakeLogging> {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
-    pub logging: FakeLogging,
+    /// The provider API the sources read (see the module doc).
+    pub api: S,
     pub rx: Receiver,
     pub server: &'a PgServer,
     pub database: String,
@@ -43,7 +44,10 @@ pub struct Fleet<'a> {
     /// Each daemon's `[server]` port and pid (kept after it is killed).
     pub ports: Vec<u16>,
     pids: Vec<u32>,
-    inserted: usize,
+    /// Environment variables of every daemon (a provider's credentials).
+    env: Vec<(&'static str, &'static str)>,
+    /// Events written so far: numbers each new one.
+    written: usize,
 }
 
 /// A lease row as the test reads it.
@@ -55,47 +59,46 @@ pub struct LeaseRow {
     pub live: bool,
 }
 
-impl<'a> Fleet<'a> {
-    /// A fresh database on `server` and a configuration with `sources` as (name, project),
-    /// each project limited to `requests_per_minute`. No daemon runs yet.
-    pub async fn new(
+impl<'a, S> Fleet<'a, S> {
+    /// A fresh database on `server` and a configuration with one webhook sink and `sources`
+    /// (`[[sources]]` tables reading `api`); the daemons get `env`. No daemon runs yet.
+    pub async fn with_sources(
         server: &'a PgServer,
-        sources: &[(&str, &str)],
-        requests_per_minute: u32,
-    ) -> Fleet<'a> {
+        api: S,
+        sources: &str,
+        env: &[(&'static str, &'static str)],
+    ) -> Fleet<'a, S> {
         let dir = tempfile::tempdir().unwrap();
-        let logging = FakeLogging::start().await;
         let rx = Receiver::start().await;
         let database = server.database().await;
-        let mut text = format!(
+        let text = format!(
             "[state]\nurl = \"{}\"\n\n[delivery]\nmin_backoff = \"20ms\"\nmax_backoff = \"200ms\"\n\
-             poll_interval = \"200ms\"\n\n[[sinks]]\ntype = \"webhook\"\nname = \"hook\"\nurl = \"{}\"\n",
+             poll_interval = \"200ms\"\n\n[[sinks]]\ntype = \"webhook\"\nname = \"hook\"\nurl = \"{}\"\n\
+             {sources}",
             server.url(&database),
             rx.url("/hook"),
         );
-        for (name, project) in sources {
-            text.push_str(&format!(
-                "\n[[sources]]\ntype = \"gcp_logging\"\nname = \"{name}\"\nprojects = [\"{project}\"]\n\
-                 endpoint = \"{}\"\nanonymous = true\ninterval = \"{}s\"\nlag = \"1s\"\n\
-                 lookback = \"10m\"\nrequests_per_minute = {requests_per_minute}\n",
-                logging.endpoint(),
-                INTERVAL.as_secs(),
-            ));
-        }
         let config = dir.path().join("config.toml");
         std::fs::write(&config, text).unwrap();
         Fleet {
             dir,
             config,
-            logging,
+            api,
             rx,
             server,
             database,
             daemons: Vec::new(),
             ports: Vec::new(),
             pids: Vec::new(),
-            inserted: 0,
+            env: env.to_vec(),
+            written: 0,
         }
+    }
+
+    /// The number of the next event a test writes, for ids unique in the fleet.
+    pub fn next_event(&mut self) -> usize {
+        self.written += 1;
+        self.written
     }
 
     /// Starts one more replica, serving `/readyz` and `/metrics` on a port of its own;
@@ -111,7 +114,7 @@ impl<'a> Fleet<'a> {
         )
         .unwrap();
         let log = self.dir.path().join(format!("replica-{i}.log"));
-        let daemon = Daemon::start(&config, &log);
+        let daemon = Daemon::start_with_env(&config, &log, &self.env);
         self.pids.push(daemon.pid());
         self.daemons.push(daemon);
         self.ports.push(port);
@@ -166,6 +169,59 @@ impl<'a> Fleet<'a> {
         spread
     }
 
+    /// Until `n` replicas each hold exactly `each` live source leases.
+    pub async fn wait_for_spread(&self, n: usize, each: usize) -> HashMap<String, usize> {
+        eventually(
+            &format!("{n} replicas holding {each} sources each"),
+            WAIT,
+            async || {
+                let mut spread = HashMap::new();
+                for lease in self.leases().await {
+                    if lease.live && lease.name.starts_with("source/") {
+                        *spread.entry(lease.owner).or_insert(0) += 1;
+                    }
+                }
+                (spread.len() == n && spread.values().all(|c| *c == each)).then_some(spread)
+            },
+        )
+        .await
+    }
+
+    /// The quota keys recorded for `lease` (what its source draws on).
+    pub async fn quota_keys(&self, lease: &str) -> Vec<String> {
+        let Ok(client) = self.server.connect(&self.database).await else {
+            return Vec::new();
+        };
+        client
+            .query(
+                "SELECT quota_key FROM lease_quota_keys WHERE lease = $1 ORDER BY quota_key",
+                &[&lease],
+            )
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+
+    /// Until the outbox has no delivery pending: nothing is in flight to the sink, so a
+    /// replica killed now cannot leave an alert sent but unmarked (sent again by the next
+    /// holder, with the same id).
+    pub async fn wait_for_outbox_settled(&self) {
+        let client = self.server.connect(&self.database).await.unwrap();
+        eventually("every delivery marked", WAIT, async || {
+            let row = client
+                .query_one(
+                    "SELECT count(*) FROM deliveries WHERE state = 'pending'",
+                    &[],
+                )
+                .await
+                .ok()?;
+            (row.get::<_, i64>(0) == 0).then_some(())
+        })
+        .await;
+    }
+
     /// The replica id daemon `i` registered (`host-PID-random`).
     pub async fn replica_id(&self, i: usize) -> String {
         let pid = self.pids[i];
@@ -192,17 +248,7 @@ impl<'a> Fleet<'a> {
             .unwrap_or_else(|| panic!("no daemon with pid {pid} holds {lease}"))
     }
 
-    /// Writes a NodePort create into `project`, visible to the next poll; returns its id.
-    pub fn insert(&mut self, project: &str) -> String {
-        self.inserted += 1;
-        let time = Utc::now() - chrono::Duration::seconds(2);
-        let entry = nodeport_create(project, "c1", time, self.inserted);
-        let id = entry["insertId"].as_str().unwrap().to_owned();
-        self.logging.insert(entry);
-        id
-    }
-
-    /// How many times each alert id was delivered, and the insert ids they came from.
+    /// How many times each alert id was delivered.
     pub fn deliveries(&self) -> HashMap<String, usize> {
         let mut counts = HashMap::new();
         for request in self.rx.requests() {
@@ -210,6 +256,18 @@ impl<'a> Fleet<'a> {
             *counts.entry(id).or_default() += 1;
         }
         counts
+    }
+
+    /// The audit IDs of the alerts delivered, one per delivery, sorted.
+    pub fn delivered_audit_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .rx
+            .requests()
+            .iter()
+            .map(|r| r.json()["audit_id"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        ids.sort();
+        ids
     }
 
     /// Until `n` distinct alerts have been delivered.

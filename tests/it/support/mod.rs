@@ -20,6 +20,8 @@ pub mod fake_logging;
 pub mod falcosidekick_api;
 pub mod fixtures;
 pub mod fleet;
+pub mod fleet_aws;
+pub mod fleet_gke;
 pub mod gcp;
 pub mod ingest;
 pub mod installer;
