@@ -75,7 +75,7 @@
 //! - `sink_aws_security_hub` the `aws_security_hub` sink on moto: one ASFF finding per exposure
 //!   read back with GetFindings (fields, re-send, close archives it), the account from STS, the
 //!   healthcheck; a loopback receiver's FailedFindings (refused → dead letter, throttled →
-//!   retry); configuration problems
+//!   retry); configuration problems, the role's account, the external ID never shown
 //! - `sink_azure_logs_ingestion` the `azure_logs_ingestion` sink against a strict Logs
 //!   Ingestion API receiver: path, api-version, token audience, rows, 1 MB; its own contract
 //! - `sink_elasticsearch` the `elasticsearch` sink against a strict `_bulk` receiver: NDJSON,

@@ -4,7 +4,8 @@
 //! leaves one finding, the close archives the same finding; the account comes from STS; the
 //! healthcheck tells a hub that is not enabled. moto refuses no finding this sink can build, so
 //! a loopback receiver answering `FailedFindings` shows a refused finding dead-lettered and a
-//! throttled one retried. Configuration problems name their keys.
+//! throttled one retried. Configuration problems name their keys; the role gives the account;
+//! the external ID is never shown.
 
 use aws_sdk_securityhub::config::Region;
 use nodeport_watch::config::{Settings, SinkKind};
@@ -287,4 +288,24 @@ name = "hub"
         &["sinks[0]", "region"],
         "never-written-secret",
     );
+}
+
+#[test]
+fn the_role_gives_the_account_and_its_external_id_is_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("external-id"), "from-a-file\n").unwrap();
+    let s = load(
+        dir.path(),
+        "http://127.0.0.1:1",
+        "role_arn = \"arn:aws:iam::210987654321:role/import-findings\"\n\
+         external_id = { file = \"external-id\" }\n",
+    );
+    let SinkKind::AwsSecurityHub(settings) = &s.sinks[0].kind else {
+        panic!("not an aws_security_hub sink")
+    };
+    assert_eq!(settings.account.as_deref(), Some("210987654321"));
+    let role = settings.access.role.as_ref().unwrap();
+    assert_eq!(role.external_id.as_deref(), Some("from-a-file"));
+    assert!(!format!("{settings:?}").contains("from-a-file"));
+    assert!(!format!("{:?}", sink(&s)).contains("from-a-file"));
 }
