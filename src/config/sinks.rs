@@ -12,6 +12,7 @@ use serde_value::Value;
 
 pub use crate::sinks::alertmanager::{AlertmanagerSettings, RawAlertmanagerSink};
 pub use crate::sinks::aws_eventbridge::{AwsEventBridgeSettings, RawAwsEventBridgeSink};
+pub use crate::sinks::aws_security_hub::{AwsSecurityHubSettings, RawAwsSecurityHubSink};
 pub use crate::sinks::azure_logs_ingestion::{
     AzureLogsIngestionSettings, RawAzureLogsIngestionSink,
 };
@@ -23,8 +24,8 @@ pub use crate::sinks::slack::{RawSlackSink, SlackSettings};
 pub use crate::sinks::splunk_hec::{RawSplunkHecSink, SplunkHecSettings};
 pub use crate::sinks::webhook::{RawWebhookSink, WebhookSettings};
 use crate::sinks::{
-    alertmanager, aws_eventbridge, azure_logs_ingestion, elasticsearch, file, pagerduty, slack,
-    splunk_hec, webhook,
+    alertmanager, aws_eventbridge, aws_security_hub, azure_logs_ingestion, elasticsearch, file,
+    pagerduty, slack, splunk_hec, webhook,
 };
 
 use super::decode;
@@ -48,6 +49,7 @@ pub enum RawSink {
     AzureLogsIngestion(RawAzureLogsIngestionSink),
     #[serde(rename = "aws_eventbridge")]
     AwsEventBridge(RawAwsEventBridgeSink),
+    AwsSecurityHub(RawAwsSecurityHubSink),
 }
 
 /// Which alerts a sink receives. Every sink table repeats these keys: serde cannot flatten a
@@ -73,6 +75,7 @@ impl RawSink {
         "elasticsearch",
         "azure_logs_ingestion",
         "aws_eventbridge",
+        "aws_security_hub",
     ];
 
     /// Decodes one `[[sinks]]` table whose `type` was `kind` (already taken out), reporting
@@ -89,6 +92,7 @@ impl RawSink {
             "elasticsearch" => decode::table(table, key, p).map(RawSink::Elasticsearch),
             "azure_logs_ingestion" => decode::table(table, key, p).map(RawSink::AzureLogsIngestion),
             "aws_eventbridge" => decode::table(table, key, p).map(RawSink::AwsEventBridge),
+            "aws_security_hub" => decode::table(table, key, p).map(RawSink::AwsSecurityHub),
             _ => None,
         }
     }
@@ -105,6 +109,7 @@ impl RawSink {
             RawSink::Elasticsearch(s) => &s.name,
             RawSink::AzureLogsIngestion(s) => &s.name,
             RawSink::AwsEventBridge(s) => &s.name,
+            RawSink::AwsSecurityHub(s) => &s.name,
         }
     }
 
@@ -126,6 +131,9 @@ impl RawSink {
                 (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after)
             }
             RawSink::AwsEventBridge(s) => {
+                (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after)
+            }
+            RawSink::AwsSecurityHub(s) => {
                 (&s.rules, &s.min_severity, s.notify_closed, &s.remind_after)
             }
         };
@@ -169,6 +177,7 @@ pub enum SinkKind {
     Elasticsearch(ElasticsearchSettings),
     AzureLogsIngestion(AzureLogsIngestionSettings),
     AwsEventBridge(AwsEventBridgeSettings),
+    AwsSecurityHub(AwsSecurityHubSettings),
 }
 
 impl SinkKind {
@@ -184,6 +193,7 @@ impl SinkKind {
             SinkKind::Elasticsearch(_) => "elasticsearch",
             SinkKind::AzureLogsIngestion(_) => "azure_logs_ingestion",
             SinkKind::AwsEventBridge(_) => "aws_eventbridge",
+            SinkKind::AwsSecurityHub(_) => "aws_security_hub",
         }
     }
 }
@@ -216,6 +226,9 @@ pub(super) fn build(
         }
         RawSink::AwsEventBridge(s) => {
             aws_eventbridge::config::build(s, key, base, p).map(SinkKind::AwsEventBridge)
+        }
+        RawSink::AwsSecurityHub(s) => {
+            aws_security_hub::config::build(s, key, base, p).map(SinkKind::AwsSecurityHub)
         }
     }?;
     Some(SinkSettings {

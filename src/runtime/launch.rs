@@ -12,6 +12,7 @@ use crate::delivery::{Deliverer, RetryPolicy};
 use crate::ingest::Services;
 use crate::sinks::alertmanager::AlertmanagerSink;
 use crate::sinks::aws_eventbridge::AwsEventBridgeSink;
+use crate::sinks::aws_security_hub::AwsSecurityHubSink;
 use crate::sinks::azure_logs_ingestion::AzureLogsIngestionSink;
 use crate::sinks::elasticsearch::ElasticsearchSink;
 use crate::sinks::pagerduty::PagerDutySink;
@@ -36,6 +37,7 @@ pub fn build_sink(settings: &SinkSettings) -> Result<Arc<dyn Sink>, String> {
         SinkKind::Elasticsearch(s) => Arc::new(ElasticsearchSink::new(s)?),
         SinkKind::AzureLogsIngestion(s) => Arc::new(AzureLogsIngestionSink::new(s)?),
         SinkKind::AwsEventBridge(s) => Arc::new(AwsEventBridgeSink::new(s)),
+        SinkKind::AwsSecurityHub(s) => Arc::new(AwsSecurityHubSink::new(s)),
     })
 }
 

@@ -14,9 +14,11 @@
 //! | `elasticsearch` | `_bulk` create of an ECS document   | same, and per item: 429, 5xx    |
 //! | `azure_logs_ingestion` | a row for a DCR stream       | same                            |
 //! | `aws_eventbridge` | a PutEvents entry                 | call failures; entries: throttled, internal |
+//! | `aws_security_hub` | an ASFF finding per exposure     | call failures; findings: throttled, internal, access |
 
 pub mod alertmanager;
 pub mod aws_eventbridge;
+pub mod aws_security_hub;
 pub mod azure_logs_ingestion;
 pub mod elasticsearch;
 pub mod exposure;

@@ -55,7 +55,7 @@ fn the_shipped_configurations_are_valid() {
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "example: {text}");
     assert!(
-        text.contains("(5 sources, 10 sinks"),
+        text.contains("(5 sources, 11 sinks"),
         "every source and sink type is shown: {text}"
     );
 }

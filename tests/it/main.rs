@@ -78,6 +78,10 @@
 //! - `sink_aws_eventbridge` the `aws_eventbridge` sink on moto: PutEvents to a custom bus
 //!   routed by a rule to a log group (source, detail-type, time, detail), a missing bus
 //!   retried, configuration problems and the external ID never shown
+//! - `sink_aws_security_hub` the `aws_security_hub` sink on moto: one ASFF finding per exposure
+//!   read back with GetFindings (fields, re-send, close archives it), the account from STS, the
+//!   healthcheck; a loopback receiver's FailedFindings (refused → dead letter, throttled →
+//!   retry); configuration problems, the role's account, the external ID never shown
 //! - `sink_azure_logs_ingestion` the `azure_logs_ingestion` sink against a strict Logs
 //!   Ingestion API receiver: path, api-version, token audience, rows, 1 MB; its own contract
 //! - `sink_elasticsearch` the `elasticsearch` sink against a strict `_bulk` receiver: NDJSON,
@@ -181,6 +185,7 @@ mod scan_bounds;
 mod scans;
 mod sink_alertmanager;
 mod sink_aws_eventbridge;
+mod sink_aws_security_hub;
 mod sink_azure_logs_ingestion;
 mod sink_elasticsearch;
 mod sink_falco;

@@ -86,6 +86,7 @@ impl ApiError {
         let service = match call.split_once(':') {
             Some(("sts", _)) => "AWS STS",
             Some(("events", _)) => "Amazon EventBridge",
+            Some(("securityhub", _)) => "AWS Security Hub",
             _ => "CloudWatch Logs",
         };
         let (failure, diagnosis) = match &err {
@@ -222,6 +223,12 @@ fn service_diagnosis(
         format!("logs:{call}")
     };
     match (code.unwrap_or_default(), status) {
+        // Security Hub's answer (a 401) when it is not enabled in the account and region.
+        ("InvalidAccessException", _) => Diagnosis::new(
+            format!("{service} refused {action} ({said})"),
+            "enable Security Hub in the account the identity (or its `role_arn`) acts in, in \
+             the configured `region`",
+        ),
         // Checked before the status: STS answers an unknown key with a 403.
         (
             "UnrecognizedClientException"
@@ -241,11 +248,7 @@ fn service_diagnosis(
             &format!("{action} ({said})"),
             format!(
                 "allow `{action}` on the {} to the identity (or its `role_arn`)",
-                if action.starts_with("events:") {
-                    "event bus"
-                } else {
-                    "log groups"
-                }
+                permission_resource(&action)
             ),
         ),
         ("ExpiredToken" | "ExpiredTokenException", _) => Diagnosis::new(
@@ -257,6 +260,15 @@ fn service_diagnosis(
             "check `region` and the log group names",
         ),
         _ => Diagnosis::new(format!("{call} failed ({said})"), ""),
+    }
+}
+
+/// What an action's permission is granted on, in the words of the IAM policy.
+fn permission_resource(action: &str) -> &'static str {
+    match action.split_once(':') {
+        Some(("events", _)) => "event bus",
+        Some(("securityhub", _)) => "hub and the account's default product",
+        _ => "log groups",
     }
 }
 
@@ -367,6 +379,30 @@ mod tests {
                 .starts_with("CloudWatch Logs refused the credentials (HTTP 401)")
         );
         assert_eq!(provider_word("WebIdentityToken"), "web identity");
+        let not_enabled = service_diagnosis(
+            "securityhub:BatchImportFindings",
+            "AWS Security Hub",
+            Some("InvalidAccessException"),
+            401,
+            "Account is not subscribed to AWS Security Hub",
+        );
+        assert!(
+            not_enabled.to_string().contains("enable Security Hub"),
+            "not enabled is not a credential problem: {not_enabled}"
+        );
+        let denied = service_diagnosis(
+            "securityhub:BatchImportFindings",
+            "AWS Security Hub",
+            Some("AccessDeniedException"),
+            403,
+            "",
+        );
+        assert!(
+            denied
+                .to_string()
+                .contains("on the hub and the account's default product"),
+            "{denied}"
+        );
     }
 
     #[test]
