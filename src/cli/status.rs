@@ -1,7 +1,7 @@
 //! `nodeport-watch status`: what the state store says about the daemon's progress — each
 //! cursor's position on the time axis and its lag behind now (what
-//! `nodeport_watch_checkpoint_lag_seconds` exports live), when it last moved, the outbox per sink and state, and on a shared
-//! (PostgreSQL) store the replicas and who holds which lease.
+//! `nodeport_watch_checkpoint_lag_seconds` exports live) and when it last moved, the outbox per
+//! sink and state, and on a shared (PostgreSQL) store the replicas and who holds which lease.
 //!
 //! It reads only `[state]` (like `alerts`) and never writes. Aligned tables by default (names
 //! escaped: they come from the configuration and from other replicas), one JSON object per
