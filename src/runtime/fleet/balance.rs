@@ -6,11 +6,13 @@
 //!   released) up to `hi`. While some replica holds fewer than `lo` (one that just joined),
 //!   only such a replica takes a *freshly* freed unit; anyone may take a unit that stayed free
 //!   longer than the handover time, so work never waits on a replica that cannot take it.
-//! - **Give up**: a replica holding more than `hi` releases its surplus; a replica holding
-//!   more than `lo` releases when some replica holds fewer than `lo`, no unit is free (a unit
-//!   already given up is on its way), and it is the richest (most units, ties broken by the
-//!   smallest id, so exactly one gives). Only one unit per tick, only one held at least the
-//!   minimum time, and never in a tick where it takes.
+//! - **Give up**: a replica holding more than `hi` releases its surplus over `hi`; a replica
+//!   holding more than `lo` releases when some replica holds fewer than `lo`, no unit is free
+//!   (units already given up are on their way), and it is the richest (most units, ties broken
+//!   by the smallest id, so exactly one gives): as many as the others lack to reach `lo`, down
+//!   to `lo` itself. All in one tick, so a fleet of hundreds of units spreads in a few lease
+//!   periods rather than one unit per tick; only units held at least the minimum time, and
+//!   never in a tick where it takes.
 //!
 //! Every live replica ends with `lo` or `hi` units, and from there nothing moves: no rule
 //! fires when every count is within `[lo, hi]`, which is what keeps it from flapping. The
@@ -41,7 +43,7 @@ pub struct View<'a> {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Plan {
     pub take: Vec<String>,
-    pub give_up: Option<String>,
+    pub give_up: Vec<String>,
 }
 
 pub fn plan(view: &View<'_>) -> Plan {
@@ -79,7 +81,7 @@ pub fn plan(view: &View<'_>) -> Plan {
         if !take.is_empty() {
             return Plan {
                 take,
-                give_up: None,
+                give_up: Vec::new(),
             };
         }
     }
@@ -88,16 +90,22 @@ pub fn plan(view: &View<'_>) -> Plan {
         .iter()
         .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
         .map(|(id, _)| *id);
-    let should_give = mine > hi || (starving && !any_free && mine > lo && richest == Some(view.me));
-    if !should_give {
-        return Plan::default();
-    }
+    let lacking: usize = counts.values().map(|&c| lo.saturating_sub(c)).sum();
+    let surplus = if mine > hi {
+        mine - hi
+    } else if starving && !any_free && mine > lo && richest == Some(view.me) {
+        lacking.min(mine - lo)
+    } else {
+        0
+    };
     let give_up = view
         .mine
         .iter()
+        .rev()
         .filter(|(_, held)| **held >= view.min_hold)
         .map(|(unit, _)| unit.clone())
-        .next_back();
+        .take(surplus)
+        .collect();
     Plan {
         take: Vec::new(),
         give_up,
@@ -153,7 +161,7 @@ mod tests {
                     owners.insert(u, me.clone());
                     moved = true;
                 }
-                if let Some(u) = p.give_up {
+                for u in p.give_up {
                     owners.remove(&u);
                     moved = true;
                 }
@@ -177,7 +185,7 @@ mod tests {
         let mut owners = HashMap::new();
         settle(7, &["a"], &mut owners);
         assert_eq!(counts(&owners, &["a"]), [7]);
-        // Two join: the one holding everything gives up its surplus one unit per tick.
+        // Two join: the one holding everything gives up its surplus.
         settle(7, &["a", "b", "c"], &mut owners);
         let mut c = counts(&owners, &["a", "b", "c"]);
         c.sort();
@@ -190,6 +198,19 @@ mod tests {
         c.sort();
         assert_eq!(c, [3, 4]);
         assert_eq!(owners.len(), 7);
+    }
+
+    #[test]
+    fn a_large_fleet_spreads_in_a_few_ticks_not_one_unit_per_tick() {
+        // 109 units on one replica, two join: the surplus leaves in one tick, not 73.
+        let mut owners = HashMap::new();
+        settle(109, &["a"], &mut owners);
+        let ticks = settle(109, &["a", "b", "c"], &mut owners);
+        let mut c = counts(&owners, &["a", "b", "c"]);
+        c.sort();
+        assert_eq!(c, [36, 36, 37]);
+        assert!(ticks <= 3, "settled after {ticks} ticks");
+        assert_eq!(owners.len(), 109, "every unit is held");
     }
 
     #[test]

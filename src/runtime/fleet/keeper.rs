@@ -259,7 +259,7 @@ impl Keeper {
         }
         let ids: Vec<String> = replicas.into_iter().map(|r| r.id).collect();
         // Each kind is balanced on its own, so sources spread evenly whoever holds the sinks.
-        let mut give_up = None;
+        let mut give_up = Vec::new();
         let mut take = Vec::new();
         for kind in kinds(&self.units) {
             let of_kind = |unit: &String| kind_of(unit) == kind;
@@ -285,12 +285,12 @@ impl Keeper {
                 handover: self.timing.handover,
             });
             take.extend(plan.take);
-            give_up = give_up.or(plan.give_up);
+            give_up.extend(plan.give_up);
         }
         for unit in take {
             self.take(unit).await;
         }
-        if let Some(unit) = give_up {
+        for unit in give_up {
             self.give_up(&unit);
         }
         Ok(())
