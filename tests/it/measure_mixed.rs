@@ -80,6 +80,28 @@ fn log_excerpt(daemon: &Daemon) -> String {
     )
 }
 
+/// Live source leases per replica (by pid, in `replicas` order), e.g. `[70, 20, 20]`.
+async fn spread(server: &PgServer, database: &str, replicas: &[Daemon]) -> String {
+    let client = server.connect(database).await.unwrap();
+    let rows = client
+        .query(
+            "SELECT owner FROM leases WHERE name LIKE 'source/%' AND expires_at > now()",
+            &[],
+        )
+        .await
+        .unwrap();
+    let counts: Vec<usize> = replicas
+        .iter()
+        .map(|d| {
+            let pid = d.pid().to_string();
+            rows.iter()
+                .filter(|r| r.get::<_, String>(0).split('-').rev().nth(1) == Some(pid.as_str()))
+                .count()
+        })
+        .collect();
+    format!("source leases per replica {counts:?}")
+}
+
 fn env_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     env.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
@@ -126,13 +148,17 @@ async fn measure_mixed_fleet_of_1000_clusters_on_three_replicas() {
         replicas.push(start_replica(dir.path(), &state, &sources, &rx, i, &env_refs(&env)).await);
     }
     for (i, replica) in replicas.iter().enumerate() {
-        println!("  replica {i}: {}", sample(replica, &fleet).await);
+        let idle = sample(replica, &fleet).await;
+        let held = spread(server, &database, &replicas).await;
+        println!("  replica {i}: {idle}; after it, {held}");
     }
     let visible = fleet.insert_every(EVERY).await;
     let latency = latencies(&rx, &visible).await;
     println!(
-        "{EKS} EKS + {GKE} GKE + {AKS} AKS clusters on 3 replicas (PostgreSQL):\n{latency}\n  {}",
-        fleet.requests()
+        "{EKS} EKS + {GKE} GKE + {AKS} AKS clusters on 3 replicas (PostgreSQL):\n{latency}\n  {}\n  \
+         at the end, {}",
+        fleet.requests(),
+        spread(server, &database, &replicas).await
     );
     for (i, replica) in replicas.iter().enumerate() {
         println!("  replica {i}: {}", log_excerpt(replica));
