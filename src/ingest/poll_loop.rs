@@ -40,29 +40,33 @@ pub trait Steps {
 /// Runs `steps` until `cancel` fires or a step says it is done. Failures back off (with
 /// jitter, stretched to what the failure asks for); a success resets the backoff.
 ///
-/// `interval` runs from the start of one round of steps (the steps taken back to back, while
-/// each says more is waiting) to the start of the next, so a round of several steps (a
-/// CloudWatch source reads one log group per step) does not stretch the period its sources
-/// are polled at.
+/// A round is the steps taken back to back while each says more is waiting. `interval` runs
+/// from the end of a round's first step, so the further steps of a round (a CloudWatch source
+/// reads one log group per step) do not stretch the period its sources are polled at. A round
+/// of one step waits the whole interval after it, as a step that waited for its rate limit
+/// must not be followed by the next one at once: the loop would then spend its time inside
+/// steps, where cancellation (a lease given up) is not seen.
 pub async fn run<S: Steps>(
     steps: &mut S,
     interval: Duration,
     mut backoff: Backoff,
     cancel: &CancellationToken,
 ) -> Result<(), S::Error> {
-    let mut round_started = tokio::time::Instant::now();
+    let mut round: Option<tokio::time::Instant> = None;
     loop {
         if cancel.is_cancelled() {
             return Ok(());
         }
-        let wait = match steps.step().await {
+        let outcome = steps.step().await;
+        let first_step_ended = *round.get_or_insert_with(tokio::time::Instant::now);
+        let wait = match outcome {
             Ok(Next::Now) => {
                 backoff.reset();
                 continue;
             }
             Ok(Next::AfterInterval) => {
                 backoff.reset();
-                interval.saturating_sub(round_started.elapsed())
+                interval.saturating_sub(first_step_ended.elapsed())
             }
             Ok(Next::Done) => return Ok(()),
             Err(error) => {
@@ -77,7 +81,7 @@ pub async fn run<S: Steps>(
             _ = cancel.cancelled() => return Ok(()),
             _ = tokio::time::sleep(wait) => {}
         }
-        round_started = tokio::time::Instant::now();
+        round = None;
     }
 }
 
@@ -200,9 +204,9 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_interval_runs_from_the_start_of_one_round_to_the_next() {
-        // Rounds of two 4 s steps every 10 s: the second round starts 10 s after the first,
-        // not 10 s after the first round ended.
+    async fn the_interval_runs_from_the_end_of_a_rounds_first_step() {
+        // Rounds of two 4 s steps every 10 s: the second round's first step ends 10 s after
+        // the first round's did, not 10 s after the first round ended.
         let mut rounds = script(
             vec![
                 Ok(Next::Now),
@@ -228,8 +232,8 @@ mod tests {
             .iter()
             .map(|s| (*s - started).as_secs())
             .collect();
-        assert_eq!(starts, [0, 4, 10, 14, 20]);
-        // A round longer than the interval is followed by the next at once.
+        assert_eq!(starts, [0, 4, 14, 18, 28]);
+        // A round of one step waits the whole interval after it, however long the step took.
         let mut long = script(vec![Ok(Next::AfterInterval), Ok(Next::Done)], usize::MAX);
         long.takes = Duration::from_secs(15);
         let started = tokio::time::Instant::now();
@@ -241,6 +245,6 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(long.starts[1] - started, Duration::from_secs(15));
+        assert_eq!(long.starts[1] - started, Duration::from_secs(25));
     }
 }
