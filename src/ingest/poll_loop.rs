@@ -39,24 +39,34 @@ pub trait Steps {
 
 /// Runs `steps` until `cancel` fires or a step says it is done. Failures back off (with
 /// jitter, stretched to what the failure asks for); a success resets the backoff.
+///
+/// A round is the steps taken back to back while each says more is waiting. `interval` runs
+/// from the end of a round's first step, so the further steps of a round (a CloudWatch source
+/// reads one log group per step) do not stretch the period its sources are polled at. A round
+/// of one step waits the whole interval after it, as a step that waited for its rate limit
+/// must not be followed by the next one at once: the loop would then spend its time inside
+/// steps, where cancellation (a lease given up) is not seen.
 pub async fn run<S: Steps>(
     steps: &mut S,
     interval: Duration,
     mut backoff: Backoff,
     cancel: &CancellationToken,
 ) -> Result<(), S::Error> {
+    let mut round: Option<tokio::time::Instant> = None;
     loop {
         if cancel.is_cancelled() {
             return Ok(());
         }
-        let wait = match steps.step().await {
+        let outcome = steps.step().await;
+        let first_step_ended = *round.get_or_insert_with(tokio::time::Instant::now);
+        let wait = match outcome {
             Ok(Next::Now) => {
                 backoff.reset();
                 continue;
             }
             Ok(Next::AfterInterval) => {
                 backoff.reset();
-                interval
+                interval.saturating_sub(first_step_ended.elapsed())
             }
             Ok(Next::Done) => return Ok(()),
             Err(error) => {
@@ -71,6 +81,7 @@ pub async fn run<S: Steps>(
             _ = cancel.cancelled() => return Ok(()),
             _ = tokio::time::sleep(wait) => {}
         }
+        round = None;
     }
 }
 
@@ -85,12 +96,27 @@ mod tests {
         results: VecDeque<Result<Next, &'static str>>,
         retries: Vec<Duration>,
         give_up_after: usize,
+        /// How long each step takes, and when each began.
+        takes: Duration,
+        starts: Vec<tokio::time::Instant>,
+    }
+
+    fn script(results: Vec<Result<Next, &'static str>>, give_up_after: usize) -> Script {
+        Script {
+            results: VecDeque::from(results),
+            retries: Vec::new(),
+            give_up_after,
+            takes: Duration::ZERO,
+            starts: Vec::new(),
+        }
     }
 
     impl Steps for Script {
         type Error = &'static str;
 
         async fn step(&mut self) -> Result<Next, &'static str> {
+            self.starts.push(tokio::time::Instant::now());
+            tokio::time::sleep(self.takes).await;
             self.results.pop_front().unwrap_or(Ok(Next::Done))
         }
 
@@ -110,8 +136,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn backs_off_on_failure_resets_on_success_and_honours_asked_waits() {
-        let mut script = Script {
-            results: VecDeque::from([
+        let mut steps = script(
+            vec![
                 Err("boom"),
                 Err("boom"),
                 Err("boom"),
@@ -120,20 +146,19 @@ mod tests {
                 Err("slow down"),
                 Ok(Next::Now),
                 Ok(Next::Done),
-            ]),
-            retries: Vec::new(),
-            give_up_after: usize::MAX,
-        };
+            ],
+            usize::MAX,
+        );
         let started = tokio::time::Instant::now();
         run(
-            &mut script,
+            &mut steps,
             Duration::from_secs(10),
             backoff(),
             &CancellationToken::new(),
         )
         .await
         .unwrap();
-        let r = &script.retries;
+        let r = &steps.retries;
         assert_eq!(r.len(), 5);
         assert!(r[2] > r[0], "delays grow while failing: {r:?}");
         assert!(r[3] < Duration::from_secs(2), "a success resets: {r:?}");
@@ -153,13 +178,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn stops_with_the_error_when_told_to_and_at_once_when_cancelled() {
-        let mut script = Script {
-            results: VecDeque::from([Err("boom"), Err("boom"), Err("last")]),
-            retries: Vec::new(),
-            give_up_after: 3,
-        };
+        let mut failing = script(vec![Err("boom"), Err("boom"), Err("last")], 3);
         let result = run(
-            &mut script,
+            &mut failing,
             Duration::from_secs(1),
             backoff(),
             &CancellationToken::new(),
@@ -168,11 +189,7 @@ mod tests {
         assert_eq!(result, Err("last"));
 
         let cancel = CancellationToken::new();
-        let mut waiting = Script {
-            results: VecDeque::from([Ok(Next::AfterInterval), Ok(Next::Now)]),
-            retries: Vec::new(),
-            give_up_after: usize::MAX,
-        };
+        let mut waiting = script(vec![Ok(Next::AfterInterval), Ok(Next::Now)], usize::MAX);
         let stopper = cancel.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(5)).await;
@@ -184,5 +201,50 @@ mod tests {
             .unwrap();
         assert_eq!(started.elapsed(), Duration::from_secs(5));
         assert_eq!(waiting.results.len(), 1, "no step after the cancellation");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_interval_runs_from_the_end_of_a_rounds_first_step() {
+        // Rounds of two 4 s steps every 10 s: the second round's first step ends 10 s after
+        // the first round's did, not 10 s after the first round ended.
+        let mut rounds = script(
+            vec![
+                Ok(Next::Now),
+                Ok(Next::AfterInterval),
+                Ok(Next::Now),
+                Ok(Next::AfterInterval),
+                Ok(Next::Done),
+            ],
+            usize::MAX,
+        );
+        rounds.takes = Duration::from_secs(4);
+        let started = tokio::time::Instant::now();
+        run(
+            &mut rounds,
+            Duration::from_secs(10),
+            backoff(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        let starts: Vec<u64> = rounds
+            .starts
+            .iter()
+            .map(|s| (*s - started).as_secs())
+            .collect();
+        assert_eq!(starts, [0, 4, 14, 18, 28]);
+        // A round of one step waits the whole interval after it, however long the step took.
+        let mut long = script(vec![Ok(Next::AfterInterval), Ok(Next::Done)], usize::MAX);
+        long.takes = Duration::from_secs(15);
+        let started = tokio::time::Instant::now();
+        run(
+            &mut long,
+            Duration::from_secs(10),
+            backoff(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(long.starts[1] - started, Duration::from_secs(25));
     }
 }

@@ -34,6 +34,8 @@
 //!   cannot parse with the service's 400
 //! - `azure_monitor` Log Analytics windows, late rows, splits, table styles (against a local fake)
 //! - `azure_monitor_failures` throttling, partial results, tokens, scans, config (same fake)
+//! - `azure_cli_token` the binary's `azure_cli` credential takes a fake `az`'s token to the
+//!   fake Log Analytics (how the fleet measurements run AKS through the binary)
 //! - `azure_blob`   storage archives: appends, split lines, clusters, restart (against Azurite)
 //! - `azure_blob_lifecycle` settled hours, scans, healthchecks, refused keys, max_catchup
 //! - `exposures`    the exposure lifecycle in every provider shape (library) and `detect
@@ -122,6 +124,9 @@
 //!   replicas on PostgreSQL: median and worst takeover against two intervals plus the lease
 //! - `measure_fleet` (ignored; run explicitly) one daemon over 1,000 clusters (file, GKE on the
 //!   fake): memory, idle CPU, threads, visible -> alert p99, requests per minute per project
+//! - `measure_mixed` (ignored; run explicitly) 1,000 EKS (moto, many accounts and regions), GKE
+//!   and AKS (fakes) clusters on one daemon and on three replicas: memory, idle CPU, threads,
+//!   visible -> alert p99 per provider, requests per minute per quota key
 //! - `measure_store` (ignored; run explicitly) commits and alerts per second, SQLite and PostgreSQL
 //! - `monitoring_assets` the Grafana dashboard and Prometheus rules under `deploy/` query only
 //!   metrics the daemon exports; every rule has a severity, summary and description
@@ -137,6 +142,7 @@ mod aws_pushdown;
 mod aws_windows;
 mod azure_blob;
 mod azure_blob_lifecycle;
+mod azure_cli_token;
 mod azure_monitor;
 mod azure_monitor_failures;
 mod cli;
@@ -171,6 +177,7 @@ mod hostile_output;
 mod measure;
 mod measure_failover;
 mod measure_fleet;
+mod measure_mixed;
 mod measure_store;
 mod monitoring_assets;
 mod operations;

@@ -22,92 +22,20 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use crate::support::daemon::{Daemon, free_port};
+use crate::support::daemon::Daemon;
 use crate::support::fake_logging::FakeLogging;
 use crate::support::fixtures::nodeport_line;
+use crate::support::fleet_run::{idle_sample, latencies, start_replica};
 use crate::support::gcp::nodeport_create;
 use crate::support::postgres::PgServer;
-use crate::support::process::{cpu_share_and_threads, percentile, status_field};
 use crate::support::receiver::Receiver;
 
 const CLUSTERS: usize = 1000;
 const GKE_PROJECTS: usize = 100;
-const IDLE_SPAN: Duration = Duration::from_secs(30);
 
-/// Starts the daemon on `sources` with a webhook to `rx` and `[server]` on a free port, at the
-/// log level an operator would run (`warn`), and waits until every source has polled once.
+/// One daemon on `sources` with a SQLite store.
 async fn start(dir: &Path, sources: &str, rx: &Receiver) -> Daemon {
-    start_replica(dir, "path = \"state.db\"", sources, rx, 0).await
-}
-
-/// As [`start`], with `[state]` holding `state` and files named after replica `i`; a replica
-/// is ready once every source it holds has polled.
-async fn start_replica(dir: &Path, state: &str, sources: &str, rx: &Receiver, i: usize) -> Daemon {
-    let port = free_port();
-    let config = dir.join(format!("config-{i}.toml"));
-    std::fs::write(
-        &config,
-        format!(
-            "[state]\n{state}\n[log]\nlevel = \"warn\"\n\
-             [server]\nlisten = \"127.0.0.1:{port}\"\n{sources}\
-             [[sinks]]\ntype = \"webhook\"\nname = \"hook\"\nurl = \"{}\"\n",
-            rx.url("/hook")
-        ),
-    )
-    .unwrap();
-    let log = dir.join(format!("daemon-{i}.log"));
-    let daemon = Daemon::start_with_env(&config, &log, &[("RUST_LOG", "warn")]);
-    let client = reqwest::Client::new();
-    let ready = format!("http://127.0.0.1:{port}/readyz");
-    let started = Instant::now();
-    loop {
-        let answer = client.get(&ready).send().await;
-        if answer.is_ok_and(|a| a.status().is_success()) {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(180),
-            "not ready after 3 minutes: {}",
-            daemon.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    println!("  every source polled once after {:?}", started.elapsed());
-    daemon
-}
-
-/// Resident memory, idle CPU and threads of an idle daemon, as one printed line.
-async fn idle_sample(daemon: &Daemon) -> String {
-    // Let start-up work (first polls, migrations) settle first.
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    let (cpu, threads) = cpu_share_and_threads(daemon.pid(), IDLE_SPAN).await;
-    let rss = status_field(daemon.pid(), "VmRSS:") as f64 / 1024.0;
-    let peak = status_field(daemon.pid(), "VmHWM:") as f64 / 1024.0;
-    format!(
-        "RSS {rss:.1} MiB (peak {peak:.1} MiB), idle CPU {:.1}% of a core over {IDLE_SPAN:?}, \
-         at most {threads} threads",
-        cpu * 100.0
-    )
-}
-
-/// p50, p99 and max of the delays from `visible[service]` to the alert naming that service.
-async fn latencies(rx: &Receiver, visible: &HashMap<String, Instant>) -> String {
-    let got = rx.wait_for(visible.len(), Duration::from_secs(300)).await;
-    let mut delays: Vec<Duration> = got
-        .iter()
-        .map(|r| {
-            let service = r.json()["service"].as_str().unwrap().to_owned();
-            r.at.into_std().saturating_duration_since(visible[&service])
-        })
-        .collect();
-    delays.sort();
-    format!(
-        "visible -> alert over {} alerts: p50 {:?}, p99 {:?}, max {:?}",
-        delays.len(),
-        percentile(&delays, 50.0),
-        percentile(&delays, 99.0),
-        delays.last().unwrap()
-    )
+    start_replica(dir, "path = \"state.db\"", sources, rx, 0, &[]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,7 +123,7 @@ async fn measure_fleet_of_1000_gke_clusters_on_three_replicas() {
     let rx = Receiver::start().await;
     let mut replicas = Vec::new();
     for i in 0..3 {
-        replicas.push(start_replica(dir.path(), &state, &sources, &rx, i).await);
+        replicas.push(start_replica(dir.path(), &state, &sources, &rx, i, &[]).await);
     }
     for (i, replica) in replicas.iter().enumerate() {
         println!("  replica {i}: {}", idle_sample(replica).await);

@@ -96,6 +96,18 @@ impl Plan<'_> {
     pub fn has_work(&self, cursor: &CloudWatchCursor) -> bool {
         self.pick(cursor, |_| false).is_some()
     }
+
+    /// Whether to poll again at once in this round of reads, which began when the horizon was
+    /// `round_horizon_ms`: a group is mid-window, or has not been read up to that horizon yet.
+    /// A poll reads one group, so by the time the last group of a round is read the first is a
+    /// little behind again; it waits for the next interval. Without the round a source of many
+    /// groups never rests, and spends its account's request budget all the time.
+    pub fn round_has_work(&self, cursor: &CloudWatchCursor, round_horizon_ms: i64) -> bool {
+        cursor.groups.iter().any(|(name, pos)| {
+            (pos.page.is_some() || pos.watermark_ms < round_horizon_ms)
+                && self.next_read(name, pos).is_some()
+        })
+    }
 }
 
 impl WindowRead {

@@ -118,6 +118,34 @@ fn the_group_furthest_behind_goes_first_and_failing_ones_last() {
 }
 
 #[test]
+fn a_round_reads_every_group_once_then_rests_until_the_interval() {
+    let mut cursor = CloudWatchCursor::starting_at(T);
+    cursor.follow(&[("a".into(), None), ("b".into(), None)]);
+    // The round began at T + 60 s: its horizon is T + 30 s (lag 30 s).
+    let round = planner().horizon(at_ms(T + 60_000), None);
+    assert_eq!(round, T + 30_000);
+    cursor.groups.get_mut("a").unwrap().watermark_ms = round;
+    assert!(
+        live(T + 61_000).round_has_work(&cursor, round),
+        "b is unread"
+    );
+    // b is read a second later; a is now a second behind, which is not enough to go on.
+    cursor.groups.get_mut("b").unwrap().watermark_ms = round + 1_000;
+    let plan = live(T + 62_000);
+    assert!(plan.has_work(&cursor), "a has a new second to read");
+    assert!(!plan.round_has_work(&cursor, round));
+    // A group mid-window goes on whatever the round.
+    cursor.groups.get_mut("a").unwrap().page = Some(ResumePoint {
+        start_ms: T,
+        end_ms: round,
+        next_token: "t".into(),
+        request: Some("{ $.a = 1 }".into()),
+        issued_ms: T + 60_000,
+    });
+    assert!(plan.round_has_work(&cursor, round));
+}
+
+#[test]
 fn follow_adds_and_forgets_groups() {
     let mut cursor = CloudWatchCursor::starting_at(T);
     cursor.follow(&[("a".into(), Some(T - 5_000)), ("b".into(), None)]);

@@ -84,6 +84,8 @@ pub struct AwsCloudWatchSource {
     missing: HashSet<String>,
     /// A page failure held back while the pages before it are committed.
     held_failure: HeldFailure,
+    /// The horizon when the current round of live reads began (see `Plan::round_has_work`).
+    round_horizon_ms: Option<i64>,
 }
 
 impl AwsCloudWatchSource {
@@ -122,6 +124,7 @@ impl AwsCloudWatchSource {
             failing: HashMap::new(),
             missing: HashSet::new(),
             held_failure: HeldFailure::default(),
+            round_horizon_ms: None,
         }
     }
 }
@@ -325,11 +328,21 @@ impl Source for AwsCloudWatchSource {
             Some(read) => self.read_group(&mut cursor, &read, now).await?,
             None => Vec::new(),
         };
-        let progress = match (plan.has_work(&cursor), scan) {
+        let round = *self
+            .round_horizon_ms
+            .get_or_insert_with(|| self.planner.horizon(now, scan));
+        let more = match scan {
+            None => plan.round_has_work(&cursor, round),
+            Some(_) => plan.has_work(&cursor),
+        };
+        let progress = match (more, scan) {
             (true, _) => Progress::More,
             (false, Some(_)) => Progress::Finished,
             (false, None) => Progress::CaughtUp,
         };
+        if !more {
+            self.round_horizon_ms = None;
+        }
         let forget = cursor.forget_before(&self.planner);
         if let Some(before) = forget {
             self.skipped.retain(|_, event_ms| *event_ms >= before);

@@ -51,8 +51,7 @@ impl WindowPlanner {
         now: DateTime<Utc>,
         scan: Option<ScanBounds>,
     ) -> Option<Planned> {
-        let live_horizon = now.timestamp_millis().saturating_sub(millis(self.lag));
-        let horizon = scan.map_or(live_horizon, |b| b.end_ms.min(live_horizon));
+        let horizon = self.horizon(now, scan);
         if horizon <= watermark_ms {
             return None;
         }
@@ -65,6 +64,12 @@ impl WindowPlanner {
             window: Window { start_ms, end_ms },
             more: end_ms < horizon,
         })
+    }
+
+    /// Where windows end at `now`: `now - lag`, or the end of a scan's bounds if earlier.
+    pub fn horizon(&self, now: DateTime<Utc>, scan: Option<ScanBounds>) -> i64 {
+        let live_horizon = now.timestamp_millis().saturating_sub(millis(self.lag));
+        scan.map_or(live_horizon, |b| b.end_ms.min(live_horizon))
     }
 
     /// Ids of records older than this cannot be re-read once the watermark is `watermark_ms`.

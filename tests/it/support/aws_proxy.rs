@@ -7,7 +7,8 @@
 //!   FilterLogEvents answer that our model of the pattern (JSON, or text terms) rejects, as AWS
 //!   would (the page token is moto's, so pagination is unchanged).
 //!
-//! It also counts FilterLogEvents calls and the bytes of their answers.
+//! It also counts FilterLogEvents calls (with each call's log group and arrival) and the bytes
+//! of their answers.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -46,6 +47,8 @@ pub struct ProxyState {
     pub pattern_nanos: AtomicU64,
     /// STS actions seen (`AssumeRole`, `GetCallerIdentity`), in order.
     pub sts_actions: Mutex<Vec<String>>,
+    /// Each FilterLogEvents call's log group and arrival, for requests per minute per quota key.
+    filter_log: Mutex<Vec<(String, std::time::Instant)>>,
 }
 
 pub struct Proxy {
@@ -120,6 +123,11 @@ impl Proxy {
         std::time::Duration::from_nanos(self.state.pattern_nanos.load(Ordering::SeqCst))
     }
 
+    /// The log group and arrival time of every FilterLogEvents call, in order.
+    pub fn filter_log(&self) -> Vec<(String, std::time::Instant)> {
+        self.state.filter_log.lock().unwrap().clone()
+    }
+
     pub fn response_bytes(&self) -> u64 {
         self.state.response_bytes.load(Ordering::SeqCst)
     }
@@ -146,14 +154,19 @@ async fn forward(
     }
     if is_filter {
         let call = state.filter_calls.fetch_add(1, Ordering::SeqCst);
+        let group = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|r| r.get("logGroupName")?.as_str().map(str::to_owned));
+        state
+            .filter_log
+            .lock()
+            .unwrap()
+            .push((group.clone().unwrap_or_default(), std::time::Instant::now()));
         let fault = state.faults.lock().unwrap().get(&call).copied();
         if let Some(fault) = fault {
             state.faults_answered.fetch_add(1, Ordering::SeqCst);
             return fault_response(fault);
         }
-        let group = serde_json::from_slice::<Value>(&body)
-            .ok()
-            .and_then(|r| r.get("logGroupName")?.as_str().map(str::to_owned));
         if group.is_some_and(|g| state.denied_groups.lock().unwrap().contains(&g)) {
             return Response::builder()
                 .status(StatusCode::BAD_REQUEST)

@@ -66,6 +66,8 @@ pub struct SeenQuery {
     pub status: u16,
     pub rows: usize,
     pub text: String,
+    /// When it arrived, for requests per minute per workspace.
+    pub at: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -189,6 +191,7 @@ async fn query(
         status: 200,
         rows: 0,
         text: text.clone(),
+        at: std::time::Instant::now(),
     };
     let response = answer(
         &mut inner,
