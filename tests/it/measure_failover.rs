@@ -38,13 +38,7 @@ async fn measure_failover_over_repeated_kills() {
         let victim_id = fleet.replica_id(victim).await;
         let killed = Instant::now();
         fleet.daemons[victim].kill9();
-        eventually("gke-a taken over", WAIT, async || {
-            fleet
-                .holder("source/gke-a")
-                .await
-                .filter(|owner| *owner != victim_id)
-        })
-        .await;
+        fleet.heir("source/gke-a", &victim_id).await;
         let took = killed.elapsed();
         println!("kill {}: taken over after {took:?}", kill + 1);
         takeovers.push(took);

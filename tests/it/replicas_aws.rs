@@ -108,13 +108,7 @@ async fn aws_a_killed_replicas_source_is_taken_over_in_time_and_alerts_once() {
     for group in GROUPS {
         expected.push(fleet.put(group).await);
     }
-    let heir = eventually("eks-a taken over", WAIT, async || {
-        fleet
-            .holder("source/eks-a")
-            .await
-            .filter(|owner| *owner != victim_id)
-    })
-    .await;
+    let heir = fleet.heir("source/eks-a", &victim_id).await;
     let takeover = killed.elapsed();
     let bound = INTERVAL * 2 + TTL;
     assert!(

@@ -49,13 +49,7 @@ async fn a_killed_replica_is_taken_over_in_time_and_a_paused_one_cannot_commit()
     let victim_id = fleet.replica_id(victim).await;
     let killed = Instant::now();
     fleet.daemons[victim].kill9();
-    let heir = eventually("gke-a taken over", WAIT, async || {
-        fleet
-            .holder("source/gke-a")
-            .await
-            .filter(|owner| *owner != victim_id)
-    })
-    .await;
+    let heir = fleet.heir("source/gke-a", &victim_id).await;
     let takeover = killed.elapsed();
     let bound = INTERVAL * 2 + TTL;
     assert!(

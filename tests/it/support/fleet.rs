@@ -235,6 +235,15 @@ impl<'a, S> Fleet<'a, S> {
         .await
     }
 
+    /// Waits until `lease` has a live holder other than `victim_id` (a replica just killed or
+    /// paused) and returns it.
+    pub async fn heir(&self, lease: &str, victim_id: &str) -> String {
+        eventually(&format!("{lease} taken over"), WAIT, async || {
+            self.holder(lease).await.filter(|owner| *owner != victim_id)
+        })
+        .await
+    }
+
     /// Index of the daemon holding `lease`.
     pub async fn daemon_holding(&self, lease: &str) -> usize {
         let owner = eventually("the lease to be held", WAIT, async || {
