@@ -8,25 +8,12 @@
 //! set of characters passes, so a name can never forge another finding's or resource's id
 //! syntax (an ARN, a path).
 
-use crate::sinks::text::strip_controls;
+use crate::sinks::text::{strip_controls, truncate};
 
 /// The longest `Id` (finding) or resource `Id` we write; ASFF allows 512.
 pub const MAX_ID: usize = 512;
 /// The longest part of an identifier; a Kubernetes name is at most 253 characters.
 const MAX_ID_PART: usize = 253;
-const ELLIPSIS: char = '…';
-
-/// `text` in at most `max` characters, ending in `…` when it was cut.
-pub fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    if max > 0 {
-        out.push(ELLIPSIS);
-    }
-    out
-}
 
 /// Free text from the audit log: one line, no control characters, at most `max` characters.
 pub fn text(value: &str, max: usize) -> String {
@@ -66,17 +53,6 @@ pub fn id(parts: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn truncation_counts_characters_and_marks_the_cut() {
-        assert_eq!(truncate("abc", 3), "abc");
-        assert_eq!(truncate("abcd", 3), "ab…");
-        // Multi-byte characters are never split.
-        let cut = truncate(&"é".repeat(2000), 1024);
-        assert_eq!(cut.chars().count(), 1024);
-        assert!(cut.ends_with('…'));
-        assert_eq!(truncate("abc", 0), "");
-    }
 
     #[test]
     fn text_drops_control_characters() {

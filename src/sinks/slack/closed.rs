@@ -4,8 +4,9 @@
 
 use serde_json::{Value, json};
 
-use super::{SECTION_MAX, cut, escape, or_unknown};
+use super::{SECTION_MAX, escape, or_unknown};
 use crate::model::Alert;
+use crate::sinks::text::truncate;
 
 pub fn closed_message(alert: &Alert) -> Value {
     let service = match (&alert.namespace, &alert.service) {
@@ -24,7 +25,7 @@ pub fn closed_message(alert: &Alert) -> Value {
         or_unknown(alert.exposure_id.as_deref()),
         or_unknown(alert.audit_id.as_deref()),
     );
-    let text = cut(&text, SECTION_MAX);
+    let text = truncate(&text, SECTION_MAX);
     json!({
         "text": text,
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],

@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::http::{JsonPoster, Redactor};
+use super::text::truncate;
 use super::{DeliveryError, Sink};
 use crate::model::{Alert, AlertStatus, ServicePort, escape_controls};
 
@@ -94,16 +95,7 @@ pub fn escape(text: &str) -> String {
 /// A mrkdwn text object that Slack shows as written: no auto-linked URLs, channel names or
 /// mentions.
 fn mrkdwn(text: String, max: usize) -> Value {
-    json!({"type": "mrkdwn", "text": cut(&text, max), "verbatim": true})
-}
-
-pub(super) fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(max - 1).collect();
-    out.push('…');
-    out
+    json!({"type": "mrkdwn", "text": truncate(&text, max), "verbatim": true})
 }
 
 pub(super) fn or_unknown(value: Option<&str>) -> String {
@@ -198,11 +190,11 @@ pub fn message(alert: &Alert) -> Value {
         escape(&mitre.join(", "))
     );
     json!({
-        "text": cut(&format!("[{}] {}", alert.severity.as_str().to_uppercase(), escape(&alert.title)), SECTION_MAX),
+        "text": truncate(&format!("[{}] {}", alert.severity.as_str().to_uppercase(), escape(&alert.title)), SECTION_MAX),
         "unfurl_links": false,
         "unfurl_media": false,
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": cut(&escape_controls(&alert.title), HEADER_MAX)}},
+            {"type": "header", "text": {"type": "plain_text", "text": truncate(&escape_controls(&alert.title), HEADER_MAX)}},
             {"type": "section", "fields": fields},
             {"type": "section", "text": mrkdwn(format!("*Runbook*\n{}", escape(&alert.runbook)), SECTION_MAX)},
             {"type": "context", "elements": [mrkdwn(footer, SECTION_MAX)]},
@@ -230,9 +222,9 @@ mod tests {
     #[test]
     fn cuts_to_the_limit() {
         let long = "x".repeat(200);
-        let cut = cut(&long, HEADER_MAX);
+        let cut = truncate(&long, HEADER_MAX);
         assert_eq!(cut.chars().count(), HEADER_MAX);
         assert!(cut.ends_with('…'));
-        assert_eq!(super::cut("short", HEADER_MAX), "short");
+        assert_eq!(super::truncate("short", HEADER_MAX), "short");
     }
 }
